@@ -1,0 +1,118 @@
+//! `/api/auth`: accounts and sessions.
+
+use poem::web::Data;
+use poem_openapi::{ApiResponse, OpenApi, payload::Json};
+use troupe_types::{AuthResponse, LoginRequest, RegisterRequest, User};
+
+use super::{
+    ApiTags,
+    error::ApiError,
+    session::{Authenticated, SessionCookie},
+};
+use crate::services::{Accounts, SignedIn};
+
+pub struct AuthApi;
+
+#[derive(ApiResponse)]
+enum RegisterResponse {
+    /// The account exists and is signed in; the session cookie is set.
+    #[oai(status = 201)]
+    Created(Json<AuthResponse>, #[oai(header = "Set-Cookie")] String),
+}
+
+#[derive(ApiResponse)]
+enum LoginResponse {
+    /// Signed in; the session cookie is set.
+    #[oai(status = 200)]
+    SignedIn(Json<AuthResponse>, #[oai(header = "Set-Cookie")] String),
+}
+
+#[derive(ApiResponse)]
+enum LogoutResponse {
+    /// The token is revoked and the cookie cleared.
+    #[oai(status = 204)]
+    SignedOut(#[oai(header = "Set-Cookie")] String),
+}
+
+#[derive(ApiResponse)]
+enum MeResponse {
+    /// The signed-in user.
+    #[oai(status = 200)]
+    Me(Json<User>),
+}
+
+#[OpenApi(tag = "ApiTags::Auth")]
+impl AuthApi {
+    /// Create an account
+    ///
+    /// Username: 3–32 characters of `[A-Za-z0-9_]`, unique ignoring case (409 `username_taken`).
+    /// Password: 8–128 characters with a letter and a digit. Email optional; blank counts as
+    /// absent. Rule violations answer 422 with `field` set. Unknown fields are ignored.
+    #[oai(
+        path = "/api/auth/register",
+        method = "post",
+        operation_id = "register"
+    )]
+    async fn register(
+        &self,
+        accounts: Data<&Accounts>,
+        cookie: Data<&SessionCookie>,
+        body: Json<RegisterRequest>,
+    ) -> Result<RegisterResponse, ApiError> {
+        let signed_in = accounts.register(body.0).await?;
+        let (body, set_cookie) = session_answer(signed_in, &accounts, &cookie);
+        Ok(RegisterResponse::Created(body, set_cookie))
+    }
+
+    /// Sign in
+    ///
+    /// Unknown usernames and wrong passwords both answer 401 `invalid_credentials`, after the
+    /// same work. A disabled account answers 403 `account_disabled` (only to its own password).
+    #[oai(path = "/api/auth/login", method = "post", operation_id = "login")]
+    async fn login(
+        &self,
+        accounts: Data<&Accounts>,
+        cookie: Data<&SessionCookie>,
+        body: Json<LoginRequest>,
+    ) -> Result<LoginResponse, ApiError> {
+        let signed_in = accounts.login(body.0).await?;
+        let (body, set_cookie) = session_answer(signed_in, &accounts, &cookie);
+        Ok(LoginResponse::SignedIn(body, set_cookie))
+    }
+
+    /// Sign out
+    ///
+    /// Revokes the token server-side (its next use answers 401 `session_revoked`) and clears
+    /// the cookie.
+    #[oai(path = "/api/auth/logout", method = "post", operation_id = "logout")]
+    async fn logout(
+        &self,
+        auth: Authenticated,
+        accounts: Data<&Accounts>,
+        cookie: Data<&SessionCookie>,
+    ) -> Result<LogoutResponse, ApiError> {
+        accounts.logout(&auth.0).await?;
+        Ok(LogoutResponse::SignedOut(cookie.clear()))
+    }
+
+    /// The signed-in user
+    #[oai(path = "/api/auth/me", method = "get", operation_id = "me")]
+    async fn me(&self, auth: Authenticated) -> Result<MeResponse, ApiError> {
+        Ok(MeResponse::Me(Json(auth.0.user.into())))
+    }
+}
+
+fn session_answer(
+    signed_in: SignedIn,
+    accounts: &Accounts,
+    cookie: &SessionCookie,
+) -> (Json<AuthResponse>, String) {
+    let set_cookie = cookie.issue(&signed_in.token, accounts.token_ttl());
+    (
+        Json(AuthResponse {
+            user: signed_in.user.into(),
+            token: signed_in.token,
+        }),
+        set_cookie,
+    )
+}

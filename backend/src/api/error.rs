@@ -1,0 +1,166 @@
+//! The one place where errors become HTTP answers in the contract's shape:
+//! `{"error": {"code", "message", "field"?}}` for every 4xx and 5xx.
+
+use poem::{IntoResponse, Response, error::ResponseError, http::StatusCode};
+use poem_openapi::{
+    ApiResponse,
+    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
+    types::Type,
+};
+use troupe_types::{ErrorBody, ErrorDetail};
+
+use crate::error::AppError;
+
+/// An error answer. Every operation documents it as its `4XX` and `5XX` responses.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+    /// Seconds, sent as `Retry-After` where waiting helps.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// The opaque answer for failures that are ours; the cause goes to the log, not the client.
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "something went wrong on our side",
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                field: self.field.clone(),
+            },
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        use StatusCode as S;
+        match err {
+            AppError::Invalid(v) => {
+                Self::new(S::UNPROCESSABLE_ENTITY, v.code, v.message).with_field(v.field)
+            }
+            AppError::UsernameTaken => {
+                Self::new(S::CONFLICT, "username_taken", err.to_string()).with_field("username")
+            }
+            AppError::InvalidCredentials => {
+                Self::new(S::UNAUTHORIZED, "invalid_credentials", err.to_string())
+            }
+            AppError::LoginDisabled => Self::new(S::FORBIDDEN, "account_disabled", err.to_string()),
+            AppError::Unauthenticated(problem) => {
+                Self::new(S::UNAUTHORIZED, problem.code(), problem.to_string())
+            }
+            AppError::NotFound => Self::not_found(),
+            AppError::Internal(cause) => {
+                tracing::error!(error = ?cause, "request failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = poem_openapi::payload::Json(self.body()).into_response();
+        resp.set_status(self.status);
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert("retry-after", secs.into());
+        }
+        resp
+    }
+}
+
+/// Lets an `ApiError` travel as a `poem::Error` (from extractors and middleware).
+impl ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn as_response(&self) -> Response {
+        self.clone().into_response()
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiResponse for ApiError {
+    fn meta() -> MetaResponses {
+        let error_body = || {
+            vec![MetaMediaType {
+                content_type: "application/json; charset=utf-8",
+                schema: ErrorBody::schema_ref(),
+            }]
+        };
+        MetaResponses {
+            responses: vec![
+                MetaResponse {
+                    description: "Client error (400 malformed body, 401 not signed in, 403 not allowed, \
+                                  404 not found or not yours, 409 conflict, 413 body too large, \
+                                  422 validation failed, 429 rate limited)",
+                    status: None,
+                    status_range: Some("4XX".into()),
+                    content: error_body(),
+                    headers: vec![MetaHeader {
+                        name: "Retry-After".into(),
+                        description: Some("Seconds to wait before retrying (429 only)".into()),
+                        required: false,
+                        deprecated: false,
+                        schema: u64::schema_ref(),
+                    }],
+                },
+                MetaResponse {
+                    description: "Server error; the body never carries internal detail",
+                    status: None,
+                    status_range: Some("5XX".into()),
+                    content: error_body(),
+                    headers: vec![],
+                },
+            ],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        ErrorBody::register(registry);
+    }
+}

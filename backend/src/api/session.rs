@@ -1,0 +1,119 @@
+//! How a request proves who it is: `Authorization: Bearer <jwt>` or the `troupe_session`
+//! cookie, documented in the spec as two alternative security schemes.
+
+use std::time::Duration;
+
+use poem::{Request, RequestBody};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions, SecurityScheme,
+    auth::{ApiKey, Bearer},
+    registry::Registry,
+};
+
+use super::error::ApiError;
+use crate::{
+    error::{AppError, SessionProblem},
+    services::{Accounts, Session},
+};
+
+pub const SESSION_COOKIE: &str = "troupe_session";
+
+/// A JWT from `POST /api/auth/login` or `/register`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT")]
+#[allow(dead_code)] // documents the scheme; `Authenticated` does the checking
+struct BearerAuth(Bearer);
+
+/// The HttpOnly session cookie set by login and register. Unsafe methods carrying it are
+/// refused with 403 `csrf_rejected` when their `Origin` is foreign.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "troupe_session", key_in = "cookie")]
+#[allow(dead_code)]
+struct CookieAuth(ApiKey);
+
+/// The signed-in user of a request. Either credential is accepted (Bearer first); failures
+/// answer 401 with a code saying why (`unauthenticated`, `session_expired`, `session_revoked`,
+/// `account_disabled`, `invalid_token`).
+pub struct Authenticated(pub Session);
+
+impl<'a> ApiExtractor<'a> for Authenticated {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        BearerAuth::register(registry);
+        CookieAuth::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        [
+            BearerAuth::security_schemes(),
+            CookieAuth::security_schemes(),
+        ]
+        .concat()
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let accounts = req.data::<Accounts>().expect("startup installs Accounts");
+        let token = session_token(req).ok_or(AppError::Unauthenticated(SessionProblem::Missing));
+        let session = match token {
+            Ok(token) => accounts.authenticate(&token).await,
+            Err(e) => Err(e),
+        };
+        session.map(Self).map_err(|e| ApiError::from(e).into())
+    }
+}
+
+/// The bearer token if there is one, else the session cookie.
+pub fn session_token(req: &Request) -> Option<String> {
+    let bearer = req
+        .headers()
+        .get(poem::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    bearer.or_else(|| session_cookie(req))
+}
+
+pub fn session_cookie(req: &Request) -> Option<String> {
+    req.cookie()
+        .get(SESSION_COOKIE)
+        .map(|c| c.value_str().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Builds the `Set-Cookie` values of the session cookie.
+#[derive(Clone, Copy, Debug)]
+pub struct SessionCookie {
+    /// `Secure` attribute: on in production, where Troupe is served over https.
+    pub secure: bool,
+}
+
+impl SessionCookie {
+    pub fn issue(&self, token: &str, ttl: Duration) -> String {
+        format!(
+            "{SESSION_COOKIE}={token}; Max-Age={}; {}",
+            ttl.as_secs(),
+            self.attributes()
+        )
+    }
+
+    pub fn clear(&self) -> String {
+        format!("{SESSION_COOKIE}=; Max-Age=0; {}", self.attributes())
+    }
+
+    fn attributes(&self) -> &'static str {
+        if self.secure {
+            "Path=/; HttpOnly; SameSite=Lax; Secure"
+        } else {
+            "Path=/; HttpOnly; SameSite=Lax"
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! Time as the database stores it (epoch milliseconds) and as the API shows it (RFC 3339, UTC).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+pub fn now_millis() -> Millis {
+    Utc::now().timestamp_millis()
+}
+
+/// `2026-11-21T08:00:00.123Z`
+pub fn rfc3339(millis: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_in_utc_with_z() {
+        assert_eq!(rfc3339(1_795_248_000_000), "2026-11-21T00:00:00.000Z");
+    }
+}

@@ -1,0 +1,72 @@
+//! What can go wrong in Troupe's domain. `api::error` is the one place that turns these into
+//! HTTP answers.
+
+use troupe_types::rules::RuleViolation;
+
+use crate::storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input broke a rule (422, with the field).
+    #[error("{}", .0.message)]
+    Invalid(RuleViolation),
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("unknown username or wrong password")]
+    InvalidCredentials,
+    /// The right password for a disabled account.
+    #[error("this account is disabled")]
+    LoginDisabled,
+    /// No usable session on a request that needs one.
+    #[error("{0}")]
+    Unauthenticated(SessionProblem),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Why a request's session was refused; each has its own error code so clients can tell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SessionProblem {
+    #[error("sign in first")]
+    Missing,
+    #[error("the session token is not valid")]
+    InvalidToken,
+    #[error("the session has expired; sign in again")]
+    Expired,
+    #[error("the session was signed out; sign in again")]
+    Revoked,
+    #[error("this account no longer exists")]
+    UnknownUser,
+    #[error("this account is disabled")]
+    AccountDisabled,
+}
+
+impl SessionProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Missing => "unauthenticated",
+            Self::InvalidToken => "invalid_token",
+            Self::Expired => "session_expired",
+            Self::Revoked => "session_revoked",
+            Self::UnknownUser => "invalid_token",
+            Self::AccountDisabled => "account_disabled",
+        }
+    }
+}
+
+impl From<RuleViolation> for AppError {
+    fn from(v: RuleViolation) -> Self {
+        Self::Invalid(v)
+    }
+}
+
+impl From<StorageError> for AppError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => Self::NotFound,
+            other => Self::Internal(other.into()),
+        }
+    }
+}

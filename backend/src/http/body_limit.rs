@@ -1,0 +1,62 @@
+//! Refuses request bodies over a size limit with 413, whether or not they announce a length.
+
+use poem::{Body, Endpoint, Middleware, Request, http::header};
+
+use crate::api::ApiError;
+
+pub struct BodyLimit {
+    pub max_bytes: usize,
+}
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        BodyLimitEndpoint {
+            inner,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+pub struct BodyLimitEndpoint<E> {
+    inner: E,
+    max_bytes: usize,
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
+        let declared: Option<u64> = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        match declared {
+            Some(len) if len > self.max_bytes as u64 => {
+                return Err(too_large(self.max_bytes).into());
+            }
+            Some(0) | None if !chunked => {}
+            // A body of unknown or announced length: read it under the limit.
+            _ => {
+                let bytes = req
+                    .take_body()
+                    .into_bytes_limit(self.max_bytes)
+                    .await
+                    .map_err(|_| too_large(self.max_bytes))?;
+                req.set_body(Body::from_bytes(bytes));
+            }
+        }
+        self.inner.call(req).await
+    }
+}
+
+fn too_large(max_bytes: usize) -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the request body is larger than {max_bytes} bytes"),
+    )
+}

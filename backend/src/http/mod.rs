@@ -1,0 +1,10 @@
+//! Cross-cutting HTTP concerns, wrapped around every route by `startup`.
+
+pub mod body_limit;
+pub mod boundary;
+pub mod csrf;
+pub mod spa;
+
+pub use body_limit::BodyLimit;
+pub use boundary::RequestBoundary;
+pub use csrf::CsrfGuard;

@@ -1,0 +1,5 @@
+//! Domain rules, between the HTTP layer and storage.
+
+pub mod accounts;
+
+pub use accounts::{Accounts, Session, SignedIn};

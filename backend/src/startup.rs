@@ -1,0 +1,160 @@
+//! Wiring: database, services and the HTTP stack, bound to a listener.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use poem::{
+    EndpointExt, IntoResponse, Route, Server,
+    endpoint::make_sync,
+    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    middleware::{CatchPanic, CookieJarManager, Cors},
+};
+
+use crate::{
+    api::{self, ApiError, session::SessionCookie},
+    auth::{TokenIssuer, secret},
+    config::Config,
+    http::{BodyLimit, CsrfGuard, RequestBoundary, spa},
+    services::Accounts,
+    storage::Db,
+    telemetry,
+};
+
+/// Largest request body accepted (the biggest JSON the API takes is a character, well under this).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A configured server bound to its address, ready to run.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    address: SocketAddr,
+    app: poem::endpoint::BoxEndpoint<'static>,
+    accounts: Accounts,
+}
+
+impl Application {
+    /// Connects and migrates the database, bootstraps the admin, and binds the listener
+    /// (port 0 picks a free port; see `address`).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        let secret = secret::resolve(&config)?;
+        let accounts = Accounts::new(
+            db.clone(),
+            Arc::new(TokenIssuer::new(&secret, config.jwt_ttl)),
+        );
+        if let Some(admin) = &config.admin_bootstrap {
+            accounts
+                .bootstrap_admin(&admin.username, &admin.password)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create the bootstrap admin: {e}"))?;
+        }
+        let app = http_stack(&config, db, accounts.clone());
+        let acceptor = TcpListener::bind(config.bind)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let address = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .context("the listener has no address")?;
+        tracing::info!("listening on http://{address}");
+        Ok(Self {
+            acceptor,
+            address,
+            app,
+            accounts,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish (up to 10 s).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tokio::spawn(purge_revocations_hourly(self.accounts));
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
+            .await
+    }
+}
+
+/// Routes and middleware, outermost last.
+fn http_stack(config: &Config, db: Db, accounts: Accounts) -> poem::endpoint::BoxEndpoint<'static> {
+    let api = api::openapi_service();
+    let metrics = telemetry::metrics_handle();
+    let routes = Route::new()
+        .at("/openapi.json", api.spec_endpoint())
+        .nest("/docs", api.swagger_ui())
+        .at(
+            "/metrics",
+            make_sync(move |_| {
+                metrics
+                    .render()
+                    .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+            }),
+        )
+        .nest(
+            "/",
+            spa::ApiOrSpa {
+                api: api.boxed(),
+                spa: spa::spa_endpoint(&config.static_dir),
+            },
+        );
+    let cors = Cors::new()
+        .allow_origins(config.cors_allowed_origins.iter().map(String::as_str))
+        .allow_credentials(true);
+    routes
+        .with_if(!config.cors_allowed_origins.is_empty(), cors)
+        .with(CsrfGuard {
+            allowed_origins: config.cors_allowed_origins.clone(),
+        })
+        .with(BodyLimit {
+            max_bytes: MAX_BODY_BYTES,
+        })
+        .with(CookieJarManager::new())
+        .with(
+            CatchPanic::new().with_handler(|panic: Box<dyn std::any::Any + Send>| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(panic = message, "handler panicked");
+                ApiError::internal()
+            }),
+        )
+        .data(db)
+        .data(accounts)
+        .data(SessionCookie {
+            secure: config.secure_cookies(),
+        })
+        .with(RequestBoundary)
+        .boxed()
+}
+
+async fn purge_revocations_hourly(accounts: Accounts) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match accounts.purge_expired_revocations().await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "forgot revocations of expired tokens"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = ?e, "could not purge expired revocations"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("can listen for SIGTERM");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,179 @@
+//! Persistence: one query set for SQLite and PostgreSQL through sqlx's `Any` driver.
+//!
+//! Schema discipline that keeps the SQL portable (see `docs/design/storage.md`): times are
+//! BIGINT epoch milliseconds, booleans SMALLINT, aggregates cast to BIGINT, `$n` placeholders,
+//! `RETURNING` instead of last-insert ids.
+
+pub mod sessions;
+pub mod users;
+
+use std::{path::Path, str::FromStr, time::Duration};
+
+use anyhow::Context;
+use sqlx::{AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflicts with an existing row")]
+    Conflict,
+    #[error(transparent)]
+    Other(#[from] sqlx::Error),
+}
+
+impl StorageError {
+    /// Maps a unique-constraint violation to `Conflict`, anything else to `Other`.
+    fn from_insert(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict,
+            _ => Self::Other(err),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl FromStr for Engine {
+    type Err = anyhow::Error;
+
+    fn from_str(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite:// or postgres://")
+        }
+    }
+}
+
+/// The connection pool and the engine behind it.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+impl Db {
+    /// Connects, creating the SQLite file (and its folder) on first start.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let engine: Engine = url.parse()?;
+        let (url, max_connections) = match engine {
+            Engine::Sqlite => (prepare_sqlite_url(url)?, 8),
+            Engine::Postgres => (url.to_owned(), 16),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        // Through `Any` the URL cannot carry pragmas; they are per connection.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .context("cannot connect to the database")?;
+        Ok(Self { pool, engine })
+    }
+
+    /// Applies pending migrations; a no-op when the schema is current.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .context("database migration failed")
+    }
+
+    /// Answers when the database does (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+}
+
+/// Creates the parent folder of a file database and asks SQLite to create the file.
+fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" {
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create database folder {}", parent.display()))?;
+        }
+    }
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else {
+        format!("mode=rwc&{query}")
+    };
+    Ok(format!("sqlite://{path}?{}", query.trim_end_matches('&')))
+}
+
+/// Decodes a SMALLINT flag.
+fn flag(value: i16) -> bool {
+    value != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        let dir = std::env::temp_dir().join(format!("troupe-url-{}", std::process::id()));
+        let url = format!("sqlite://{}/x.db", dir.display());
+        assert_eq!(prepare_sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert!(dir.is_dir());
+        assert_eq!(
+            prepare_sqlite_url("sqlite::memory:").unwrap(),
+            "sqlite://:memory:?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn engine_from_url() {
+        assert_eq!(
+            "postgres://u@h/db".parse::<Engine>().unwrap(),
+            Engine::Postgres
+        );
+        assert_eq!(
+            "sqlite://data/t.db".parse::<Engine>().unwrap(),
+            Engine::Sqlite
+        );
+        assert!("mysql://x".parse::<Engine>().is_err());
+    }
+}
