@@ -81,8 +81,9 @@ impl Config {
                 username,
                 password: password.into(),
             }),
-            (None, None) => None,
-            _ => bail!("ADMIN_USERNAME and ADMIN_PASSWORD must be set together"),
+            (Some(_), None) => bail!("ADMIN_USERNAME needs ADMIN_PASSWORD"),
+            // ADMIN_PASSWORD alone serves `create-admin`; no bootstrap.
+            (None, _) => None,
         };
         let jwt_ttl_hours: u64 = parse_var(&var, "JWT_TTL_HOURS", 24)?;
         if jwt_ttl_hours == 0 {

@@ -29,6 +29,7 @@ pub struct Application {
     address: SocketAddr,
     app: poem::endpoint::BoxEndpoint<'static>,
     accounts: Accounts,
+    db: Db,
 }
 
 impl Application {
@@ -48,7 +49,7 @@ impl Application {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create the bootstrap admin: {e}"))?;
         }
-        let app = http_stack(&config, db, accounts.clone());
+        let app = http_stack(&config, db.clone(), accounts.clone());
         let acceptor = TcpListener::bind(config.bind)
             .into_acceptor()
             .await
@@ -64,11 +65,17 @@ impl Application {
             address,
             app,
             accounts,
+            db,
         })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The database the server uses (tests reach behind the API with it).
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish (up to 10 s).

@@ -7,6 +7,7 @@ use troupe_types::{AuthResponse, LoginRequest, RegisterRequest, User};
 use super::{
     ApiTags,
     error::ApiError,
+    payload::JsonBody,
     session::{Authenticated, SessionCookie},
 };
 use crate::services::{Accounts, SignedIn};
@@ -57,7 +58,7 @@ impl AuthApi {
         &self,
         accounts: Data<&Accounts>,
         cookie: Data<&SessionCookie>,
-        body: Json<RegisterRequest>,
+        body: JsonBody<RegisterRequest>,
     ) -> Result<RegisterResponse, ApiError> {
         let signed_in = accounts.register(body.0).await?;
         let (body, set_cookie) = session_answer(signed_in, &accounts, &cookie);
@@ -73,7 +74,7 @@ impl AuthApi {
         &self,
         accounts: Data<&Accounts>,
         cookie: Data<&SessionCookie>,
-        body: Json<LoginRequest>,
+        body: JsonBody<LoginRequest>,
     ) -> Result<LoginResponse, ApiError> {
         let signed_in = accounts.login(body.0).await?;
         let (body, set_cookie) = session_answer(signed_in, &accounts, &cookie);

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod payload;
 pub mod service;
 pub mod session;
 

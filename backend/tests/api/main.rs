@@ -1,0 +1,8 @@
+//! Integration tests: the real server on port 0, on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod openapi;
+mod service;
