@@ -41,15 +41,15 @@ impl<E: Endpoint> Endpoint for CsrfGuardEndpoint<E> {
                 .headers()
                 .get(header::HOST)
                 .and_then(|v| v.to_str().ok());
-            if let Some(origin) = origin {
-                if !origin_allowed(origin, host, &self.allowed_origins) {
-                    return Err(ApiError::new(
-                        poem::http::StatusCode::FORBIDDEN,
-                        "csrf_rejected",
-                        "cross-site request refused: this origin may not use the session cookie",
-                    )
-                    .into());
-                }
+            if let Some(origin) = origin
+                && !origin_allowed(origin, host, &self.allowed_origins)
+            {
+                return Err(ApiError::new(
+                    poem::http::StatusCode::FORBIDDEN,
+                    "csrf_rejected",
+                    "cross-site request refused: this origin may not use the session cookie",
+                )
+                .into());
             }
         }
         self.inner.call(req).await
