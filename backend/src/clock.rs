@@ -16,6 +16,14 @@ pub fn rfc3339(millis: Millis) -> String {
         .to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The UTC day of an instant, `YYYY-MM-DD`: the key of daily usage.
+pub fn day(millis: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -23,5 +31,7 @@ mod tests {
     #[test]
     fn formats_in_utc_with_z() {
         assert_eq!(rfc3339(1_795_248_000_000), "2026-11-21T08:00:00.000Z");
+        assert_eq!(day(1_795_248_000_000), "2026-11-21");
+        assert_eq!(day(1_795_219_199_999), "2026-11-20");
     }
 }

@@ -3,7 +3,11 @@
 //! Every variable is documented in `.env.example` and the README; the defaults here are the
 //! one source of truth for them.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
 
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
@@ -38,6 +42,45 @@ pub struct Config {
     pub static_dir: PathBuf,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// Peers whose `X-Forwarded-For` is believed (a reverse proxy such as nginx).
+    pub trusted_proxies: Vec<IpAddr>,
+    pub limits: Limits,
+    pub providers: Providers,
+}
+
+/// Per-user limits on chatting, and the sign-in attempt limit.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_message_chars: usize,
+    /// 0 disables.
+    pub messages_per_minute: u32,
+    /// Register and login attempts per client IP; 0 disables.
+    pub auth_per_minute: u32,
+    pub max_concurrent_streams: usize,
+    /// For users without a quota of their own; `None` = unlimited.
+    pub default_daily_token_quota: Option<i64>,
+}
+
+/// Model providers and the catalogue that offers their models.
+#[derive(Clone, Debug)]
+pub struct Providers {
+    /// `MODELS_FILE`, or `models.toml` when that exists.
+    pub models_file: Option<PathBuf>,
+    pub default_model: Option<String>,
+    pub openai: Option<Upstream>,
+    pub anthropic: Option<Upstream>,
+    pub anthropic_version: String,
+    pub dify: Option<Upstream>,
+    pub demo_delay: Duration,
+    pub upstream_timeout: Duration,
+    pub upstream_connect_timeout: Duration,
+}
+
+/// Where a provider lives and how to authenticate to it. The key never leaves the server.
+#[derive(Clone, Debug)]
+pub struct Upstream {
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
 }
 
 #[derive(Clone, Debug)]
@@ -114,6 +157,50 @@ impl Config {
                 Some("json") => LogFormat::Json,
                 Some(other) => bail!("LOG_FORMAT must be `pretty` or `json`, not `{other}`"),
             },
+            trusted_proxies: var("TRUSTED_PROXIES")
+                .unwrap_or_else(|| "127.0.0.1,::1".into())
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    p.parse()
+                        .with_context(|| format!("TRUSTED_PROXIES: `{p}` is not an IP address"))
+                })
+                .collect::<anyhow::Result<_>>()?,
+            limits: Limits {
+                max_message_chars: parse_var(&var, "MAX_MESSAGE_CHARS", 200)?,
+                messages_per_minute: parse_var(&var, "RATE_LIMIT_MESSAGES_PER_MINUTE", 10)?,
+                auth_per_minute: parse_var(&var, "RATE_LIMIT_AUTH_PER_MINUTE", 5)?,
+                max_concurrent_streams: parse_var(&var, "MAX_CONCURRENT_STREAMS", 2)?,
+                default_daily_token_quota: var("DEFAULT_DAILY_TOKEN_QUOTA")
+                    .map(|q| {
+                        q.parse().with_context(|| {
+                            format!("DEFAULT_DAILY_TOKEN_QUOTA=`{q}` is not a number")
+                        })
+                    })
+                    .transpose()?,
+            },
+            providers: Providers {
+                models_file: var("MODELS_FILE")
+                    .map(PathBuf::from)
+                    .or_else(|| Some(PathBuf::from("models.toml")).filter(|p| p.is_file())),
+                default_model: var("DEFAULT_MODEL"),
+                openai: upstream(&var, "OPENAI", Some("https://api.openai.com/v1")),
+                anthropic: upstream(&var, "ANTHROPIC", Some("https://api.anthropic.com")),
+                anthropic_version: var("ANTHROPIC_VERSION").unwrap_or_else(|| "2023-06-01".into()),
+                dify: upstream(&var, "DIFY", None),
+                demo_delay: Duration::from_millis(parse_var(&var, "DEMO_DELAY_MS", 30)?),
+                upstream_timeout: Duration::from_secs(parse_var(
+                    &var,
+                    "UPSTREAM_TIMEOUT_SECS",
+                    120,
+                )?),
+                upstream_connect_timeout: Duration::from_secs(parse_var(
+                    &var,
+                    "UPSTREAM_CONNECT_TIMEOUT_SECS",
+                    10,
+                )?),
+            },
         })
     }
 
@@ -137,6 +224,25 @@ where
             .parse()
             .with_context(|| format!("{name}=`{raw}` is not valid")),
     }
+}
+
+/// A provider is configured when its key or its base URL is set (local OpenAI-compatible
+/// servers such as Ollama need no key).
+fn upstream(
+    var: &impl Fn(&str) -> Option<String>,
+    prefix: &str,
+    default_base: Option<&str>,
+) -> Option<Upstream> {
+    let api_key = var(&format!("{prefix}_API_KEY")).map(SecretString::from);
+    let base_url = var(&format!("{prefix}_BASE_URL"));
+    if api_key.is_none() && base_url.is_none() {
+        return None;
+    }
+    let base_url = base_url.or(default_base.map(str::to_owned))?;
+    Some(Upstream {
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        api_key,
+    })
 }
 
 /// `host:port`, or `:port` for every interface (as in Go and nginx).
@@ -171,6 +277,41 @@ mod tests {
         assert_eq!(c.jwt_ttl, Duration::from_secs(24 * 3600));
         assert!(c.cors_allowed_origins.is_empty());
         assert!(c.jwt_secret.is_none());
+        assert_eq!(c.limits.max_message_chars, 200);
+        assert_eq!(c.limits.messages_per_minute, 10);
+        assert_eq!(c.limits.auth_per_minute, 5);
+        assert_eq!(c.limits.max_concurrent_streams, 2);
+        assert_eq!(c.limits.default_daily_token_quota, None);
+        assert!(
+            c.providers.openai.is_none()
+                && c.providers.anthropic.is_none()
+                && c.providers.dify.is_none()
+        );
+        assert_eq!(c.providers.demo_delay, Duration::from_millis(30));
+        assert_eq!(c.providers.upstream_timeout, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn providers_need_a_key_or_a_base_url() {
+        let c = config(&[
+            ("OPENAI_API_KEY", "sk-test"),
+            ("DIFY_BASE_URL", "http://dify.local/v1/"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.providers.openai.unwrap().base_url,
+            "https://api.openai.com/v1"
+        );
+        let dify = c.providers.dify.unwrap();
+        assert_eq!(dify.base_url, "http://dify.local/v1");
+        assert!(dify.api_key.is_none());
+        assert!(
+            !format!(
+                "{:?}",
+                config(&[("OPENAI_API_KEY", "sk-secret-value")]).unwrap()
+            )
+            .contains("sk-secret-value")
+        );
     }
 
     #[test]

@@ -22,6 +22,18 @@ pub enum AppError {
     Unauthenticated(SessionProblem),
     #[error("not found")]
     NotFound,
+    /// Signed in, but this is not theirs to do.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the daily token quota of {quota} tokens is used up")]
+    QuotaExceeded { quota: i64, retry_after_secs: u64 },
+    #[error("at most {max} replies may stream at once")]
+    TooManyStreams { max: usize },
+    /// The model provider failed before or during the reply.
+    #[error("{message}")]
+    Upstream { timeout: bool, message: String },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

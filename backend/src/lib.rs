@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod providers;
 pub mod services;
 pub mod startup;
 pub mod storage;

@@ -14,8 +14,9 @@ use crate::{
     api::{self, ApiError, session::SessionCookie},
     auth::{TokenIssuer, secret},
     config::Config,
-    http::{BodyLimit, CsrfGuard, RequestBoundary, spa},
-    services::Accounts,
+    http::{BodyLimit, CsrfGuard, RequestBoundary, client_ip::TrustedProxies, spa},
+    providers::ProviderSet,
+    services::{Accounts, Characters, Chats, ModelCatalog, Prompts, limits::AuthAttempts, tokens},
     storage::Db,
     telemetry,
 };
@@ -28,8 +29,45 @@ pub struct Application {
     acceptor: TcpAcceptor,
     address: SocketAddr,
     app: poem::endpoint::BoxEndpoint<'static>,
-    accounts: Accounts,
-    db: Db,
+    services: Services,
+}
+
+/// The domain services, built once and shared by every request.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Db,
+    pub accounts: Accounts,
+    pub catalog: Arc<ModelCatalog>,
+    pub characters: Characters,
+    pub prompts: Prompts,
+    pub chats: Chats,
+    pub auth_attempts: AuthAttempts,
+}
+
+impl Services {
+    pub fn build(config: &Config, db: Db, tokens: TokenIssuer) -> anyhow::Result<Self> {
+        let catalog = Arc::new(ModelCatalog::load(&config.providers)?);
+        let providers = Arc::new(ProviderSet::new(&config.providers)?);
+        let characters = Characters::new(db.clone(), catalog.clone());
+        let prompts = Prompts::new(db.clone());
+        let chats = Chats::new(
+            db.clone(),
+            catalog.clone(),
+            providers,
+            characters.clone(),
+            prompts.clone(),
+            config.limits.clone(),
+        );
+        Ok(Self {
+            accounts: Accounts::new(db.clone(), Arc::new(tokens)),
+            db,
+            catalog,
+            characters,
+            prompts,
+            chats,
+            auth_attempts: AuthAttempts::new(config.limits.auth_per_minute),
+        })
+    }
 }
 
 impl Application {
@@ -39,17 +77,17 @@ impl Application {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let secret = secret::resolve(&config)?;
-        let accounts = Accounts::new(
-            db.clone(),
-            Arc::new(TokenIssuer::new(&secret, config.jwt_ttl)),
-        );
+        let services = Services::build(&config, db, TokenIssuer::new(&secret, config.jwt_ttl))?;
+        // Loading the tokenizer tables takes a moment; do it before the first message needs it.
+        tokio::task::spawn_blocking(tokens::warm_up);
         if let Some(admin) = &config.admin_bootstrap {
-            accounts
+            services
+                .accounts
                 .bootstrap_admin(&admin.username, &admin.password)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create the bootstrap admin: {e}"))?;
         }
-        let app = http_stack(&config, db.clone(), accounts.clone());
+        let app = http_stack(&config, &services);
         let acceptor = TcpListener::bind(config.bind)
             .into_acceptor()
             .await
@@ -64,8 +102,7 @@ impl Application {
             acceptor,
             address,
             app,
-            accounts,
-            db,
+            services,
         })
     }
 
@@ -75,12 +112,12 @@ impl Application {
 
     /// The database the server uses (tests reach behind the API with it).
     pub fn db(&self) -> &Db {
-        &self.db
+        &self.services.db
     }
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish (up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tokio::spawn(purge_revocations_hourly(self.accounts));
+        tokio::spawn(housekeeping(self.services));
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
             .await
@@ -88,7 +125,7 @@ impl Application {
 }
 
 /// Routes and middleware, outermost last.
-fn http_stack(config: &Config, db: Db, accounts: Accounts) -> poem::endpoint::BoxEndpoint<'static> {
+fn http_stack(config: &Config, services: &Services) -> poem::endpoint::BoxEndpoint<'static> {
     let api = api::openapi_service();
     let metrics = telemetry::metrics_handle();
     let routes = Route::new()
@@ -132,8 +169,14 @@ fn http_stack(config: &Config, db: Db, accounts: Accounts) -> poem::endpoint::Bo
                 ApiError::internal()
             }),
         )
-        .data(db)
-        .data(accounts)
+        .data(services.db.clone())
+        .data(services.accounts.clone())
+        .data(services.catalog.clone())
+        .data(services.characters.clone())
+        .data(services.prompts.clone())
+        .data(services.chats.clone())
+        .data(services.auth_attempts.clone())
+        .data(TrustedProxies(Arc::new(config.trusted_proxies.clone())))
         .data(SessionCookie {
             secure: config.secure_cookies(),
         })
@@ -141,11 +184,14 @@ fn http_stack(config: &Config, db: Db, accounts: Accounts) -> poem::endpoint::Bo
         .boxed()
 }
 
-async fn purge_revocations_hourly(accounts: Accounts) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+/// Periodic clean-up: rate-limit state of idle clients, revocations of expired tokens.
+async fn housekeeping(services: Services) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        match accounts.purge_expired_revocations().await {
+        services.chats.forget_idle_limits();
+        services.auth_attempts.0.forget_idle();
+        match services.accounts.purge_expired_revocations().await {
             Ok(n) if n > 0 => tracing::info!(purged = n, "forgot revocations of expired tokens"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "could not purge expired revocations"),

@@ -130,3 +130,133 @@ mod tests {
         }
     }
 }
+
+pub const CHARACTER_NAME_MAX_CHARS: usize = 64;
+pub const DESCRIPTION_MAX_CHARS: usize = 2000;
+pub const PERSONALITY_MAX_CHARS: usize = 2000;
+pub const SCENARIO_MAX_CHARS: usize = 2000;
+pub const SYSTEM_PROMPT_MAX_CHARS: usize = 8000;
+pub const GREETING_MAX_CHARS: usize = 2000;
+pub const EXAMPLE_DIALOGUE_MAX_CHARS: usize = 4000;
+pub const AVATAR_URL_MAX_CHARS: usize = 2000;
+pub const TAG_MAX_CHARS: usize = 32;
+pub const MAX_TAGS: usize = 10;
+pub const PROMPT_NAME_MAX_CHARS: usize = 64;
+pub const PROMPT_CONTENT_MAX_CHARS: usize = 8000;
+pub const CHAT_TITLE_MAX_CHARS: usize = 100;
+/// The default of `MAX_MESSAGE_CHARS`.
+pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 200;
+
+/// A text field of at most `max` characters (Unicode scalar values, not bytes); `required`
+/// also refuses blank text.
+pub fn check_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), RuleViolation> {
+    if required && value.trim().is_empty() {
+        return Err(RuleViolation::new(
+            field,
+            "required",
+            format!("{field} must not be empty"),
+        ));
+    }
+    if value.chars().count() > max {
+        return Err(RuleViolation::new(
+            field,
+            "too_long",
+            format!("{field} must be at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A chat message: trimmed, then 1 to `max_chars` characters. Returns the trimmed text.
+pub fn check_message(content: &str, max_chars: usize) -> Result<&str, RuleViolation> {
+    let trimmed = content.trim();
+    if trimmed.is_empty() {
+        return Err(RuleViolation::new(
+            "content",
+            "message_empty",
+            "the message is empty",
+        ));
+    }
+    let chars = trimmed.chars().count();
+    if chars > max_chars {
+        return Err(RuleViolation::new(
+            "content",
+            "message_too_long",
+            format!("the message has {chars} characters; at most {max_chars} are allowed"),
+        ));
+    }
+    Ok(trimmed)
+}
+
+/// Tags: trimmed and lowercased, duplicates dropped; each 1–32 letters, digits, spaces,
+/// `-` or `_`; at most 10.
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, RuleViolation> {
+    let invalid = |message: String| RuleViolation::new("tags", "invalid_tags", message);
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_lowercase();
+        let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_');
+        if tag.is_empty() || tag.chars().count() > TAG_MAX_CHARS || !tag.chars().all(allowed) {
+            return Err(invalid(format!(
+                "each tag must be 1 to {TAG_MAX_CHARS} letters, digits, spaces, '-' or '_'"
+            )));
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(invalid(format!("at most {MAX_TAGS} tags")));
+    }
+    Ok(out)
+}
+
+/// An optional `http(s)` URL without spaces.
+pub fn check_url(field: &'static str, url: &str) -> Result<(), RuleViolation> {
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme_ok
+        || url.chars().any(char::is_whitespace)
+        || url.chars().count() > AVATAR_URL_MAX_CHARS
+    {
+        return Err(RuleViolation::new(
+            field,
+            "invalid_url",
+            format!("{field} must be an http(s) URL"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod chat_rule_tests {
+    use super::*;
+
+    #[test]
+    fn messages_count_characters_not_bytes() {
+        let hangul = "가".repeat(200);
+        assert_eq!(check_message(&hangul, 200), Ok(hangul.as_str()));
+        assert_eq!(
+            check_message(&"가".repeat(201), 200).unwrap_err().code,
+            "message_too_long"
+        );
+        let emoji = "😀".repeat(200);
+        assert!(check_message(&emoji, 200).is_ok());
+        assert_eq!(check_message("  hi  ", 200), Ok("hi"));
+        assert_eq!(check_message("   ", 200).unwrap_err().code, "message_empty");
+    }
+
+    #[test]
+    fn tags_are_normalised() {
+        let tags =
+            normalize_tags(&["Fantasy".into(), " fantasy ".into(), "sci-fi".into()]).unwrap();
+        assert_eq!(tags, ["fantasy", "sci-fi"]);
+        assert!(normalize_tags(&["bad\"quote".into()]).is_err());
+        let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        assert!(normalize_tags(&many).is_err());
+    }
+}

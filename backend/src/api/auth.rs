@@ -10,7 +10,10 @@ use super::{
     payload::JsonBody,
     session::{Authenticated, SessionCookie},
 };
-use crate::services::{Accounts, SignedIn};
+use crate::{
+    http::client_ip::ClientIp,
+    services::{Accounts, SignedIn, limits::AuthAttempts},
+};
 
 pub struct AuthApi;
 
@@ -46,6 +49,8 @@ enum MeResponse {
 impl AuthApi {
     /// Create an account
     ///
+    /// Limited with sign-in to `RATE_LIMIT_AUTH_PER_MINUTE` attempts per client address
+    /// (429 `rate_limited` with `Retry-After`).
     /// Username: 3–32 characters of `[A-Za-z0-9_]`, unique ignoring case (409 `username_taken`).
     /// Password: 8–128 characters with a letter and a digit. Email optional; blank counts as
     /// absent. Rule violations answer 422 with `field` set. Unknown fields are ignored.
@@ -56,10 +61,13 @@ impl AuthApi {
     )]
     async fn register(
         &self,
+        client: ClientIp,
+        attempts: Data<&AuthAttempts>,
         accounts: Data<&Accounts>,
         cookie: Data<&SessionCookie>,
         body: JsonBody<RegisterRequest>,
     ) -> Result<RegisterResponse, ApiError> {
+        attempts.check(client.0)?;
         let signed_in = accounts.register(body.0).await?;
         let (body, set_cookie) = session_answer(signed_in, &accounts, &cookie);
         Ok(RegisterResponse::Created(body, set_cookie))
@@ -72,10 +80,13 @@ impl AuthApi {
     #[oai(path = "/api/auth/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
+        client: ClientIp,
+        attempts: Data<&AuthAttempts>,
         accounts: Data<&Accounts>,
         cookie: Data<&SessionCookie>,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResponse, ApiError> {
+        attempts.check(client.0)?;
         let signed_in = accounts.login(body.0).await?;
         let (body, set_cookie) = session_answer(signed_in, &accounts, &cookie);
         Ok(LoginResponse::SignedIn(body, set_cookie))

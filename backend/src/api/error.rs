@@ -33,6 +33,11 @@ impl ApiError {
         }
     }
 
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
@@ -80,6 +85,26 @@ impl From<AppError> for ApiError {
                 Self::new(S::UNAUTHORIZED, problem.code(), problem.to_string())
             }
             AppError::NotFound => Self::not_found(),
+            AppError::Forbidden(_) => Self::new(S::FORBIDDEN, "forbidden", err.to_string()),
+            AppError::RateLimited { retry_after_secs } => {
+                Self::new(S::TOO_MANY_REQUESTS, "rate_limited", err.to_string())
+                    .retry_after(retry_after_secs)
+            }
+            AppError::QuotaExceeded {
+                retry_after_secs, ..
+            } => Self::new(S::TOO_MANY_REQUESTS, "quota_exceeded", err.to_string())
+                .retry_after(retry_after_secs),
+            AppError::TooManyStreams { .. } => {
+                Self::new(S::TOO_MANY_REQUESTS, "too_many_streams", err.to_string()).retry_after(1)
+            }
+            AppError::Upstream {
+                timeout: true,
+                message,
+            } => Self::new(S::GATEWAY_TIMEOUT, "upstream_timeout", message),
+            AppError::Upstream {
+                timeout: false,
+                message,
+            } => Self::new(S::BAD_GATEWAY, "upstream_error", message),
             AppError::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed");
                 Self::internal()

@@ -1,8 +1,12 @@
 //! The HTTP API: poem-openapi operations per resource, documented at `/docs`.
 
 pub mod auth;
+pub mod characters;
+pub mod chats;
 pub mod error;
+pub mod models;
 pub mod payload;
+pub mod prompts;
 pub mod service;
 pub mod session;
 
@@ -14,16 +18,38 @@ pub use error::ApiError;
 enum ApiTags {
     /// Accounts and sessions
     Auth,
+    /// The model catalogue
+    Models,
+    /// Characters: personas to chat with
+    Characters,
+    /// Shared prompts placed before every character (admins write them)
+    Prompts,
+    /// Chats, messages and streamed replies
+    Chats,
     /// Liveness, readiness
     Service,
 }
 
-pub type Apis = (auth::AuthApi, service::ServiceApi);
+pub type Apis = (
+    auth::AuthApi,
+    models::ModelsApi,
+    characters::CharactersApi,
+    prompts::PromptsApi,
+    chats::ChatsApi,
+    service::ServiceApi,
+);
 
 /// The documented API. Building it needs no state, so the spec can be generated anywhere.
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (auth::AuthApi, service::ServiceApi),
+        (
+            auth::AuthApi,
+            models::ModelsApi,
+            characters::CharactersApi,
+            prompts::PromptsApi,
+            chats::ChatsApi,
+            service::ServiceApi,
+        ),
         "Troupe",
         env!("CARGO_PKG_VERSION"),
     )

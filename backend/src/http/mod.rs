@@ -2,6 +2,7 @@
 
 pub mod body_limit;
 pub mod boundary;
+pub mod client_ip;
 pub mod csrf;
 pub mod spa;
 

@@ -4,6 +4,9 @@
 //! BIGINT epoch milliseconds, booleans SMALLINT, aggregates cast to BIGINT, `$n` placeholders,
 //! `RETURNING` instead of last-insert ids.
 
+pub mod characters;
+pub mod chats;
+pub mod prompts;
 pub mod sessions;
 pub mod users;
 
@@ -141,6 +144,15 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
     Ok(format!("sqlite://{path}?{}", query.trim_end_matches('&')))
 }
 
+/// A `LIKE … ESCAPE '\\'` pattern matching `needle` anywhere, its own wildcards escaped.
+pub(crate) fn like_pattern(needle: &str) -> String {
+    let escaped = needle
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 /// Decodes a SMALLINT flag.
 fn flag(value: i16) -> bool {
     value != 0
@@ -160,6 +172,11 @@ mod tests {
             prepare_sqlite_url("sqlite::memory:").unwrap(),
             "sqlite://:memory:?mode=rwc"
         );
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("a_b%c"), "%a\\_b\\%c%");
     }
 
     #[test]

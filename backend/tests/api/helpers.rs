@@ -64,6 +64,11 @@ pub async fn spawn_app_with(engine: Engine, extra: &[(&str, &str)]) -> TestApp {
         ("JWT_SECRET", jwt_secret.as_str()),
         ("DATA_DIR", data_dir.as_str()),
         ("STATIC_DIR", "/nonexistent"),
+        // Limits are off unless a test is about them.
+        ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
+        ("RATE_LIMIT_MESSAGES_PER_MINUTE", "0"),
+        ("MAX_CONCURRENT_STREAMS", "1000"),
+        ("DEMO_DELAY_MS", "0"),
     ]
     .into_iter()
     .chain(extra.iter().copied())

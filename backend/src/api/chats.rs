@@ -1,0 +1,300 @@
+//! `/api/chats`: chats, their messages, and sending a message (JSON or SSE).
+
+use std::time::Duration;
+
+use futures::{StreamExt, stream, stream::BoxStream};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, OpenApi, Union,
+    param::{Header, Path, Query},
+    payload::{EventStream, Json},
+};
+use troupe_types::{
+    Chat, ChatList, ChatTurn, CreateChat, Message, MessageList, SendMessage, TurnDelta, TurnDone,
+    TurnError, UpdateChat, Usage,
+};
+
+use super::{ApiTags, error::ApiError, payload::JsonBody, session::Authenticated};
+use crate::{
+    domain::Page,
+    error::AppError,
+    services::{
+        Chats,
+        chats::{FinishedTurn, StartedTurn, TurnEvent},
+    },
+};
+
+pub struct ChatsApi;
+
+#[derive(ApiResponse)]
+enum ListResponse {
+    /// The caller's chats, latest activity first.
+    #[oai(status = 200)]
+    Chats(Json<ChatList>),
+}
+
+#[derive(ApiResponse)]
+enum CreatedResponse {
+    /// Created, with the character's greeting (if any) as its first message.
+    #[oai(status = 201)]
+    Created(Json<Chat>),
+}
+
+#[derive(ApiResponse)]
+enum ChatResponse {
+    /// The chat.
+    #[oai(status = 200)]
+    Chat(Json<Chat>),
+}
+
+#[derive(ApiResponse)]
+enum DeletedResponse {
+    /// Deleted with its messages; recorded usage stays.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+#[derive(ApiResponse)]
+enum MessagesResponse {
+    /// A page of messages, oldest first.
+    #[oai(status = 200)]
+    Messages(Json<MessageList>),
+}
+
+/// One event of a streamed turn. The SSE `event:` field names it: `user_message`, `delta`,
+/// then exactly one of `done` or `error`.
+#[derive(Union)]
+enum TurnStreamEvent {
+    UserMessage(Message),
+    Delta(TurnDelta),
+    Done(TurnDone),
+    Error(TurnError),
+}
+
+impl TurnStreamEvent {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::UserMessage(_) => "user_message",
+            Self::Delta(_) => "delta",
+            Self::Done(_) => "done",
+            Self::Error(_) => "error",
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum SendResponse {
+    /// (`Accept: application/json` or anything but SSE) The whole turn, once the reply is complete.
+    #[oai(status = 201)]
+    Turn(Json<Box<ChatTurn>>),
+    /// (`Accept: text/event-stream`) The turn as it happens: `user_message`, any number of
+    /// `delta` `{text}`, then `done` `{assistant_message, usage}` or `error` `{code, message}`.
+    #[oai(status = 200)]
+    Stream(EventStream<BoxStream<'static, TurnStreamEvent>>),
+}
+
+#[OpenApi(tag = "ApiTags::Chats")]
+impl ChatsApi {
+    /// List my chats
+    #[oai(path = "/api/chats", method = "get", operation_id = "list_chats")]
+    async fn list(
+        &self,
+        auth: Authenticated,
+        chats: Data<&Chats>,
+        limit: Query<Option<i64>>,
+        page: Query<Option<i64>>,
+    ) -> Result<ListResponse, ApiError> {
+        let page = Page::parse(limit.0, page.0).map_err(AppError::from)?;
+        let (items, total) = chats.list(&auth.0.user, page).await?;
+        Ok(ListResponse::Chats(Json(ChatList {
+            items: items.into_iter().map(Into::into).collect(),
+            total,
+        })))
+    }
+
+    /// Start a chat
+    ///
+    /// With a character the caller can see. `model` defaults to the character's, else the
+    /// server default; an unknown model is 422 `unknown_model`.
+    #[oai(path = "/api/chats", method = "post", operation_id = "create_chat")]
+    async fn create(
+        &self,
+        auth: Authenticated,
+        chats: Data<&Chats>,
+        body: JsonBody<CreateChat>,
+    ) -> Result<CreatedResponse, ApiError> {
+        let chat = chats.create(&auth.0.user, body.0).await?;
+        Ok(CreatedResponse::Created(Json(chat.into())))
+    }
+
+    /// Get a chat
+    #[oai(path = "/api/chats/:id", method = "get", operation_id = "get_chat")]
+    async fn get(
+        &self,
+        auth: Authenticated,
+        chats: Data<&Chats>,
+        id: Path<i64>,
+    ) -> Result<ChatResponse, ApiError> {
+        Ok(ChatResponse::Chat(Json(
+            chats.get(&auth.0.user, id.0).await?.into(),
+        )))
+    }
+
+    /// Rename a chat or change its model
+    #[oai(
+        path = "/api/chats/:id",
+        method = "patch",
+        operation_id = "update_chat"
+    )]
+    async fn update(
+        &self,
+        auth: Authenticated,
+        chats: Data<&Chats>,
+        id: Path<i64>,
+        body: JsonBody<UpdateChat>,
+    ) -> Result<ChatResponse, ApiError> {
+        Ok(ChatResponse::Chat(Json(
+            chats.update(&auth.0.user, id.0, body.0).await?.into(),
+        )))
+    }
+
+    /// Delete a chat
+    #[oai(
+        path = "/api/chats/:id",
+        method = "delete",
+        operation_id = "delete_chat"
+    )]
+    async fn delete(
+        &self,
+        auth: Authenticated,
+        chats: Data<&Chats>,
+        id: Path<i64>,
+    ) -> Result<DeletedResponse, ApiError> {
+        chats.delete(&auth.0.user, id.0).await?;
+        Ok(DeletedResponse::Deleted)
+    }
+
+    /// A page of a chat's messages
+    ///
+    /// The `limit` (1–200, default 50) newest messages before `before_id`, oldest first.
+    /// `next_before_id` fetches the page before.
+    #[oai(
+        path = "/api/chats/:id/messages",
+        method = "get",
+        operation_id = "list_messages"
+    )]
+    async fn messages(
+        &self,
+        auth: Authenticated,
+        chats: Data<&Chats>,
+        id: Path<i64>,
+        before_id: Query<Option<i64>>,
+        limit: Query<Option<i64>>,
+    ) -> Result<MessagesResponse, ApiError> {
+        let page = Page::parse(limit.0, None).map_err(AppError::from)?;
+        let items = chats
+            .messages(&auth.0.user, id.0, before_id.0, page)
+            .await?;
+        let next_before_id = items
+            .first()
+            .filter(|_| items.len() as i64 == page.limit)
+            .map(|m| m.id);
+        let items = items.into_iter().map(Into::into).collect();
+        Ok(MessagesResponse::Messages(Json(MessageList {
+            items,
+            next_before_id,
+        })))
+    }
+
+    /// Send a message
+    ///
+    /// `content` is trimmed and must be 1 to `MAX_MESSAGE_CHARS` (default 200) characters
+    /// (422 `message_too_long`). Checked in order: chat ownership (404), length (422), rate
+    /// limit (429 `rate_limited`), daily token quota (429 `quota_exceeded`), concurrent streams
+    /// (429 `too_many_streams`). The user message is stored before the model is called. A
+    /// provider failure stores the reply with `status: error` and answers 502 `upstream_error`
+    /// or 504 `upstream_timeout` (or an `error` event). A client that goes away mid-stream
+    /// leaves an `incomplete` reply, charged.
+    #[oai(
+        path = "/api/chats/:id/messages",
+        method = "post",
+        operation_id = "send_message"
+    )]
+    async fn send(
+        &self,
+        auth: Authenticated,
+        chats: Data<&Chats>,
+        id: Path<i64>,
+        #[oai(name = "Accept")] accept: Header<Option<String>>,
+        body: JsonBody<SendMessage>,
+    ) -> Result<SendResponse, ApiError> {
+        let turn = chats.send(&auth.0.user, id.0, &body.0.content).await?;
+        let wants_stream = accept.0.is_some_and(|a| a.contains("text/event-stream"));
+        if wants_stream {
+            Ok(stream_turn(turn))
+        } else {
+            whole_turn(turn).await
+        }
+    }
+}
+
+/// Waits for the reply and answers with the whole turn.
+async fn whole_turn(turn: StartedTurn) -> Result<SendResponse, ApiError> {
+    let StartedTurn {
+        user_message,
+        mut events,
+    } = turn;
+    while let Some(event) = events.recv().await {
+        if let TurnEvent::Finished(result) = event {
+            let done = result?;
+            return Ok(SendResponse::Turn(Json(Box::new(ChatTurn {
+                user_message: user_message.into(),
+                usage: usage(&done),
+                assistant_message: done.assistant_message.into(),
+            }))));
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!("the turn ended without a result")).into())
+}
+
+/// Streams the turn as SSE events.
+fn stream_turn(turn: StartedTurn) -> SendResponse {
+    let StartedTurn {
+        user_message,
+        events,
+    } = turn;
+    let first = stream::once(async move { TurnStreamEvent::UserMessage(user_message.into()) });
+    let rest = stream::unfold(events, |mut events| async move {
+        let event = match events.recv().await? {
+            TurnEvent::Delta(text) => TurnStreamEvent::Delta(TurnDelta { text }),
+            TurnEvent::Finished(Ok(done)) => TurnStreamEvent::Done(TurnDone {
+                usage: usage(&done),
+                assistant_message: done.assistant_message.into(),
+            }),
+            TurnEvent::Finished(Err(error)) => {
+                let error = ApiError::from(error);
+                TurnStreamEvent::Error(TurnError {
+                    code: error.code.to_owned(),
+                    message: error.message,
+                })
+            }
+        };
+        Some((event, events))
+    });
+    let stream = EventStream::new(first.chain(rest).boxed())
+        .keep_alive(Duration::from_secs(15))
+        .to_event(|event| {
+            poem::web::sse::Event::message(poem_openapi::types::ToJSON::to_json_string(&event))
+                .event_type(event.name())
+        });
+    SendResponse::Stream(stream)
+}
+
+fn usage(done: &FinishedTurn) -> Usage {
+    Usage {
+        prompt_tokens: done.usage.prompt_tokens,
+        completion_tokens: done.usage.completion_tokens,
+        total_tokens: done.usage.total(),
+        source: done.source,
+    }
+}

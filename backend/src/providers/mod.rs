@@ -1,0 +1,172 @@
+//! Model providers, one module per wire format, behind one streaming interface.
+//!
+//! A provider turns a `ChatRequest` into a stream of `StreamEvent`s. Connection problems, 429
+//! and 5xx are retried (see `http`) only before the first byte of the answer; after that,
+//! whatever goes wrong ends the stream with an error.
+
+pub mod anthropic;
+pub mod demo;
+pub mod dify;
+pub mod http;
+pub mod openai;
+
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use troupe_types::Role;
+
+use crate::{
+    config::Providers as ProviderConfig, domain::TokenUsage, services::catalog::ProviderKind,
+};
+
+/// One prior or new message of the conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Turn {
+    pub role: Role,
+    pub content: String,
+}
+
+/// What the demo model builds its reply from.
+#[derive(Clone, Debug, Default)]
+pub struct CharacterSketch {
+    pub name: String,
+    pub description: String,
+    pub personality: String,
+    pub scenario: String,
+}
+
+/// Everything a provider needs for one reply.
+#[derive(Clone, Debug)]
+pub struct ChatRequest {
+    pub upstream_model: String,
+    /// Shared prompts and the character, assembled.
+    pub system: String,
+    /// History that fits, then the new user message (last).
+    pub messages: Vec<Turn>,
+    pub max_output_tokens: u32,
+    /// Dify's server-side conversation, when the chat has one.
+    pub conversation_id: Option<String>,
+    /// A stable pseudonymous id of the end user (Dify requires one).
+    pub end_user: String,
+    pub character: CharacterSketch,
+}
+
+impl ChatRequest {
+    pub fn latest_user_message(&self) -> &str {
+        self.messages
+            .last()
+            .map(|t| t.content.as_str())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StreamEvent {
+    /// The next piece of the reply.
+    Delta(String),
+    /// Usage as the provider reports it.
+    Usage(TokenUsage),
+    /// Dify's conversation id, to continue the conversation next turn.
+    ConversationId(String),
+}
+
+pub type EventStream = BoxStream<'static, Result<StreamEvent, ProviderError>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("the model provider did not answer in time")]
+    Timeout,
+    #[error("could not reach the model provider")]
+    Connect(#[source] reqwest::Error),
+    #[error("the model provider answered HTTP {status}")]
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        detail: String,
+    },
+    #[error("the model provider reported an error: {0}")]
+    Upstream(String),
+    #[error("the model provider sent a malformed stream: {0}")]
+    Malformed(String),
+    #[error("the model provider's stream ended before the reply was complete")]
+    Dropped,
+}
+
+impl ProviderError {
+    /// A bounded label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Connect(_) => "connect",
+            Self::Status { status: 429, .. } => "rate_limited",
+            Self::Status { status, .. } if *status >= 500 => "server_error",
+            Self::Status { .. } => "client_error",
+            Self::Upstream(_) => "upstream_error",
+            Self::Malformed(_) => "malformed",
+            Self::Dropped => "dropped",
+        }
+    }
+
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout)
+    }
+}
+
+/// The configured providers. `demo` is always there.
+pub struct ProviderSet {
+    openai: Option<openai::OpenAi>,
+    anthropic: Option<anthropic::Anthropic>,
+    dify: Option<dify::Dify>,
+    demo: demo::Demo,
+}
+
+impl ProviderSet {
+    pub fn new(config: &ProviderConfig) -> anyhow::Result<Self> {
+        let client = http::client(config)?;
+        let upstream = |u: &Option<crate::config::Upstream>| {
+            u.as_ref()
+                .map(|u| http::Upstream::new(client.clone(), u, config.upstream_timeout))
+        };
+        Ok(Self {
+            openai: upstream(&config.openai).map(openai::OpenAi::new),
+            anthropic: upstream(&config.anthropic)
+                .map(|u| anthropic::Anthropic::new(u, &config.anthropic_version)),
+            dify: upstream(&config.dify).map(dify::Dify::new),
+            demo: demo::Demo::new(config.demo_delay),
+        })
+    }
+
+    /// Starts a reply. Errors here happened before any of the reply arrived.
+    pub async fn stream(
+        &self,
+        kind: ProviderKind,
+        request: ChatRequest,
+    ) -> Result<EventStream, ProviderError> {
+        let unavailable =
+            || ProviderError::Upstream(format!("provider {} is not configured", kind.as_str()));
+        match kind {
+            ProviderKind::Openai => {
+                self.openai
+                    .as_ref()
+                    .ok_or_else(unavailable)?
+                    .stream(request)
+                    .await
+            }
+            ProviderKind::Anthropic => {
+                self.anthropic
+                    .as_ref()
+                    .ok_or_else(unavailable)?
+                    .stream(request)
+                    .await
+            }
+            ProviderKind::Dify => {
+                self.dify
+                    .as_ref()
+                    .ok_or_else(unavailable)?
+                    .stream(request)
+                    .await
+            }
+            ProviderKind::Demo => Ok(self.demo.stream(request)),
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, llama.cpp server, LiteLLM):
+//! `POST {base}/chat/completions` with `stream: true` and `stream_options.include_usage`, so the
+//! last chunk before `[DONE]` carries `usage`.
+
+use eventsource_stream::Event;
+use serde_json::{Value, json};
+use troupe_types::Role;
+
+use super::{
+    ChatRequest, EventStream, ProviderError, StreamEvent,
+    http::{Step, Upstream, WireFormat, json_data, sse_stream, tokens},
+};
+use crate::domain::TokenUsage;
+
+pub struct OpenAi {
+    upstream: Upstream,
+}
+
+impl OpenAi {
+    pub fn new(upstream: Upstream) -> Self {
+        Self { upstream }
+    }
+
+    pub async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
+        let body = request_body(&request);
+        let key = self.upstream.api_key().map(str::to_owned);
+        let resp = self
+            .upstream
+            .post_streaming("/chat/completions", &body, |b| match &key {
+                Some(key) => b.bearer_auth(key),
+                None => b,
+            })
+            .await?;
+        Ok(sse_stream(resp, ChunkReader))
+    }
+}
+
+fn request_body(request: &ChatRequest) -> Value {
+    let mut messages = vec![json!({"role": "system", "content": request.system})];
+    messages.extend(request.messages.iter().map(|t| {
+        let role = if t.role == Role::User {
+            "user"
+        } else {
+            "assistant"
+        };
+        json!({"role": role, "content": t.content})
+    }));
+    json!({
+        "model": request.upstream_model,
+        "messages": messages,
+        "max_tokens": request.max_output_tokens,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    })
+}
+
+struct ChunkReader;
+
+impl WireFormat for ChunkReader {
+    fn on_event(&mut self, event: &Event) -> Result<Step, ProviderError> {
+        if event.data.trim() == "[DONE]" {
+            return Ok(Step::Finished);
+        }
+        let chunk = json_data(event)?;
+        if let Some(error) = chunk.get("error") {
+            let message = error["message"].as_str().unwrap_or("unknown error");
+            return Err(ProviderError::Upstream(message.to_owned()));
+        }
+        let mut out = Vec::new();
+        if let Some(text) = chunk["choices"][0]["delta"]["content"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+        {
+            out.push(StreamEvent::Delta(text.to_owned()));
+        }
+        let usage = &chunk["usage"];
+        if let (Some(prompt_tokens), Some(completion_tokens)) = (
+            tokens(&usage["prompt_tokens"]),
+            tokens(&usage["completion_tokens"]),
+        ) {
+            out.push(StreamEvent::Usage(TokenUsage {
+                prompt_tokens,
+                completion_tokens,
+            }));
+        }
+        Ok(if out.is_empty() {
+            Step::Skip
+        } else {
+            Step::Emit(out)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(data: &str) -> Event {
+        Event {
+            data: data.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn reads_deltas_usage_and_done() {
+        let mut r = ChunkReader;
+        let delta = r
+            .on_event(&event(
+                r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
+            ))
+            .unwrap();
+        assert!(matches!(delta, Step::Emit(ref e) if e == &[StreamEvent::Delta("Hi".into())]));
+        let role_only = r
+            .on_event(&event(
+                r#"{"choices":[{"index":0,"delta":{"role":"assistant"}}]}"#,
+            ))
+            .unwrap();
+        assert!(matches!(role_only, Step::Skip));
+        let usage = r
+            .on_event(&event(r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#))
+            .unwrap();
+        let expected = StreamEvent::Usage(TokenUsage {
+            prompt_tokens: 12,
+            completion_tokens: 3,
+        });
+        assert!(matches!(usage, Step::Emit(ref e) if e == &[expected]));
+        assert!(matches!(
+            r.on_event(&event("[DONE]")).unwrap(),
+            Step::Finished
+        ));
+        assert!(r.on_event(&event("{not json")).is_err());
+        assert!(
+            r.on_event(&event(r#"{"error":{"message":"overloaded"}}"#))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn body_puts_the_system_prompt_first_and_asks_for_usage() {
+        let request = ChatRequest {
+            upstream_model: "m".into(),
+            system: "be kind".into(),
+            messages: vec![super::super::Turn {
+                role: Role::User,
+                content: "hello".into(),
+            }],
+            max_output_tokens: 50,
+            conversation_id: None,
+            end_user: "u1".into(),
+            character: Default::default(),
+        };
+        let body = request_body(&request);
+        assert_eq!(
+            body["messages"][0],
+            json!({"role": "system", "content": "be kind"})
+        );
+        assert_eq!(
+            body["messages"][1],
+            json!({"role": "user", "content": "hello"})
+        );
+        assert_eq!(body["stream_options"]["include_usage"], true);
+    }
+}

@@ -1,0 +1,532 @@
+//! Chats and turns: the checks before a message, prompt assembly, streaming the reply from the
+//! provider, and storing what it cost.
+//!
+//! A turn runs in its own task so that the reply is stored whatever the client does: the HTTP
+//! side only listens to `TurnEvent`s. If it stops listening mid-stream, the partial reply is
+//! stored as `incomplete` and charged.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use troupe_types::{CreateChat, MessageStatus, Role, UpdateChat, UsageSource, rules};
+
+use super::{
+    Characters, Prompts,
+    catalog::{ModelCatalog, ModelSpec},
+    characters::known_model,
+    limits::{KeyedLimit, StreamSlot, StreamSlots, message_limit},
+    prompt::PromptAssembler,
+    tokens,
+};
+use crate::{
+    clock::now_millis,
+    config::Limits,
+    domain::{Chat, ChatId, Message, MessageId, MessageText, Page, TokenUsage, User, UserId},
+    error::AppError,
+    providers::{CharacterSketch, ChatRequest, ProviderError, ProviderSet, StreamEvent, Turn},
+    storage::{Db, characters, chats, chats::NewMessage},
+};
+
+/// How many recent messages are considered for the prompt before fitting the window.
+const HISTORY_LIMIT: i64 = 200;
+/// Deltas buffered toward a slow client before the turn waits for it.
+const EVENT_BUFFER: usize = 64;
+
+/// What a turn tells the HTTP side.
+#[derive(Debug)]
+pub enum TurnEvent {
+    Delta(String),
+    Finished(Result<FinishedTurn, AppError>),
+}
+
+#[derive(Debug)]
+pub struct FinishedTurn {
+    pub assistant_message: Message,
+    pub usage: TokenUsage,
+    pub source: UsageSource,
+}
+
+/// A turn under way: the stored user message and the reply as it comes.
+pub struct StartedTurn {
+    pub user_message: Message,
+    pub events: mpsc::Receiver<TurnEvent>,
+}
+
+#[derive(Clone)]
+pub struct Chats {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    catalog: Arc<ModelCatalog>,
+    providers: Arc<ProviderSet>,
+    characters: Characters,
+    prompts: Prompts,
+    message_limit: KeyedLimit<UserId>,
+    streams: Arc<StreamSlots>,
+    limits: Limits,
+}
+
+impl Chats {
+    pub fn new(
+        db: Db,
+        catalog: Arc<ModelCatalog>,
+        providers: Arc<ProviderSet>,
+        characters: Characters,
+        prompts: Prompts,
+        limits: Limits,
+    ) -> Self {
+        let inner = Inner {
+            db,
+            catalog,
+            providers,
+            characters,
+            prompts,
+            message_limit: message_limit(limits.messages_per_minute),
+            streams: StreamSlots::new(limits.max_concurrent_streams),
+            limits,
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Replies streaming right now, over all users.
+    pub fn active_streams(&self) -> usize {
+        self.inner.streams.open_total()
+    }
+
+    /// Lets the message limiter forget users who are back to full allowance.
+    pub fn forget_idle_limits(&self) {
+        self.inner.message_limit.forget_idle();
+    }
+
+    /// Starts a chat with a character the user can see; its greeting becomes the first
+    /// message (not charged).
+    #[tracing::instrument(skip_all, fields(user.id = user.id), err(level = "info"))]
+    pub async fn create(&self, user: &User, request: CreateChat) -> Result<Chat, AppError> {
+        let inner = &self.inner;
+        let character = inner.characters.get(user, request.character_id).await?;
+        let model = match request.model.or_else(|| character.fields.model.clone()) {
+            Some(model) => {
+                known_model(&inner.catalog, &model)?;
+                model
+            }
+            None => inner.catalog.default_model().id.clone(),
+        };
+        let greeting = fill_names(&character.fields.greeting, character.name(), &user.username);
+        let greeting = Some(greeting.trim())
+            .filter(|g| !g.is_empty())
+            .map(|g| (g, tokens::count(g) as i64));
+        Ok(chats::create(
+            &inner.db,
+            user.id,
+            character.id,
+            character.name(),
+            &model,
+            greeting,
+        )
+        .await?)
+    }
+
+    pub async fn list(&self, user: &User, page: Page) -> Result<(Vec<Chat>, i64), AppError> {
+        Ok(chats::list_owned(&self.inner.db, user.id, page.limit, page.offset).await?)
+    }
+
+    /// The user's own chat; anyone else's is `NotFound`.
+    pub async fn get(&self, user: &User, id: ChatId) -> Result<Chat, AppError> {
+        chats::find_owned(&self.inner.db, id, user.id)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    pub async fn update(
+        &self,
+        user: &User,
+        id: ChatId,
+        change: UpdateChat,
+    ) -> Result<Chat, AppError> {
+        self.get(user, id).await?;
+        let title = change.title.map(|t| t.trim().to_owned());
+        if let Some(title) = &title {
+            rules::check_text("title", title, rules::CHAT_TITLE_MAX_CHARS, true)?;
+        }
+        if let Some(model) = &change.model {
+            known_model(&self.inner.catalog, model)?;
+        }
+        chats::update(
+            &self.inner.db,
+            id,
+            title.as_deref(),
+            change.model.as_deref(),
+        )
+        .await?;
+        self.get(user, id).await
+    }
+
+    pub async fn delete(&self, user: &User, id: ChatId) -> Result<(), AppError> {
+        self.get(user, id).await?;
+        Ok(chats::delete(&self.inner.db, id).await?)
+    }
+
+    pub async fn messages(
+        &self,
+        user: &User,
+        id: ChatId,
+        before_id: Option<MessageId>,
+        page: Page,
+    ) -> Result<Vec<Message>, AppError> {
+        self.get(user, id).await?;
+        Ok(chats::messages_page(&self.inner.db, id, before_id, page.limit).await?)
+    }
+
+    /// Checks, in the contract's order, then stores the user message and starts the reply:
+    /// ownership (404), length (422), rate limit, daily quota, concurrent streams (429).
+    #[tracing::instrument(skip_all, fields(user.id = user.id, chat.id = chat_id), err(level = "info"))]
+    pub async fn send(
+        &self,
+        user: &User,
+        chat_id: ChatId,
+        content: &str,
+    ) -> Result<StartedTurn, AppError> {
+        let inner = &self.inner;
+        let chat = self.get(user, chat_id).await?;
+        let text = MessageText::parse(content, inner.limits.max_message_chars)?;
+        inner
+            .message_limit
+            .check(&user.id)
+            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        self.check_quota(user).await?;
+        let slot = inner.streams.acquire(user.id)?;
+
+        let model = self.model_of(&chat);
+        let character = characters::find_including_deleted(&inner.db, chat.character_id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let history: Vec<Turn> = chats::messages_page(&inner.db, chat.id, None, HISTORY_LIMIT)
+            .await?
+            .into_iter()
+            .filter(|m| m.status != MessageStatus::Error && !m.content.is_empty())
+            .map(|m| Turn {
+                role: m.role,
+                content: m.content,
+            })
+            .collect();
+        let shared = inner.prompts.enabled_texts().await?;
+        let assembler = PromptAssembler {
+            shared_prompts: &shared,
+            character: &character,
+            user_name: &user.username,
+        };
+        let prompt = assembler.assemble(
+            &history,
+            text.as_str(),
+            model.context_window,
+            model.max_output_tokens,
+        );
+
+        let user_message = chats::add_message(
+            &inner.db,
+            &chat,
+            &NewMessage {
+                role: Role::User,
+                content: text.as_str(),
+                status: MessageStatus::Complete,
+                model: Some(&model.id),
+                usage: TokenUsage::default(),
+                usage_source: None,
+                token_count: tokens::count(text.as_str()) as i64,
+                upstream_latency_ms: None,
+            },
+        )
+        .await?;
+
+        let c = &character.fields;
+        let request = ChatRequest {
+            upstream_model: model.upstream_model().to_owned(),
+            system: prompt.system,
+            messages: prompt.messages,
+            max_output_tokens: model.max_output_tokens,
+            conversation_id: chat.dify_conversation_id.clone(),
+            end_user: format!("troupe-user-{}", user.id),
+            character: CharacterSketch {
+                name: c.name.clone(),
+                description: c.description.clone(),
+                personality: c.personality.clone(),
+                scenario: c.scenario.clone(),
+            },
+        };
+        let (events, receiver) = mpsc::channel(EVENT_BUFFER);
+        let turn = TurnTask {
+            chats: self.clone(),
+            chat,
+            model,
+            request,
+            prompt_tokens: prompt.estimated_tokens,
+            events,
+            _slot: slot,
+        };
+        tokio::spawn(turn.run());
+        Ok(StartedTurn {
+            user_message,
+            events: receiver,
+        })
+    }
+
+    async fn check_quota(&self, user: &User) -> Result<(), AppError> {
+        let Some(quota) = user
+            .daily_token_quota
+            .or(self.inner.limits.default_daily_token_quota)
+        else {
+            return Ok(());
+        };
+        let now = now_millis();
+        let used = chats::tokens_used_on(&self.inner.db, user.id, now).await?;
+        if used < quota {
+            return Ok(());
+        }
+        const DAY_MS: i64 = 86_400_000;
+        let until_midnight_ms = DAY_MS - now.rem_euclid(DAY_MS);
+        Err(AppError::QuotaExceeded {
+            quota,
+            retry_after_secs: (until_midnight_ms as u64).div_ceil(1000),
+        })
+    }
+
+    /// The chat's model, or the default if the catalogue no longer offers it.
+    fn model_of(&self, chat: &Chat) -> ModelSpec {
+        let catalog = &self.inner.catalog;
+        catalog
+            .get(&chat.model)
+            .unwrap_or_else(|| {
+                tracing::warn!(
+                    model = chat.model,
+                    "chat's model is no longer offered; using the default"
+                );
+                catalog.default_model()
+            })
+            .clone()
+    }
+}
+
+fn fill_names(text: &str, character: &str, user: &str) -> String {
+    text.replace("{{char}}", character)
+        .replace("{{user}}", user)
+}
+
+/// How the reply stream ended.
+enum Ending {
+    Complete,
+    ClientGone,
+    Failed(ProviderError),
+}
+
+/// One reply in flight (see the module docs).
+struct TurnTask {
+    chats: Chats,
+    chat: Chat,
+    model: ModelSpec,
+    request: ChatRequest,
+    prompt_tokens: usize,
+    events: mpsc::Sender<TurnEvent>,
+    _slot: StreamSlot,
+}
+
+impl TurnTask {
+    async fn run(self) {
+        let labels = [
+            ("provider", self.model.provider.as_str().to_owned()),
+            ("model", self.model.id.clone()),
+        ];
+        metrics::gauge!("active_streams").increment(1.0);
+        let started = Instant::now();
+        let (text, reported, ending) = self.stream_reply(started, &labels).await;
+        let latency = started.elapsed();
+        metrics::gauge!("active_streams").decrement(1.0);
+        metrics::histogram!("upstream_request_duration_seconds", &labels)
+            .record(latency.as_secs_f64());
+
+        let result = self.store_reply(text, reported, ending, latency).await;
+        if let Ok(done) = &result {
+            metrics::counter!(
+                "tokens_charged_total",
+                &[
+                    labels[0].clone(),
+                    labels[1].clone(),
+                    ("kind", "prompt".into())
+                ]
+            )
+            .increment(done.usage.prompt_tokens as u64);
+            metrics::counter!(
+                "tokens_charged_total",
+                &[
+                    labels[0].clone(),
+                    labels[1].clone(),
+                    ("kind", "completion".into())
+                ]
+            )
+            .increment(done.usage.completion_tokens as u64);
+        }
+        // The client may be gone; the reply is stored either way.
+        let _ = self.events.send(TurnEvent::Finished(result)).await;
+    }
+
+    /// Pulls the reply from the provider and forwards it, until it ends, fails, or nobody is
+    /// listening any more.
+    async fn stream_reply(
+        &self,
+        started: Instant,
+        labels: &[(&'static str, String); 2],
+    ) -> (String, Option<TokenUsage>, Ending) {
+        let inner = &self.chats.inner;
+        let mut text = String::new();
+        let mut reported = None;
+        let mut stream = match inner
+            .providers
+            .stream(self.model.provider, self.request.clone())
+            .await
+        {
+            Ok(stream) => stream,
+            Err(e) => return (text, None, Ending::Failed(e)),
+        };
+        let mut first_token: Option<Duration> = None;
+        loop {
+            let next = tokio::select! {
+                next = stream.next() => next,
+                () = self.events.closed() => return (text, reported, Ending::ClientGone),
+            };
+            match next {
+                None => return (text, reported, Ending::Complete),
+                Some(Ok(StreamEvent::Delta(piece))) => {
+                    if first_token.is_none() {
+                        let ttft = started.elapsed();
+                        first_token = Some(ttft);
+                        metrics::histogram!("upstream_time_to_first_token_seconds", labels)
+                            .record(ttft.as_secs_f64());
+                    }
+                    text.push_str(&piece);
+                    if self.events.send(TurnEvent::Delta(piece)).await.is_err() {
+                        return (text, reported, Ending::ClientGone);
+                    }
+                }
+                Some(Ok(StreamEvent::Usage(usage))) => reported = Some(usage),
+                Some(Ok(StreamEvent::ConversationId(id))) => {
+                    if let Err(e) = chats::set_dify_conversation(&inner.db, self.chat.id, &id).await
+                    {
+                        tracing::warn!(error = ?e, "could not keep the Dify conversation id");
+                    }
+                }
+                Some(Err(e)) => return (text, reported, Ending::Failed(e)),
+            }
+        }
+    }
+
+    /// Stores the reply with its status and what it is charged: the provider's usage when it
+    /// reported one; otherwise our own count — except after a provider failure, where only
+    /// tokens the provider reported as billed are charged.
+    async fn store_reply(
+        &self,
+        text: String,
+        reported: Option<TokenUsage>,
+        ending: Ending,
+        latency: Duration,
+    ) -> Result<FinishedTurn, AppError> {
+        let estimated = || TokenUsage {
+            prompt_tokens: self.prompt_tokens as i64,
+            completion_tokens: tokens::count(&text) as i64,
+        };
+        let (status, usage, source, failure) = match ending {
+            Ending::Complete | Ending::ClientGone => {
+                let status = if matches!(ending, Ending::Complete) {
+                    MessageStatus::Complete
+                } else {
+                    MessageStatus::Incomplete
+                };
+                match reported {
+                    Some(usage) => (status, usage, Some(UsageSource::Provider), None),
+                    None => (status, estimated(), Some(UsageSource::Estimated), None),
+                }
+            }
+            Ending::Failed(error) => {
+                self.log_failure(&error);
+                let source = reported.map(|_| UsageSource::Provider);
+                (
+                    MessageStatus::Error,
+                    reported.unwrap_or_default(),
+                    source,
+                    Some(error),
+                )
+            }
+        };
+        let assistant_message = chats::add_message(
+            &self.chats.inner.db,
+            &self.chat,
+            &NewMessage {
+                role: Role::Assistant,
+                content: &text,
+                status,
+                model: Some(&self.model.id),
+                usage,
+                usage_source: source,
+                token_count: tokens::count(&text) as i64,
+                upstream_latency_ms: Some(latency.as_millis() as i64),
+            },
+        )
+        .await?;
+        match failure {
+            None => Ok(FinishedTurn {
+                assistant_message,
+                usage,
+                source: source.unwrap_or(UsageSource::Estimated),
+            }),
+            Some(error) => Err(AppError::Upstream {
+                timeout: error.is_timeout(),
+                message: public_message(&error),
+            }),
+        }
+    }
+
+    fn log_failure(&self, error: &ProviderError) {
+        let provider = self.model.provider.as_str();
+        metrics::counter!("upstream_errors_total", "provider" => provider, "model" => self.model.id.clone(), "kind" => error.kind())
+            .increment(1);
+        match error {
+            ProviderError::Status { status, detail, .. } => {
+                tracing::warn!(
+                    provider,
+                    model = self.model.id,
+                    status,
+                    detail,
+                    "model provider failed"
+                )
+            }
+            other => {
+                tracing::warn!(provider, model = self.model.id, error = ?other, "model provider failed")
+            }
+        }
+    }
+}
+
+/// What the client is told: what kind of failure, never keys, URLs or bodies.
+fn public_message(error: &ProviderError) -> String {
+    match error {
+        ProviderError::Timeout => "the model did not answer in time".into(),
+        ProviderError::Status { status: 429, .. } => {
+            "the model provider is busy; try again shortly".into()
+        }
+        ProviderError::Status { status, .. } => {
+            format!("the model provider failed (HTTP {status})")
+        }
+        ProviderError::Connect(_) => "the model provider could not be reached".into(),
+        ProviderError::Dropped => "the model's reply was cut off".into(),
+        ProviderError::Malformed(_) => {
+            "the model provider sent a reply Troupe could not read".into()
+        }
+        ProviderError::Upstream(_) => "the model provider reported an error".into(),
+    }
+}

@@ -1,0 +1,216 @@
+//! Prompt assembly: shared prompts, then the character, then as much history as fits the
+//! model's context window after reserving the reply budget, then the new message.
+
+use troupe_types::Role;
+
+use super::tokens;
+use crate::{domain::Character, providers::Turn};
+
+/// What goes to the model for one turn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssembledPrompt {
+    pub system: String,
+    /// Kept history (oldest first) and the new user message, last.
+    pub messages: Vec<Turn>,
+    /// Our own count of the prompt, used when the provider reports no usage.
+    pub estimated_tokens: usize,
+    /// Oldest turns left out to fit.
+    pub dropped_turns: usize,
+}
+
+/// Builds prompts for one character and user.
+pub struct PromptAssembler<'a> {
+    pub shared_prompts: &'a [String],
+    pub character: &'a Character,
+    pub user_name: &'a str,
+}
+
+impl PromptAssembler<'_> {
+    /// The system text: enabled shared prompts in order, then the character's own fields.
+    pub fn system_text(&self) -> String {
+        let c = &self.character.fields;
+        let mut parts: Vec<String> = self.shared_prompts.iter().map(|p| self.fill(p)).collect();
+        parts.push(self.fill(&c.system_prompt));
+        let labelled = [
+            ("Personality", &c.personality),
+            ("Scenario", &c.scenario),
+            ("Example dialogue", &c.example_dialogue),
+        ];
+        for (label, text) in labelled {
+            if !text.trim().is_empty() {
+                parts.push(format!("{label}:\n{}", self.fill(text)));
+            }
+        }
+        parts.retain(|p| !p.trim().is_empty());
+        if parts.is_empty() {
+            return format!("You are {}.", self.character.name());
+        }
+        parts.join("\n\n")
+    }
+
+    /// The prompt for `new_message` after `history` (oldest first). History is dropped from
+    /// the oldest end until everything fits `context_window - reply_budget`; the system text
+    /// and the new message are never dropped.
+    pub fn assemble(
+        &self,
+        history: &[Turn],
+        new_message: &str,
+        context_window: u32,
+        reply_budget: u32,
+    ) -> AssembledPrompt {
+        let system = self.system_text();
+        let fixed = tokens::count_message(&system) + tokens::count_message(new_message);
+        let mut room = (context_window as usize)
+            .saturating_sub(reply_budget as usize)
+            .saturating_sub(fixed);
+        let mut kept = 0;
+        let mut history_tokens = 0;
+        for turn in history.iter().rev() {
+            let cost = tokens::count_message(&turn.content);
+            if cost > room {
+                break;
+            }
+            room -= cost;
+            history_tokens += cost;
+            kept += 1;
+        }
+        let mut messages: Vec<Turn> = history[history.len() - kept..].to_vec();
+        messages.push(Turn {
+            role: Role::User,
+            content: new_message.to_owned(),
+        });
+        AssembledPrompt {
+            system,
+            messages,
+            estimated_tokens: fixed + history_tokens,
+            dropped_turns: history.len() - kept,
+        }
+    }
+
+    fn fill(&self, text: &str) -> String {
+        text.replace("{{char}}", self.character.name())
+            .replace("{{user}}", self.user_name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use troupe_types::Visibility;
+
+    use super::*;
+    use crate::domain::CharacterDraft;
+
+    fn character() -> Character {
+        Character {
+            id: 1,
+            owner_id: 1,
+            fields: CharacterDraft {
+                name: "Aria".into(),
+                description: "A bard".into(),
+                personality: "{{char}} teases {{user}} kindly".into(),
+                scenario: "A tavern".into(),
+                system_prompt: "You are {{char}}, talking to {{user}}.".into(),
+                greeting: "Hello!".into(),
+                example_dialogue: String::new(),
+                avatar_url: None,
+                tags: vec![],
+                visibility: Visibility::Private,
+                model: None,
+            },
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn turn(role: Role, content: &str) -> Turn {
+        Turn {
+            role,
+            content: content.into(),
+        }
+    }
+
+    #[test]
+    fn system_text_orders_shared_prompts_then_character_and_fills_names() {
+        let character = character();
+        let shared = vec!["Rule one.".to_owned(), "Rule two for {{user}}.".to_owned()];
+        let assembler = PromptAssembler {
+            shared_prompts: &shared,
+            character: &character,
+            user_name: "bob",
+        };
+        let system = assembler.system_text();
+        assert_eq!(
+            system,
+            "Rule one.\n\nRule two for bob.\n\nYou are Aria, talking to bob.\n\n\
+             Personality:\nAria teases bob kindly\n\nScenario:\nA tavern"
+        );
+    }
+
+    #[test]
+    fn everything_fits_in_a_large_window() {
+        let character = character();
+        let assembler = PromptAssembler {
+            shared_prompts: &[],
+            character: &character,
+            user_name: "bob",
+        };
+        let history = [
+            turn(Role::Assistant, "Hello!"),
+            turn(Role::User, "hi"),
+            turn(Role::Assistant, "welcome"),
+        ];
+        let p = assembler.assemble(&history, "how are you?", 8000, 500);
+        assert_eq!(p.dropped_turns, 0);
+        assert_eq!(p.messages.len(), 4);
+        assert_eq!(
+            p.messages.last().unwrap(),
+            &turn(Role::User, "how are you?")
+        );
+    }
+
+    #[test]
+    fn oldest_turns_go_first_and_the_new_message_stays() {
+        let character = character();
+        let assembler = PromptAssembler {
+            shared_prompts: &[],
+            character: &character,
+            user_name: "bob",
+        };
+        let long = "word ".repeat(60);
+        let history = [
+            turn(Role::User, &long),
+            turn(Role::Assistant, &long),
+            turn(Role::User, "recent"),
+        ];
+        let system_and_new =
+            tokens::count_message(&assembler.system_text()) + tokens::count_message("now");
+        // Room for the recent turn and one long one, not both long ones.
+        let window =
+            (system_and_new + tokens::count_message("recent") + tokens::count_message(&long) + 5)
+                as u32;
+        let p = assembler.assemble(&history, "now", window + 100, 100);
+        assert_eq!(p.dropped_turns, 1);
+        assert_eq!(
+            p.messages,
+            vec![
+                turn(Role::Assistant, &long),
+                turn(Role::User, "recent"),
+                turn(Role::User, "now")
+            ]
+        );
+        assert!(p.estimated_tokens <= window as usize);
+    }
+
+    #[test]
+    fn a_tiny_window_still_sends_system_and_new_message() {
+        let character = character();
+        let assembler = PromptAssembler {
+            shared_prompts: &[],
+            character: &character,
+            user_name: "bob",
+        };
+        let p = assembler.assemble(&[turn(Role::User, "old")], "new", 10, 5);
+        assert_eq!(p.messages, vec![turn(Role::User, "new")]);
+        assert!(!p.system.is_empty());
+    }
+}

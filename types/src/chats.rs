@@ -1,0 +1,157 @@
+//! Chats and messages (`/api/chats`).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct Chat {
+    pub id: i64,
+    pub character_id: i64,
+    pub character_name: String,
+    pub title: String,
+    pub model: String,
+    pub created_at: String,
+    pub last_message_at: String,
+    pub message_count: i64,
+}
+
+/// Body of `POST /api/chats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct CreateChat {
+    pub character_id: i64,
+    /// A model id from `/api/models`; default: the character's model, else the server default.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub model: Option<String>,
+}
+
+/// Body of `PATCH /api/chats/{id}`; absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct UpdateChat {
+    /// 1–100 characters.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub title: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub model: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct ChatList {
+    pub items: Vec<Chat>,
+    pub total: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", oai(rename_all = "lowercase"))]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", oai(rename_all = "lowercase"))]
+pub enum MessageStatus {
+    Complete,
+    /// The client went away mid-stream; what arrived is kept and charged.
+    Incomplete,
+    /// The model provider failed; `content` may hold what arrived before.
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", oai(rename_all = "lowercase"))]
+pub enum UsageSource {
+    /// Reported by the model provider.
+    Provider,
+    /// Counted by Troupe's tokenizer.
+    Estimated,
+}
+
+/// Token fields: `prompt_tokens` and `completion_tokens` are what the turn was charged (on the
+/// assistant message; zero on user messages and greetings); `token_count` is the size of this
+/// message's own text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct Message {
+    pub id: i64,
+    pub chat_id: i64,
+    pub role: Role,
+    pub content: String,
+    pub status: MessageStatus,
+    pub model: Option<String>,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub token_count: i64,
+    pub usage_source: Option<UsageSource>,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct MessageList {
+    /// Oldest first.
+    pub items: Vec<Message>,
+    /// Pass as `before_id` to get the page before this one; absent on the first page.
+    pub next_before_id: Option<i64>,
+}
+
+/// Body of `POST /api/chats/{id}/messages`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct SendMessage {
+    /// Trimmed; 1 to `MAX_MESSAGE_CHARS` (default 200) Unicode characters.
+    pub content: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct Usage {
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub source: UsageSource,
+}
+
+/// A finished turn: the JSON answer of a send, and the SSE `done` event's data (without
+/// `user_message`, which the stream sent first).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct ChatTurn {
+    pub user_message: Message,
+    pub assistant_message: Message,
+    pub usage: Usage,
+}
+
+/// SSE `done` event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct TurnDone {
+    pub assistant_message: Message,
+    pub usage: Usage,
+}
+
+/// SSE `delta` event: the next piece of the reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct TurnDelta {
+    pub text: String,
+}
+
+/// SSE `error` event.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct TurnError {
+    pub code: String,
+    pub message: String,
+}
