@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
+use troupe_fake_upstream::FakeUpstream;
 use troupe_server::{Application, Config, storage::Db};
 
 /// Declares each listed `async fn name(engine: Engine)` as a test per storage engine:
@@ -39,8 +40,39 @@ pub struct TestApp {
     pub db: Db,
     pub jwt_secret: String,
     pub database_url: String,
+    /// The fake model provider behind the `fake-openai`, `fake-anthropic` and `fake-dify` models.
+    pub upstream: FakeUpstream,
     _database: TestDatabase,
 }
+
+/// The model catalogue of test servers: one model per provider, then `demo`.
+pub const MODELS_TOML: &str = r#"
+[[model]]
+id = "fake-openai"
+provider = "openai"
+upstream_model = "gpt-fake"
+context_window = 16000
+max_output_tokens = 500
+input_price_per_mtok = 1.0
+output_price_per_mtok = 2.0
+
+[[model]]
+id = "fake-anthropic"
+provider = "anthropic"
+upstream_model = "claude-fake"
+context_window = 16000
+max_output_tokens = 500
+
+[[model]]
+id = "fake-dify"
+provider = "dify"
+context_window = 16000
+max_output_tokens = 500
+"#;
+
+pub const OPENAI_KEY: &str = "sk-test-openai-key";
+pub const ANTHROPIC_KEY: &str = "sk-ant-test-key";
+pub const DIFY_KEY: &str = "app-test-dify-key";
 
 /// A registered user and its token.
 pub struct TestUser {
@@ -56,6 +88,15 @@ pub async fn spawn_app(engine: Engine) -> TestApp {
 /// Starts a server; `extra` adds or overrides environment variables of its config.
 pub async fn spawn_app_with(engine: Engine, extra: &[(&str, &str)]) -> TestApp {
     let database = TestDatabase::create(engine).await;
+    let upstream = FakeUpstream::start().await;
+    let models_file = database.dir.path().join("models.toml");
+    std::fs::write(&models_file, MODELS_TOML).unwrap();
+    let (openai, anthropic, dify) = (
+        upstream.openai_base_url(),
+        upstream.anthropic_base_url(),
+        upstream.dify_base_url(),
+    );
+    let models_file = models_file.to_string_lossy().into_owned();
     let jwt_secret = uuid::Uuid::new_v4().simple().to_string();
     let data_dir = database.dir.path().to_string_lossy().into_owned();
     let mut vars: HashMap<String, String> = [
@@ -69,6 +110,14 @@ pub async fn spawn_app_with(engine: Engine, extra: &[(&str, &str)]) -> TestApp {
         ("RATE_LIMIT_MESSAGES_PER_MINUTE", "0"),
         ("MAX_CONCURRENT_STREAMS", "1000"),
         ("DEMO_DELAY_MS", "0"),
+        ("MODELS_FILE", models_file.as_str()),
+        ("OPENAI_BASE_URL", openai.as_str()),
+        ("OPENAI_API_KEY", OPENAI_KEY),
+        ("ANTHROPIC_BASE_URL", anthropic.as_str()),
+        ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
+        ("DIFY_BASE_URL", dify.as_str()),
+        ("DIFY_API_KEY", DIFY_KEY),
+        ("UPSTREAM_TIMEOUT_SECS", "2"),
     ]
     .into_iter()
     .chain(extra.iter().copied())
@@ -89,6 +138,7 @@ pub async fn spawn_app_with(engine: Engine, extra: &[(&str, &str)]) -> TestApp {
         db,
         jwt_secret,
         database_url: database.url.clone(),
+        upstream,
         _database: database,
     }
 }
@@ -160,6 +210,115 @@ impl TestApp {
             username,
             token: body["token"].as_str().unwrap().to_owned(),
         }
+    }
+
+    pub async fn post_authed(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put_authed(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch_authed(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete_authed(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a character and returns it.
+    pub async fn create_character(&self, token: &str, body: Value) -> Value {
+        let resp = self.post_authed("/api/characters", token, &body).await;
+        assert_eq!(
+            resp.status(),
+            StatusCode::CREATED,
+            "{}",
+            resp.text().await.unwrap()
+        );
+        resp.json().await.unwrap()
+    }
+
+    /// Creates a character named Aria and a chat with it on `model`; returns the chat id.
+    pub async fn new_chat(&self, token: &str, model: &str) -> i64 {
+        let character = self
+            .create_character(token, json!({"name": "Aria", "system_prompt": "You are {{char}}, a bard.", "greeting": "Hi {{user}}!"}))
+            .await;
+        let resp = self
+            .post_authed(
+                "/api/chats",
+                token,
+                &json!({"character_id": character["id"], "model": model}),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    }
+
+    /// Sends a message and waits for the whole turn (JSON mode).
+    pub async fn send(&self, token: &str, chat_id: i64, content: &str) -> Response {
+        self.post_authed(
+            &format!("/api/chats/{chat_id}/messages"),
+            token,
+            &json!({"content": content}),
+        )
+        .await
+    }
+
+    /// Sends a message asking for an SSE stream.
+    pub async fn send_streaming(&self, token: &str, chat_id: i64, content: &str) -> Response {
+        self.client
+            .post(self.url(&format!("/api/chats/{chat_id}/messages")))
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .json(&json!({"content": content}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn messages(&self, token: &str, chat_id: i64) -> Vec<Value> {
+        let resp = self
+            .get_authed(&format!("/api/chats/{chat_id}/messages?limit=200"), token)
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json::<Value>().await.unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Makes `user_id` an admin behind the API.
+    pub async fn make_admin(&self, user_id: i64) {
+        sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1")
+            .bind(user_id)
+            .execute(self.db.pool())
+            .await
+            .unwrap();
     }
 
     pub async fn user_count(&self) -> i64 {
@@ -292,4 +451,22 @@ fn with_database(server: &str, name: &str) -> String {
         Some(q) => format!("{base}/{name}?{q}"),
         None => format!("{base}/{name}"),
     }
+}
+
+/// The events of an SSE body: `(event name, data as JSON)`.
+pub fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut name = String::from("message");
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event:") {
+                    name = n.trim().to_owned();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    data.push_str(d.trim_start());
+                }
+            }
+            (!data.is_empty()).then(|| (name, serde_json::from_str(&data).unwrap()))
+        })
+        .collect()
 }

@@ -3,6 +3,8 @@
 mod helpers;
 
 mod auth;
+mod characters;
+mod chats;
 mod cli;
 mod openapi;
 mod service;
