@@ -22,8 +22,8 @@ const THROUGHPUT_WINDOW: Duration = Duration::from_secs(5);
 #[tokio::main]
 async fn main() {
     let data = tempfile::tempdir().unwrap();
-    let database_url = std::env::var("BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
+    let database_url =
+        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
     let (mut server, base) = start_server(&database_url, data.path());
     let pid = server.id();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -44,42 +44,24 @@ async fn main() {
     let token = signed_up["token"].as_str().expect("registered").to_owned();
 
     let login = measure(LOGINS, || {
-        client
-            .post(format!("{base}/api/auth/login"))
-            .json(&json!({"username": username, "password": "bench-pass-1"}))
+        client.post(format!("{base}/api/auth/login")).json(&json!({"username": username, "password": "bench-pass-1"}))
     })
     .await;
     report("POST /api/auth/login (argon2id)", &login);
     let failed_login = |name: String| {
         let (client, url) = (&client, format!("{base}/api/auth/login"));
-        move || {
-            client
-                .post(&url)
-                .json(&json!({"username": name, "password": "wrong-pass-1"}))
-        }
+        move || client.post(&url).json(&json!({"username": name, "password": "wrong-pass-1"}))
     };
     let wrong_password = measure_status(LOGINS, failed_login(username.clone())).await;
     report("login, wrong password (401)", &wrong_password);
     let unknown_user = measure_status(LOGINS, failed_login("no_such_user".into())).await;
     report("login, unknown user (401)", &unknown_user);
 
-    println!(
-        "RSS after logins: {:.1} MB (peak {:.1} MB)",
-        rss_mb(pid, "VmRSS"),
-        rss_mb(pid, "VmHWM")
-    );
+    println!("RSS after logins: {:.1} MB (peak {:.1} MB)", rss_mb(pid, "VmRSS"), rss_mb(pid, "VmHWM"));
 
-    let health = measure(SEQUENTIAL_REQUESTS, || {
-        client.get(format!("{base}/healthz"))
-    })
-    .await;
+    let health = measure(SEQUENTIAL_REQUESTS, || client.get(format!("{base}/healthz"))).await;
     report("GET /healthz (baseline)", &health);
-    let me = measure(SEQUENTIAL_REQUESTS, || {
-        client
-            .get(format!("{base}/api/auth/me"))
-            .bearer_auth(&token)
-    })
-    .await;
+    let me = measure(SEQUENTIAL_REQUESTS, || client.get(format!("{base}/api/auth/me")).bearer_auth(&token)).await;
     report("GET /api/auth/me", &me);
     println!(
         "auth overhead (me - healthz): p50 {:.3} ms, p99 {:.3} ms",
@@ -87,10 +69,7 @@ async fn main() {
         percentile(&me, 0.99) - percentile(&health, 0.99),
     );
 
-    println!(
-        "RSS after sequential requests: {:.1} MB",
-        rss_mb(pid, "VmRSS")
-    );
+    println!("RSS after sequential requests: {:.1} MB", rss_mb(pid, "VmRSS"));
     let throughput = throughput(&client, &format!("{base}/api/auth/me"), &token).await;
     println!("GET /api/auth/me with {CONCURRENCY} concurrent clients: {throughput:.0} req/s");
     println!("peak RSS: {:.1} MB", rss_mb(pid, "VmHWM"));
@@ -134,11 +113,7 @@ async fn measure_status(n: usize, request: impl Fn() -> reqwest::RequestBuilder)
     measure_expecting(n, request, false).await
 }
 
-async fn measure_expecting(
-    n: usize,
-    request: impl Fn() -> reqwest::RequestBuilder,
-    success: bool,
-) -> Vec<f64> {
+async fn measure_expecting(n: usize, request: impl Fn() -> reqwest::RequestBuilder, success: bool) -> Vec<f64> {
     for _ in 0..n.min(100) {
         request().send().await.unwrap().bytes().await.unwrap();
     }

@@ -35,10 +35,7 @@ pub enum Command {
 impl Cli {
     pub async fn run(self, config: Config) -> anyhow::Result<()> {
         match self.command.unwrap_or(Command::Serve) {
-            Command::Serve => Ok(Application::build(config)
-                .await?
-                .run_until_stopped()
-                .await?),
+            Command::Serve => Ok(Application::build(config).await?.run_until_stopped().await?),
             Command::Migrate => {
                 Db::connect(&config.database_url).await?.migrate().await?;
                 tracing::info!("migrations are up to date");
@@ -54,10 +51,8 @@ async fn create_admin(config: Config, username: &str) -> anyhow::Result<()> {
     db.migrate().await?;
     let secret = secret::resolve(&config)?;
     let accounts = Accounts::new(db, TokenIssuer::new(&secret, config.jwt_ttl).into());
-    let outcome = accounts
-        .create_or_promote_admin(username, read_new_password)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let outcome =
+        accounts.create_or_promote_admin(username, read_new_password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     match outcome {
         AdminOutcome::Created(user) => println!("created admin {} (id {})", user.username, user.id),
         AdminOutcome::Promoted(user) => {
@@ -73,9 +68,6 @@ fn read_new_password() -> anyhow::Result<String> {
     }
     eprintln!("password for the new admin (one line on standard input):");
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from standard input")?;
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

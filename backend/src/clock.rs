@@ -11,17 +11,12 @@ pub fn now_millis() -> Millis {
 
 /// `2026-11-21T08:00:00.123Z`
 pub fn rfc3339(millis: Millis) -> String {
-    DateTime::<Utc>::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The UTC day of an instant, `YYYY-MM-DD`: the key of daily usage.
 pub fn day(millis: Millis) -> String {
-    DateTime::<Utc>::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .format("%Y-%m-%d")
-        .to_string()
+    DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default().format("%Y-%m-%d").to_string()
 }
 
 #[cfg(test)]

@@ -97,11 +97,7 @@ impl Config {
 
     /// Reads variables through `lookup`, so tests can configure without touching the process.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let var = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let app_env = match var("APP_ENV").as_deref() {
             None | Some("development") => AppEnv::Development,
             Some("production") => AppEnv::Production,
@@ -109,9 +105,7 @@ impl Config {
         };
         let jwt_secret = var("JWT_SECRET").map(SecretString::from);
         if app_env == AppEnv::Production {
-            let long_enough = jwt_secret
-                .as_ref()
-                .is_some_and(|s| s.expose_secret().len() >= MIN_JWT_SECRET_BYTES);
+            let long_enough = jwt_secret.as_ref().is_some_and(|s| s.expose_secret().len() >= MIN_JWT_SECRET_BYTES);
             if !long_enough {
                 bail!(
                     "APP_ENV=production requires JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes \
@@ -120,10 +114,7 @@ impl Config {
             }
         }
         let admin_bootstrap = match (var("ADMIN_USERNAME"), lookup("ADMIN_PASSWORD")) {
-            (Some(username), Some(password)) => Some(AdminBootstrap {
-                username,
-                password: password.into(),
-            }),
+            (Some(username), Some(password)) => Some(AdminBootstrap { username, password: password.into() }),
             (Some(_), None) => bail!("ADMIN_USERNAME needs ADMIN_PASSWORD"),
             // ADMIN_PASSWORD alone serves `create-admin`; no bootstrap.
             (None, _) => None,
@@ -141,16 +132,11 @@ impl Config {
             jwt_ttl: Duration::from_secs(jwt_ttl_hours * 3600),
             cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
                 .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().trim_end_matches('/').to_owned())
-                        .filter(|o| !o.is_empty())
-                        .collect()
+                    v.split(',').map(|o| o.trim().trim_end_matches('/').to_owned()).filter(|o| !o.is_empty()).collect()
                 })
                 .unwrap_or_default(),
             admin_bootstrap,
-            static_dir: var("STATIC_DIR")
-                .unwrap_or_else(|| "frontend/dist".into())
-                .into(),
+            static_dir: var("STATIC_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
             log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             log_format: match var("LOG_FORMAT").as_deref() {
                 None | Some("pretty") => LogFormat::Pretty,
@@ -162,10 +148,7 @@ impl Config {
                 .split(',')
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
-                .map(|p| {
-                    p.parse()
-                        .with_context(|| format!("TRUSTED_PROXIES: `{p}` is not an IP address"))
-                })
+                .map(|p| p.parse().with_context(|| format!("TRUSTED_PROXIES: `{p}` is not an IP address")))
                 .collect::<anyhow::Result<_>>()?,
             limits: Limits {
                 max_message_chars: parse_var(&var, "MAX_MESSAGE_CHARS", 200)?,
@@ -173,11 +156,7 @@ impl Config {
                 auth_per_minute: parse_var(&var, "RATE_LIMIT_AUTH_PER_MINUTE", 5)?,
                 max_concurrent_streams: parse_var(&var, "MAX_CONCURRENT_STREAMS", 2)?,
                 default_daily_token_quota: var("DEFAULT_DAILY_TOKEN_QUOTA")
-                    .map(|q| {
-                        q.parse().with_context(|| {
-                            format!("DEFAULT_DAILY_TOKEN_QUOTA=`{q}` is not a number")
-                        })
-                    })
+                    .map(|q| q.parse().with_context(|| format!("DEFAULT_DAILY_TOKEN_QUOTA=`{q}` is not a number")))
                     .transpose()?,
             },
             providers: Providers {
@@ -190,16 +169,8 @@ impl Config {
                 anthropic_version: var("ANTHROPIC_VERSION").unwrap_or_else(|| "2023-06-01".into()),
                 dify: upstream(&var, "DIFY", None),
                 demo_delay: Duration::from_millis(parse_var(&var, "DEMO_DELAY_MS", 30)?),
-                upstream_timeout: Duration::from_secs(parse_var(
-                    &var,
-                    "UPSTREAM_TIMEOUT_SECS",
-                    120,
-                )?),
-                upstream_connect_timeout: Duration::from_secs(parse_var(
-                    &var,
-                    "UPSTREAM_CONNECT_TIMEOUT_SECS",
-                    10,
-                )?),
+                upstream_timeout: Duration::from_secs(parse_var(&var, "UPSTREAM_TIMEOUT_SECS", 120)?),
+                upstream_connect_timeout: Duration::from_secs(parse_var(&var, "UPSTREAM_CONNECT_TIMEOUT_SECS", 10)?),
             },
         })
     }
@@ -210,39 +181,26 @@ impl Config {
     }
 }
 
-fn parse_var<T: std::str::FromStr>(
-    var: &impl Fn(&str) -> Option<String>,
-    name: &str,
-    default: T,
-) -> anyhow::Result<T>
+fn parse_var<T: std::str::FromStr>(var: &impl Fn(&str) -> Option<String>, name: &str, default: T) -> anyhow::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
     match var(name) {
         None => Ok(default),
-        Some(raw) => raw
-            .parse()
-            .with_context(|| format!("{name}=`{raw}` is not valid")),
+        Some(raw) => raw.parse().with_context(|| format!("{name}=`{raw}` is not valid")),
     }
 }
 
 /// A provider is configured when its key or its base URL is set (local OpenAI-compatible
 /// servers such as Ollama need no key).
-fn upstream(
-    var: &impl Fn(&str) -> Option<String>,
-    prefix: &str,
-    default_base: Option<&str>,
-) -> Option<Upstream> {
+fn upstream(var: &impl Fn(&str) -> Option<String>, prefix: &str, default_base: Option<&str>) -> Option<Upstream> {
     let api_key = var(&format!("{prefix}_API_KEY")).map(SecretString::from);
     let base_url = var(&format!("{prefix}_BASE_URL"));
     if api_key.is_none() && base_url.is_none() {
         return None;
     }
     let base_url = base_url.or(default_base.map(str::to_owned))?;
-    Some(Upstream {
-        base_url: base_url.trim_end_matches('/').to_owned(),
-        api_key,
-    })
+    Some(Upstream { base_url: base_url.trim_end_matches('/').to_owned(), api_key })
 }
 
 /// `host:port`, or `:port` for every interface (as in Go and nginx).
@@ -251,8 +209,7 @@ fn parse_bind(raw: &str) -> anyhow::Result<SocketAddr> {
         Some(port) => format!("0.0.0.0:{port}"),
         None => raw.replace("localhost", "127.0.0.1"),
     };
-    full.parse()
-        .with_context(|| format!("TROUPE_BIND=`{raw}` is not an address like 127.0.0.1:8080"))
+    full.parse().with_context(|| format!("TROUPE_BIND=`{raw}` is not an address like 127.0.0.1:8080"))
 }
 
 #[cfg(test)]
@@ -262,10 +219,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -282,35 +236,20 @@ mod tests {
         assert_eq!(c.limits.auth_per_minute, 5);
         assert_eq!(c.limits.max_concurrent_streams, 2);
         assert_eq!(c.limits.default_daily_token_quota, None);
-        assert!(
-            c.providers.openai.is_none()
-                && c.providers.anthropic.is_none()
-                && c.providers.dify.is_none()
-        );
+        assert!(c.providers.openai.is_none() && c.providers.anthropic.is_none() && c.providers.dify.is_none());
         assert_eq!(c.providers.demo_delay, Duration::from_millis(30));
         assert_eq!(c.providers.upstream_timeout, Duration::from_secs(120));
     }
 
     #[test]
     fn providers_need_a_key_or_a_base_url() {
-        let c = config(&[
-            ("OPENAI_API_KEY", "sk-test"),
-            ("DIFY_BASE_URL", "http://dify.local/v1/"),
-        ])
-        .unwrap();
-        assert_eq!(
-            c.providers.openai.unwrap().base_url,
-            "https://api.openai.com/v1"
-        );
+        let c = config(&[("OPENAI_API_KEY", "sk-test"), ("DIFY_BASE_URL", "http://dify.local/v1/")]).unwrap();
+        assert_eq!(c.providers.openai.unwrap().base_url, "https://api.openai.com/v1");
         let dify = c.providers.dify.unwrap();
         assert_eq!(dify.base_url, "http://dify.local/v1");
         assert!(dify.api_key.is_none());
         assert!(
-            !format!(
-                "{:?}",
-                config(&[("OPENAI_API_KEY", "sk-secret-value")]).unwrap()
-            )
-            .contains("sk-secret-value")
+            !format!("{:?}", config(&[("OPENAI_API_KEY", "sk-secret-value")]).unwrap()).contains("sk-secret-value")
         );
     }
 
@@ -338,24 +277,14 @@ mod tests {
 
     #[test]
     fn bind_accepts_port_only_and_rejects_garbage() {
-        assert_eq!(
-            config(&[("TROUPE_BIND", ":0")]).unwrap().bind,
-            "0.0.0.0:0".parse().unwrap()
-        );
+        assert_eq!(config(&[("TROUPE_BIND", ":0")]).unwrap().bind, "0.0.0.0:0".parse().unwrap());
         assert!(config(&[("TROUPE_BIND", "nonsense")]).is_err());
         assert!(config(&[("JWT_TTL_HOURS", "soon")]).is_err());
     }
 
     #[test]
     fn cors_origins_are_split_and_normalised() {
-        let c = config(&[(
-            "CORS_ALLOWED_ORIGINS",
-            "https://a.example/, http://b.example:3000",
-        )])
-        .unwrap();
-        assert_eq!(
-            c.cors_allowed_origins,
-            ["https://a.example", "http://b.example:3000"]
-        );
+        let c = config(&[("CORS_ALLOWED_ORIGINS", "https://a.example/, http://b.example:3000")]).unwrap();
+        assert_eq!(c.cors_allowed_origins, ["https://a.example", "http://b.example:3000"]);
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use poem::{
     EndpointExt, IntoResponse, Route, Server,
     endpoint::make_sync,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
+    listener::{Acceptor, Listener, TcpListener},
     middleware::{CatchPanic, CookieJarManager, Cors},
 };
 
@@ -14,9 +14,9 @@ use crate::{
     api::{self, ApiError, session::SessionCookie},
     auth::{TokenIssuer, secret},
     config::Config,
-    http::{BodyLimit, CsrfGuard, RequestBoundary, client_ip::TrustedProxies, spa},
+    http::{BodyLimit, CsrfGuard, RequestBoundary, client_ip::TrustedProxies, nodelay::NoDelayAcceptor, spa},
     providers::ProviderSet,
-    services::{Accounts, Characters, Chats, ModelCatalog, Prompts, limits::AuthAttempts, tokens},
+    services::{Accounts, Characters, Chats, ModelCatalog, Prompts, limits::AuthAttempts},
     storage::Db,
     telemetry,
 };
@@ -26,7 +26,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A configured server bound to its address, ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    acceptor: NoDelayAcceptor,
     address: SocketAddr,
     app: poem::endpoint::BoxEndpoint<'static>,
     services: Services,
@@ -78,8 +78,6 @@ impl Application {
         db.migrate().await?;
         let secret = secret::resolve(&config)?;
         let services = Services::build(&config, db, TokenIssuer::new(&secret, config.jwt_ttl))?;
-        // Loading the tokenizer tables takes a moment; do it before the first message needs it.
-        tokio::task::spawn_blocking(tokens::warm_up);
         if let Some(admin) = &config.admin_bootstrap {
             services
                 .accounts
@@ -91,6 +89,7 @@ impl Application {
         let acceptor = TcpListener::bind(config.bind)
             .into_acceptor()
             .await
+            .map(NoDelayAcceptor)
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let address = acceptor
             .local_addr()
@@ -98,12 +97,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no address")?;
         tracing::info!("listening on http://{address}");
-        Ok(Self {
-            acceptor,
-            address,
-            app,
-            services,
-        })
+        Ok(Self { acceptor, address, app, services })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -133,42 +127,25 @@ fn http_stack(config: &Config, services: &Services) -> poem::endpoint::BoxEndpoi
         .nest("/docs", api.swagger_ui())
         .at(
             "/metrics",
-            make_sync(move |_| {
-                metrics
-                    .render()
-                    .with_content_type("text/plain; version=0.0.4; charset=utf-8")
-            }),
+            make_sync(move |_| metrics.render().with_content_type("text/plain; version=0.0.4; charset=utf-8")),
         )
-        .nest(
-            "/",
-            spa::ApiOrSpa {
-                api: api.boxed(),
-                spa: spa::spa_endpoint(&config.static_dir),
-            },
-        );
-    let cors = Cors::new()
-        .allow_origins(config.cors_allowed_origins.iter().map(String::as_str))
-        .allow_credentials(true);
+        .nest("/", spa::ApiOrSpa { api: api.boxed(), spa: spa::spa_endpoint(&config.static_dir) });
+    let cors =
+        Cors::new().allow_origins(config.cors_allowed_origins.iter().map(String::as_str)).allow_credentials(true);
     routes
         .with_if(!config.cors_allowed_origins.is_empty(), cors)
-        .with(CsrfGuard {
-            allowed_origins: config.cors_allowed_origins.clone(),
-        })
-        .with(BodyLimit {
-            max_bytes: MAX_BODY_BYTES,
-        })
+        .with(CsrfGuard { allowed_origins: config.cors_allowed_origins.clone() })
+        .with(BodyLimit { max_bytes: MAX_BODY_BYTES })
         .with(CookieJarManager::new())
-        .with(
-            CatchPanic::new().with_handler(|panic: Box<dyn std::any::Any + Send>| {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(panic = message, "handler panicked");
-                ApiError::internal()
-            }),
-        )
+        .with(CatchPanic::new().with_handler(|panic: Box<dyn std::any::Any + Send>| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = message, "handler panicked");
+            ApiError::internal()
+        }))
         .data(services.db.clone())
         .data(services.accounts.clone())
         .data(services.catalog.clone())
@@ -177,9 +154,7 @@ fn http_stack(config: &Config, services: &Services) -> poem::endpoint::BoxEndpoi
         .data(services.chats.clone())
         .data(services.auth_attempts.clone())
         .data(TrustedProxies(Arc::new(config.trusted_proxies.clone())))
-        .data(SessionCookie {
-            secure: config.secure_cookies(),
-        })
+        .data(SessionCookie { secure: config.secure_cookies() })
         .with(RequestBoundary)
         .boxed()
 }
@@ -203,8 +178,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("can listen for SIGTERM");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("can listen for SIGTERM");
         tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
     }
     #[cfg(not(unix))]

@@ -12,12 +12,10 @@ pub mod models;
 pub mod rules;
 
 pub use auth::{AuthResponse, LoginRequest, RegisterRequest, User};
-pub use characters::{
-    Character, CharacterInput, CharacterList, Prompt, PromptInput, PromptList, Visibility,
-};
+pub use characters::{Character, CharacterInput, CharacterList, Prompt, PromptInput, PromptList, Visibility};
 pub use chats::{
-    Chat, ChatList, ChatTurn, CreateChat, Message, MessageList, MessageStatus, Role, SendMessage,
-    TurnDelta, TurnDone, TurnError, UpdateChat, Usage, UsageSource,
+    Chat, ChatList, ChatTurn, CreateChat, Message, MessageList, MessageStatus, Role, SendMessage, TurnDelta, TurnDone,
+    TurnError, UpdateChat, Usage, UsageSource,
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use models::{Model, ModelList};

@@ -11,11 +11,7 @@ pub struct RuleViolation {
 
 impl RuleViolation {
     fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            code,
-            message: message.into(),
-        }
+        Self { field, code, message: message.into() }
     }
 }
 
@@ -39,9 +35,7 @@ pub fn check_username(username: &str) -> Result<(), RuleViolation> {
         return Err(RuleViolation::new(
             "username",
             "invalid_username",
-            format!(
-                "username must be {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters long"
-            ),
+            format!("username must be {USERNAME_MIN_CHARS} to {USERNAME_MAX_CHARS} characters long"),
         ));
     }
     Ok(())
@@ -54,9 +48,7 @@ pub fn check_password(password: &str) -> Result<(), RuleViolation> {
         return Err(RuleViolation::new(
             "password",
             "weak_password",
-            format!(
-                "password must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters long"
-            ),
+            format!("password must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters long"),
         ));
     }
     if !password.chars().any(char::is_alphabetic) || !password.chars().any(|c| c.is_ascii_digit()) {
@@ -77,9 +69,8 @@ pub fn check_email(email: &str) -> Result<(), RuleViolation> {
         return Err(invalid());
     }
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
-    let domain_ok = !domain.contains('@')
-        && domain.split('.').count() >= 2
-        && domain.split('.').all(|label| !label.is_empty());
+    let domain_ok =
+        !domain.contains('@') && domain.split('.').count() >= 2 && domain.split('.').all(|label| !label.is_empty());
     if local.is_empty() || !domain_ok {
         return Err(invalid());
     }
@@ -104,12 +95,7 @@ mod tests {
     fn passwords() {
         assert_eq!(check_password("abcdefg1"), Ok(()));
         assert_eq!(check_password("비밀번호비밀번호1"), Ok(()));
-        for bad in [
-            "abcdefgh",
-            "12345678",
-            "abc1",
-            &format!("a1{}", "x".repeat(127)),
-        ] {
+        for bad in ["abcdefgh", "12345678", "abc1", &format!("a1{}", "x".repeat(127))] {
             assert!(check_password(bad).is_err(), "{bad}");
         }
     }
@@ -117,15 +103,7 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(check_email("bob@example.org"), Ok(()));
-        for bad in [
-            "bob",
-            "bob@",
-            "@x.org",
-            "bob@localhost",
-            "bob@@x.org",
-            "b ob@x.org",
-            "bob@x..org",
-        ] {
+        for bad in ["bob", "bob@", "@x.org", "bob@localhost", "bob@@x.org", "b ob@x.org", "bob@x..org"] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
     }
@@ -149,25 +127,12 @@ pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 200;
 
 /// A text field of at most `max` characters (Unicode scalar values, not bytes); `required`
 /// also refuses blank text.
-pub fn check_text(
-    field: &'static str,
-    value: &str,
-    max: usize,
-    required: bool,
-) -> Result<(), RuleViolation> {
+pub fn check_text(field: &'static str, value: &str, max: usize, required: bool) -> Result<(), RuleViolation> {
     if required && value.trim().is_empty() {
-        return Err(RuleViolation::new(
-            field,
-            "required",
-            format!("{field} must not be empty"),
-        ));
+        return Err(RuleViolation::new(field, "required", format!("{field} must not be empty")));
     }
     if value.chars().count() > max {
-        return Err(RuleViolation::new(
-            field,
-            "too_long",
-            format!("{field} must be at most {max} characters"),
-        ));
+        return Err(RuleViolation::new(field, "too_long", format!("{field} must be at most {max} characters")));
     }
     Ok(())
 }
@@ -176,11 +141,7 @@ pub fn check_text(
 pub fn check_message(content: &str, max_chars: usize) -> Result<&str, RuleViolation> {
     let trimmed = content.trim();
     if trimmed.is_empty() {
-        return Err(RuleViolation::new(
-            "content",
-            "message_empty",
-            "the message is empty",
-        ));
+        return Err(RuleViolation::new("content", "message_empty", "the message is empty"));
     }
     let chars = trimmed.chars().count();
     if chars > max_chars {
@@ -202,9 +163,7 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, RuleViolation> {
         let tag = tag.trim().to_lowercase();
         let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_');
         if tag.is_empty() || tag.chars().count() > TAG_MAX_CHARS || !tag.chars().all(allowed) {
-            return Err(invalid(format!(
-                "each tag must be 1 to {TAG_MAX_CHARS} letters, digits, spaces, '-' or '_'"
-            )));
+            return Err(invalid(format!("each tag must be 1 to {TAG_MAX_CHARS} letters, digits, spaces, '-' or '_'")));
         }
         if !out.contains(&tag) {
             out.push(tag);
@@ -219,15 +178,8 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, RuleViolation> {
 /// An optional `http(s)` URL without spaces.
 pub fn check_url(field: &'static str, url: &str) -> Result<(), RuleViolation> {
     let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-    if !scheme_ok
-        || url.chars().any(char::is_whitespace)
-        || url.chars().count() > AVATAR_URL_MAX_CHARS
-    {
-        return Err(RuleViolation::new(
-            field,
-            "invalid_url",
-            format!("{field} must be an http(s) URL"),
-        ));
+    if !scheme_ok || url.chars().any(char::is_whitespace) || url.chars().count() > AVATAR_URL_MAX_CHARS {
+        return Err(RuleViolation::new(field, "invalid_url", format!("{field} must be an http(s) URL")));
     }
     Ok(())
 }
@@ -240,10 +192,7 @@ mod chat_rule_tests {
     fn messages_count_characters_not_bytes() {
         let hangul = "가".repeat(200);
         assert_eq!(check_message(&hangul, 200), Ok(hangul.as_str()));
-        assert_eq!(
-            check_message(&"가".repeat(201), 200).unwrap_err().code,
-            "message_too_long"
-        );
+        assert_eq!(check_message(&"가".repeat(201), 200).unwrap_err().code, "message_too_long");
         let emoji = "😀".repeat(200);
         assert!(check_message(&emoji, 200).is_ok());
         assert_eq!(check_message("  hi  ", 200), Ok("hi"));
@@ -252,8 +201,7 @@ mod chat_rule_tests {
 
     #[test]
     fn tags_are_normalised() {
-        let tags =
-            normalize_tags(&["Fantasy".into(), " fantasy ".into(), "sci-fi".into()]).unwrap();
+        let tags = normalize_tags(&["Fantasy".into(), " fantasy ".into(), "sci-fi".into()]).unwrap();
         assert_eq!(tags, ["fantasy", "sci-fi"]);
         assert!(normalize_tags(&["bad\"quote".into()]).is_err());
         let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();

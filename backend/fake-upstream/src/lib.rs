@@ -41,9 +41,7 @@ pub struct Script {
 impl Default for Script {
     fn default() -> Self {
         Self {
-            tokens: ["Hello", " from", " the", " fake", " upstream", "."]
-                .map(String::from)
-                .to_vec(),
+            tokens: ["Hello", " from", " the", " fake", " upstream", "."].map(String::from).to_vec(),
             first_token_delay: Duration::ZERO,
             token_interval: Duration::ZERO,
             usage: true,
@@ -108,13 +106,8 @@ impl FakeUpstream {
             .at("/v1/messages", post(anthropic))
             .at("/v1/chat-messages", post(dify))
             .data(state.clone());
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("bind a local port");
-        let address = *acceptor.local_addr()[0]
-            .as_socket_addr()
-            .expect("a TCP address");
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.expect("bind a local port");
+        let address = *acceptor.local_addr()[0].as_socket_addr().expect("a TCP address");
         tokio::spawn(Server::new_with_acceptor(acceptor).run(app));
         Self { address, state }
     }
@@ -174,12 +167,7 @@ async fn dify(req: &Request, body: Json<Value>, state: Data<&Arc<Mutex<State>>>)
 }
 
 async fn answer(format: Format, req: &Request, body: Value, state: &Arc<Mutex<State>>) -> Response {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (script, behavior, conversation) = {
         let mut state = state.lock().unwrap();
         state.received.push(Received {
@@ -195,18 +183,13 @@ async fn answer(format: Format, req: &Request, body: Value, state: &Arc<Mutex<St
                 format!("conv-{}", state.conversations)
             }
         };
-        (
-            state.script.clone(),
-            state.queue.pop_front().unwrap_or(Behavior::Normal),
-            conversation,
-        )
+        (state.script.clone(), state.queue.pop_front().unwrap_or(Behavior::Normal), conversation)
     };
     match behavior {
         Behavior::Status(status) => error_response(format, status),
         Behavior::RateLimited { retry_after_secs } => {
             let mut resp = error_response(format, 429);
-            resp.headers_mut()
-                .insert("retry-after", retry_after_secs.into());
+            resp.headers_mut().insert("retry-after", retry_after_secs.into());
             resp
         }
         Behavior::Hang => {
@@ -214,15 +197,8 @@ async fn answer(format: Format, req: &Request, body: Value, state: &Arc<Mutex<St
             unreachable!()
         }
         behavior => {
-            let wants_usage =
-                format != Format::OpenAi || body["stream_options"]["include_usage"] == json!(true);
-            let frames = frames(
-                format,
-                &script,
-                script.usage && wants_usage,
-                &body,
-                &conversation,
-            );
+            let wants_usage = format != Format::OpenAi || body["stream_options"]["include_usage"] == json!(true);
+            let frames = frames(format, &script, script.usage && wants_usage, &body, &conversation);
             sse_response(frames, &script, behavior)
         }
     }
@@ -240,9 +216,7 @@ fn error_response(format: Format, status: u16) -> Response {
             json!({"status": status, "code": "internal_server_error", "message": "fake failure"})
         }
     };
-    Json(body)
-        .with_status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .into_response()
+    Json(body).with_status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)).into_response()
 }
 
 /// One SSE frame, and whether it carries a piece of the reply.
@@ -256,27 +230,15 @@ fn frame(event: Option<&str>, data: &Value) -> Frame {
         Some(name) => format!("event: {name}\ndata: {data}\n\n"),
         None => format!("data: {data}\n\n"),
     };
-    Frame {
-        text,
-        is_token: false,
-    }
+    Frame { text, is_token: false }
 }
 
 fn token_frame(event: Option<&str>, data: &Value) -> Frame {
-    Frame {
-        is_token: true,
-        ..frame(event, data)
-    }
+    Frame { is_token: true, ..frame(event, data) }
 }
 
 /// The whole stream of a normal reply in `format`.
-fn frames(
-    format: Format,
-    script: &Script,
-    usage: bool,
-    request: &Value,
-    conversation: &str,
-) -> Vec<Frame> {
+fn frames(format: Format, script: &Script, usage: bool, request: &Value, conversation: &str) -> Vec<Frame> {
     let model = request["model"].as_str().unwrap_or("fake-model");
     let completion = script.tokens.len() as i64;
     let total = script.prompt_tokens + completion;
@@ -287,15 +249,9 @@ fn frames(
                 json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000,
                        "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
             };
-            out.push(frame(
-                None,
-                &chunk(json!({"role": "assistant", "content": ""}), Value::Null),
-            ));
+            out.push(frame(None, &chunk(json!({"role": "assistant", "content": ""}), Value::Null)));
             for t in &script.tokens {
-                out.push(token_frame(
-                    None,
-                    &chunk(json!({"content": t}), Value::Null),
-                ));
+                out.push(token_frame(None, &chunk(json!({"content": t}), Value::Null)));
             }
             out.push(frame(None, &chunk(json!({}), json!("stop"))));
             if usage {
@@ -303,42 +259,34 @@ fn frames(
                     "created": 1_700_000_000, "model": model, "choices": [],
                     "usage": {"prompt_tokens": script.prompt_tokens, "completion_tokens": completion, "total_tokens": total}})));
             }
-            out.push(Frame {
-                text: "data: [DONE]\n\n".into(),
-                is_token: false,
-            });
+            out.push(Frame { text: "data: [DONE]\n\n".into(), is_token: false });
         }
         Format::Anthropic => {
             let mut start_message = json!({"id": "msg_fake", "type": "message", "role": "assistant", "content": [],
                 "model": model, "stop_reason": null, "stop_sequence": null});
             if usage {
-                start_message["usage"] =
-                    json!({"input_tokens": script.prompt_tokens, "output_tokens": 1});
+                start_message["usage"] = json!({"input_tokens": script.prompt_tokens, "output_tokens": 1});
             }
+            out.push(frame(Some("message_start"), &json!({"type": "message_start", "message": start_message})));
             out.push(frame(
-                Some("message_start"),
-                &json!({"type": "message_start", "message": start_message}),
+                Some("content_block_start"),
+                &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
             ));
-            out.push(frame(Some("content_block_start"),
-                &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})));
             out.push(frame(Some("ping"), &json!({"type": "ping"})));
             for t in &script.tokens {
-                out.push(token_frame(Some("content_block_delta"),
-                    &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}})));
+                out.push(token_frame(
+                    Some("content_block_delta"),
+                    &json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": t}}),
+                ));
             }
-            out.push(frame(
-                Some("content_block_stop"),
-                &json!({"type": "content_block_stop", "index": 0}),
-            ));
-            let mut delta = json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}});
+            out.push(frame(Some("content_block_stop"), &json!({"type": "content_block_stop", "index": 0})));
+            let mut delta =
+                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}});
             if usage {
                 delta["usage"] = json!({"output_tokens": completion});
             }
             out.push(frame(Some("message_delta"), &delta));
-            out.push(frame(
-                Some("message_stop"),
-                &json!({"type": "message_stop"}),
-            ));
+            out.push(frame(Some("message_stop"), &json!({"type": "message_stop"})));
         }
         Format::Dify => {
             for t in &script.tokens {
@@ -366,9 +314,7 @@ fn frames(
 fn sse_response(frames: Vec<Frame>, script: &Script, behavior: Behavior) -> Response {
     let (first_delay, interval) = (script.first_token_delay, script.token_interval);
     let cut_after = match behavior {
-        Behavior::DropMidStream { after_tokens } | Behavior::Malformed { after_tokens } => {
-            Some(after_tokens)
-        }
+        Behavior::DropMidStream { after_tokens } | Behavior::Malformed { after_tokens } => Some(after_tokens),
         _ => None,
     };
     let mut tokens_sent = 0usize;
@@ -378,11 +324,7 @@ fn sse_response(frames: Vec<Frame>, script: &Script, behavior: Behavior) -> Resp
             if cut_after == Some(tokens_sent) {
                 break;
             }
-            let pause = if tokens_sent == 0 {
-                first_delay
-            } else {
-                interval
-            };
+            let pause = if tokens_sent == 0 { first_delay } else { interval };
             tokens_sent += 1;
             items.push((f, pause));
         } else {

@@ -54,11 +54,7 @@ impl AuthApi {
     /// Username: 3–32 characters of `[A-Za-z0-9_]`, unique ignoring case (409 `username_taken`).
     /// Password: 8–128 characters with a letter and a digit. Email optional; blank counts as
     /// absent. Rule violations answer 422 with `field` set. Unknown fields are ignored.
-    #[oai(
-        path = "/api/auth/register",
-        method = "post",
-        operation_id = "register"
-    )]
+    #[oai(path = "/api/auth/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
         client: ClientIp,
@@ -114,17 +110,7 @@ impl AuthApi {
     }
 }
 
-fn session_answer(
-    signed_in: SignedIn,
-    accounts: &Accounts,
-    cookie: &SessionCookie,
-) -> (Json<AuthResponse>, String) {
+fn session_answer(signed_in: SignedIn, accounts: &Accounts, cookie: &SessionCookie) -> (Json<AuthResponse>, String) {
     let set_cookie = cookie.issue(&signed_in.token, accounts.token_ttl());
-    (
-        Json(AuthResponse {
-            user: signed_in.user.into(),
-            token: signed_in.token,
-        }),
-        set_cookie,
-    )
+    (Json(AuthResponse { user: signed_in.user.into(), token: signed_in.token }), set_cookie)
 }

@@ -47,11 +47,7 @@ impl CharactersApi {
     ///
     /// Own and public characters. `q` searches name and description, `tag` filters by tag,
     /// `mine=true` keeps only the caller's. Paged with `limit` (1–200, default 50) and `page`.
-    #[oai(
-        path = "/api/characters",
-        method = "get",
-        operation_id = "list_characters"
-    )]
+    #[oai(path = "/api/characters", method = "get", operation_id = "list_characters")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
         &self,
@@ -70,21 +66,14 @@ impl CharactersApi {
             mine: mine.0.unwrap_or(false),
         };
         let (items, total) = characters.list(&auth.0.user, &filter, page).await?;
-        Ok(ListResponse::Characters(Json(CharacterList {
-            items: items.into_iter().map(Into::into).collect(),
-            total,
-        })))
+        Ok(ListResponse::Characters(Json(CharacterList { items: items.into_iter().map(Into::into).collect(), total })))
     }
 
     /// Create a character
     ///
     /// Name 1–64 characters; system_prompt ≤ 8000, greeting ≤ 2000, description ≤ 2000
     /// (characters, not bytes); tags normalised to lowercase. Violations answer 422 with `field`.
-    #[oai(
-        path = "/api/characters",
-        method = "post",
-        operation_id = "create_character"
-    )]
+    #[oai(path = "/api/characters", method = "post", operation_id = "create_character")]
     async fn create(
         &self,
         auth: Authenticated,
@@ -98,11 +87,7 @@ impl CharactersApi {
     /// Get a character
     ///
     /// The owner's, an admin's, or anyone's if public; otherwise 404.
-    #[oai(
-        path = "/api/characters/:id",
-        method = "get",
-        operation_id = "get_character"
-    )]
+    #[oai(path = "/api/characters/:id", method = "get", operation_id = "get_character")]
     async fn get(
         &self,
         auth: Authenticated,
@@ -116,11 +101,7 @@ impl CharactersApi {
     /// Replace a character
     ///
     /// Owner or admin only: others get 403 for a public character, 404 for a private one.
-    #[oai(
-        path = "/api/characters/:id",
-        method = "put",
-        operation_id = "update_character"
-    )]
+    #[oai(path = "/api/characters/:id", method = "put", operation_id = "update_character")]
     async fn update(
         &self,
         auth: Authenticated,
@@ -133,11 +114,7 @@ impl CharactersApi {
     }
 
     /// Delete a character
-    #[oai(
-        path = "/api/characters/:id",
-        method = "delete",
-        operation_id = "delete_character"
-    )]
+    #[oai(path = "/api/characters/:id", method = "delete", operation_id = "delete_character")]
     async fn delete(
         &self,
         auth: Authenticated,

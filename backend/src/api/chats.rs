@@ -10,8 +10,8 @@ use poem_openapi::{
     payload::{EventStream, Json},
 };
 use troupe_types::{
-    Chat, ChatList, ChatTurn, CreateChat, Message, MessageList, SendMessage, TurnDelta, TurnDone,
-    TurnError, UpdateChat, Usage,
+    Chat, ChatList, ChatTurn, CreateChat, Message, MessageList, SendMessage, TurnDelta, TurnDone, TurnError,
+    UpdateChat, Usage,
 };
 
 use super::{ApiTags, error::ApiError, payload::JsonBody, session::Authenticated};
@@ -106,10 +106,7 @@ impl ChatsApi {
     ) -> Result<ListResponse, ApiError> {
         let page = Page::parse(limit.0, page.0).map_err(AppError::from)?;
         let (items, total) = chats.list(&auth.0.user, page).await?;
-        Ok(ListResponse::Chats(Json(ChatList {
-            items: items.into_iter().map(Into::into).collect(),
-            total,
-        })))
+        Ok(ListResponse::Chats(Json(ChatList { items: items.into_iter().map(Into::into).collect(), total })))
     }
 
     /// Start a chat
@@ -129,23 +126,12 @@ impl ChatsApi {
 
     /// Get a chat
     #[oai(path = "/api/chats/:id", method = "get", operation_id = "get_chat")]
-    async fn get(
-        &self,
-        auth: Authenticated,
-        chats: Data<&Chats>,
-        id: Path<i64>,
-    ) -> Result<ChatResponse, ApiError> {
-        Ok(ChatResponse::Chat(Json(
-            chats.get(&auth.0.user, id.0).await?.into(),
-        )))
+    async fn get(&self, auth: Authenticated, chats: Data<&Chats>, id: Path<i64>) -> Result<ChatResponse, ApiError> {
+        Ok(ChatResponse::Chat(Json(chats.get(&auth.0.user, id.0).await?.into())))
     }
 
     /// Rename a chat or change its model
-    #[oai(
-        path = "/api/chats/:id",
-        method = "patch",
-        operation_id = "update_chat"
-    )]
+    #[oai(path = "/api/chats/:id", method = "patch", operation_id = "update_chat")]
     async fn update(
         &self,
         auth: Authenticated,
@@ -153,17 +139,11 @@ impl ChatsApi {
         id: Path<i64>,
         body: JsonBody<UpdateChat>,
     ) -> Result<ChatResponse, ApiError> {
-        Ok(ChatResponse::Chat(Json(
-            chats.update(&auth.0.user, id.0, body.0).await?.into(),
-        )))
+        Ok(ChatResponse::Chat(Json(chats.update(&auth.0.user, id.0, body.0).await?.into())))
     }
 
     /// Delete a chat
-    #[oai(
-        path = "/api/chats/:id",
-        method = "delete",
-        operation_id = "delete_chat"
-    )]
+    #[oai(path = "/api/chats/:id", method = "delete", operation_id = "delete_chat")]
     async fn delete(
         &self,
         auth: Authenticated,
@@ -178,11 +158,7 @@ impl ChatsApi {
     ///
     /// The `limit` (1–200, default 50) newest messages before `before_id`, oldest first.
     /// `next_before_id` fetches the page before.
-    #[oai(
-        path = "/api/chats/:id/messages",
-        method = "get",
-        operation_id = "list_messages"
-    )]
+    #[oai(path = "/api/chats/:id/messages", method = "get", operation_id = "list_messages")]
     async fn messages(
         &self,
         auth: Authenticated,
@@ -192,18 +168,10 @@ impl ChatsApi {
         limit: Query<Option<i64>>,
     ) -> Result<MessagesResponse, ApiError> {
         let page = Page::parse(limit.0, None).map_err(AppError::from)?;
-        let items = chats
-            .messages(&auth.0.user, id.0, before_id.0, page)
-            .await?;
-        let next_before_id = items
-            .first()
-            .filter(|_| items.len() as i64 == page.limit)
-            .map(|m| m.id);
+        let items = chats.messages(&auth.0.user, id.0, before_id.0, page).await?;
+        let next_before_id = items.first().filter(|_| items.len() as i64 == page.limit).map(|m| m.id);
         let items = items.into_iter().map(Into::into).collect();
-        Ok(MessagesResponse::Messages(Json(MessageList {
-            items,
-            next_before_id,
-        })))
+        Ok(MessagesResponse::Messages(Json(MessageList { items, next_before_id })))
     }
 
     /// Send a message
@@ -215,11 +183,7 @@ impl ChatsApi {
     /// provider failure stores the reply with `status: error` and answers 502 `upstream_error`
     /// or 504 `upstream_timeout` (or an `error` event). A client that goes away mid-stream
     /// leaves an `incomplete` reply, charged.
-    #[oai(
-        path = "/api/chats/:id/messages",
-        method = "post",
-        operation_id = "send_message"
-    )]
+    #[oai(path = "/api/chats/:id/messages", method = "post", operation_id = "send_message")]
     async fn send(
         &self,
         auth: Authenticated,
@@ -230,20 +194,13 @@ impl ChatsApi {
     ) -> Result<SendResponse, ApiError> {
         let turn = chats.send(&auth.0.user, id.0, &body.0.content).await?;
         let wants_stream = accept.0.is_some_and(|a| a.contains("text/event-stream"));
-        if wants_stream {
-            Ok(stream_turn(turn))
-        } else {
-            whole_turn(turn).await
-        }
+        if wants_stream { Ok(stream_turn(turn)) } else { whole_turn(turn).await }
     }
 }
 
 /// Waits for the reply and answers with the whole turn.
 async fn whole_turn(turn: StartedTurn) -> Result<SendResponse, ApiError> {
-    let StartedTurn {
-        user_message,
-        mut events,
-    } = turn;
+    let StartedTurn { user_message, mut events } = turn;
     while let Some(event) = events.recv().await {
         if let TurnEvent::Finished(result) = event {
             let done = result?;
@@ -259,10 +216,7 @@ async fn whole_turn(turn: StartedTurn) -> Result<SendResponse, ApiError> {
 
 /// Streams the turn as SSE events.
 fn stream_turn(turn: StartedTurn) -> SendResponse {
-    let StartedTurn {
-        user_message,
-        events,
-    } = turn;
+    let StartedTurn { user_message, events } = turn;
     let first = stream::once(async move { TurnStreamEvent::UserMessage(user_message.into()) });
     let rest = stream::unfold(events, |mut events| async move {
         let event = match events.recv().await? {
@@ -273,20 +227,14 @@ fn stream_turn(turn: StartedTurn) -> SendResponse {
             }),
             TurnEvent::Finished(Err(error)) => {
                 let error = ApiError::from(error);
-                TurnStreamEvent::Error(TurnError {
-                    code: error.code.to_owned(),
-                    message: error.message,
-                })
+                TurnStreamEvent::Error(TurnError { code: error.code.to_owned(), message: error.message })
             }
         };
         Some((event, events))
     });
-    let stream = EventStream::new(first.chain(rest).boxed())
-        .keep_alive(Duration::from_secs(15))
-        .to_event(|event| {
-            poem::web::sse::Event::message(poem_openapi::types::ToJSON::to_json_string(&event))
-                .event_type(event.name())
-        });
+    let stream = EventStream::new(first.chain(rest).boxed()).keep_alive(Duration::from_secs(15)).to_event(|event| {
+        poem::web::sse::Event::message(poem_openapi::types::ToJSON::to_json_string(&event)).event_type(event.name())
+    });
     SendResponse::Stream(stream)
 }
 

@@ -24,13 +24,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-            retry_after: None,
-        }
+        Self { status, code, message: message.into(), field: None, retry_after: None }
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -45,11 +39,7 @@ impl ApiError {
 
     /// The opaque answer for failures that are ours; the cause goes to the log, not the client.
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "something went wrong on our side",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "something went wrong on our side")
     }
 
     pub fn not_found() -> Self {
@@ -58,11 +48,7 @@ impl ApiError {
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_owned(),
-                message: self.message.clone(),
-                field: self.field.clone(),
-            },
+            error: ErrorDetail { code: self.code.to_owned(), message: self.message.clone(), field: self.field.clone() },
         }
     }
 }
@@ -71,40 +57,24 @@ impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
         use StatusCode as S;
         match err {
-            AppError::Invalid(v) => {
-                Self::new(S::UNPROCESSABLE_ENTITY, v.code, v.message).with_field(v.field)
-            }
-            AppError::UsernameTaken => {
-                Self::new(S::CONFLICT, "username_taken", err.to_string()).with_field("username")
-            }
-            AppError::InvalidCredentials => {
-                Self::new(S::UNAUTHORIZED, "invalid_credentials", err.to_string())
-            }
+            AppError::Invalid(v) => Self::new(S::UNPROCESSABLE_ENTITY, v.code, v.message).with_field(v.field),
+            AppError::UsernameTaken => Self::new(S::CONFLICT, "username_taken", err.to_string()).with_field("username"),
+            AppError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "invalid_credentials", err.to_string()),
             AppError::LoginDisabled => Self::new(S::FORBIDDEN, "account_disabled", err.to_string()),
-            AppError::Unauthenticated(problem) => {
-                Self::new(S::UNAUTHORIZED, problem.code(), problem.to_string())
-            }
+            AppError::Unauthenticated(problem) => Self::new(S::UNAUTHORIZED, problem.code(), problem.to_string()),
             AppError::NotFound => Self::not_found(),
             AppError::Forbidden(_) => Self::new(S::FORBIDDEN, "forbidden", err.to_string()),
             AppError::RateLimited { retry_after_secs } => {
-                Self::new(S::TOO_MANY_REQUESTS, "rate_limited", err.to_string())
-                    .retry_after(retry_after_secs)
+                Self::new(S::TOO_MANY_REQUESTS, "rate_limited", err.to_string()).retry_after(retry_after_secs)
             }
-            AppError::QuotaExceeded {
-                retry_after_secs, ..
-            } => Self::new(S::TOO_MANY_REQUESTS, "quota_exceeded", err.to_string())
-                .retry_after(retry_after_secs),
+            AppError::QuotaExceeded { retry_after_secs, .. } => {
+                Self::new(S::TOO_MANY_REQUESTS, "quota_exceeded", err.to_string()).retry_after(retry_after_secs)
+            }
             AppError::TooManyStreams { .. } => {
                 Self::new(S::TOO_MANY_REQUESTS, "too_many_streams", err.to_string()).retry_after(1)
             }
-            AppError::Upstream {
-                timeout: true,
-                message,
-            } => Self::new(S::GATEWAY_TIMEOUT, "upstream_timeout", message),
-            AppError::Upstream {
-                timeout: false,
-                message,
-            } => Self::new(S::BAD_GATEWAY, "upstream_error", message),
+            AppError::Upstream { timeout: true, message } => Self::new(S::GATEWAY_TIMEOUT, "upstream_timeout", message),
+            AppError::Upstream { timeout: false, message } => Self::new(S::BAD_GATEWAY, "upstream_error", message),
             AppError::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed");
                 Self::internal()
@@ -137,13 +107,7 @@ impl ResponseError for ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
     }
 }
 
@@ -151,12 +115,8 @@ impl std::error::Error for ApiError {}
 
 impl ApiResponse for ApiError {
     fn meta() -> MetaResponses {
-        let error_body = || {
-            vec![MetaMediaType {
-                content_type: "application/json; charset=utf-8",
-                schema: ErrorBody::schema_ref(),
-            }]
-        };
+        let error_body =
+            || vec![MetaMediaType { content_type: "application/json; charset=utf-8", schema: ErrorBody::schema_ref() }];
         MetaResponses {
             responses: vec![
                 MetaResponse {

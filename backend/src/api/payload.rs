@@ -28,10 +28,7 @@ impl<'a, T: Type + DeserializeOwned + Send> ApiExtractor<'a> for JsonBody<T> {
     fn request_meta() -> Option<MetaRequest> {
         Some(MetaRequest {
             description: None,
-            content: vec![MetaMediaType {
-                content_type: "application/json",
-                schema: T::schema_ref(),
-            }],
+            content: vec![MetaMediaType { content_type: "application/json", schema: T::schema_ref() }],
             required: true,
         })
     }
@@ -41,12 +38,9 @@ impl<'a, T: Type + DeserializeOwned + Send> ApiExtractor<'a> for JsonBody<T> {
         body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let invalid =
-            |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message);
+        let invalid = |message: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message);
         if !request.content_type().is_some_and(is_json) {
-            return Err(
-                invalid("expected a JSON body (Content-Type: application/json)".into()).into(),
-            );
+            return Err(invalid("expected a JSON body (Content-Type: application/json)".into()).into());
         }
         let bytes = body.take()?.into_bytes().await?;
         if bytes.is_empty() {
@@ -55,29 +49,16 @@ impl<'a, T: Type + DeserializeOwned + Send> ApiExtractor<'a> for JsonBody<T> {
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
             let field = err.path().to_string();
-            let error = invalid(format!(
-                "the body is not valid JSON of the expected shape: {}",
-                err.inner()
-            ));
-            if field == "." {
-                error
-            } else {
-                error.with_field(field)
-            }
+            let error = invalid(format!("the body is not valid JSON of the expected shape: {}", err.inner()));
+            if field == "." { error } else { error.with_field(field) }
         })?;
         Ok(Self(value))
     }
 }
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 #[cfg(test)]

@@ -41,17 +41,8 @@ enum DeletedResponse {
 impl PromptsApi {
     /// List shared prompts
     #[oai(path = "/api/prompts", method = "get", operation_id = "list_prompts")]
-    async fn list(
-        &self,
-        auth: Authenticated,
-        prompts: Data<&Prompts>,
-    ) -> Result<ListResponse, ApiError> {
-        let items = prompts
-            .list(&auth.0.user)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect();
+    async fn list(&self, auth: Authenticated, prompts: Data<&Prompts>) -> Result<ListResponse, ApiError> {
+        let items = prompts.list(&auth.0.user).await?.into_iter().map(Into::into).collect();
         Ok(ListResponse::Prompts(Json(PromptList { items })))
     }
 
@@ -70,11 +61,7 @@ impl PromptsApi {
     }
 
     /// Replace a shared prompt (admins)
-    #[oai(
-        path = "/api/prompts/:id",
-        method = "put",
-        operation_id = "update_prompt"
-    )]
+    #[oai(path = "/api/prompts/:id", method = "put", operation_id = "update_prompt")]
     async fn update(
         &self,
         auth: Authenticated,
@@ -87,11 +74,7 @@ impl PromptsApi {
     }
 
     /// Delete a shared prompt (admins)
-    #[oai(
-        path = "/api/prompts/:id",
-        method = "delete",
-        operation_id = "delete_prompt"
-    )]
+    #[oai(path = "/api/prompts/:id", method = "delete", operation_id = "delete_prompt")]
     async fn delete(
         &self,
         auth: Authenticated,

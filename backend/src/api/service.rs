@@ -33,18 +33,14 @@ impl ServiceApi {
     /// Liveness
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Result<HealthResponse, ApiError> {
-        Ok(HealthResponse::Ok(Json(Status {
-            status: "ok".into(),
-        })))
+        Ok(HealthResponse::Ok(Json(Status { status: "ok".into() })))
     }
 
     /// Readiness: 200 when the database answers, else 503 `not_ready`
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, db: Data<&Db>) -> Result<ReadyResponse, ApiError> {
         match db.ping().await {
-            Ok(()) => Ok(ReadyResponse::Ready(Json(Status {
-                status: "ok".into(),
-            }))),
+            Ok(()) => Ok(ReadyResponse::Ready(Json(Status { status: "ok".into() }))),
             Err(e) => {
                 tracing::warn!(error = ?e, "database is not answering");
                 Err(ApiError::new(

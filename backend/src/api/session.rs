@@ -48,11 +48,7 @@ impl<'a> ApiExtractor<'a> for Authenticated {
     }
 
     fn security_schemes() -> Vec<&'static str> {
-        [
-            BearerAuth::security_schemes(),
-            CookieAuth::security_schemes(),
-        ]
-        .concat()
+        [BearerAuth::security_schemes(), CookieAuth::security_schemes()].concat()
     }
 
     async fn from_request(
@@ -83,10 +79,7 @@ pub fn session_token(req: &Request) -> Option<String> {
 }
 
 pub fn session_cookie(req: &Request) -> Option<String> {
-    req.cookie()
-        .get(SESSION_COOKIE)
-        .map(|c| c.value_str().to_owned())
-        .filter(|v| !v.is_empty())
+    req.cookie().get(SESSION_COOKIE).map(|c| c.value_str().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// Builds the `Set-Cookie` values of the session cookie.
@@ -98,11 +91,7 @@ pub struct SessionCookie {
 
 impl SessionCookie {
     pub fn issue(&self, token: &str, ttl: Duration) -> String {
-        format!(
-            "{SESSION_COOKIE}={token}; Max-Age={}; {}",
-            ttl.as_secs(),
-            self.attributes()
-        )
+        format!("{SESSION_COOKIE}={token}; Max-Age={}; {}", ttl.as_secs(), self.attributes())
     }
 
     pub fn clear(&self) -> String {
@@ -110,10 +99,6 @@ impl SessionCookie {
     }
 
     fn attributes(&self) -> &'static str {
-        if self.secure {
-            "Path=/; HttpOnly; SameSite=Lax; Secure"
-        } else {
-            "Path=/; HttpOnly; SameSite=Lax"
-        }
+        if self.secure { "Path=/; HttpOnly; SameSite=Lax; Secure" } else { "Path=/; HttpOnly; SameSite=Lax" }
     }
 }

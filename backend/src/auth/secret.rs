@@ -18,8 +18,7 @@ pub fn resolve(config: &Config) -> anyhow::Result<SecretString> {
     }
     let path = config.data_dir.join(SECRET_FILE);
     if path.exists() {
-        let stored =
-            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let stored = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         return Ok(stored.trim().to_owned().into());
     }
     let secret = generate_into(&path)?;
@@ -38,9 +37,7 @@ fn generate_into(path: &Path) -> anyhow::Result<SecretString> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
     file.write_all(hex.as_bytes())?;
     Ok(hex.into())
 }
@@ -54,10 +51,9 @@ mod tests {
     #[test]
     fn generated_once_then_reused_with_owner_only_permissions() {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::from_lookup(|name| {
-            (name == "DATA_DIR").then(|| dir.path().to_string_lossy().into_owned())
-        })
-        .unwrap();
+        let config =
+            Config::from_lookup(|name| (name == "DATA_DIR").then(|| dir.path().to_string_lossy().into_owned()))
+                .unwrap();
         let first = resolve(&config).unwrap();
         let second = resolve(&config).unwrap();
         assert_eq!(first.expose_secret(), second.expose_secret());
@@ -65,10 +61,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(dir.path().join(SECRET_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = fs::metadata(dir.path().join(SECRET_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -56,12 +56,7 @@ impl TokenIssuer {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self {
-            encoding: EncodingKey::from_secret(key),
-            decoding: DecodingKey::from_secret(key),
-            validation,
-            ttl,
-        }
+        Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation, ttl }
     }
 
     pub fn ttl(&self) -> Duration {
@@ -82,12 +77,12 @@ impl TokenIssuer {
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })
+            }
+        })
     }
 }
 
@@ -112,10 +107,7 @@ mod tests {
     #[test]
     fn other_key_is_refused() {
         let (token, _) = issuer("one-secret-one-secret-one-secret").issue(1).unwrap();
-        assert_eq!(
-            issuer("two-secret-two-secret-two-secret").verify(&token),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(issuer("two-secret-two-secret-two-secret").verify(&token), Err(TokenError::Invalid));
     }
 
     #[test]
@@ -132,12 +124,7 @@ mod tests {
     fn expired_is_reported_as_such() {
         let issuer = issuer("s");
         let now = now_millis() / 1000;
-        let claims = Claims {
-            sub: "1".into(),
-            iat: now - 7200,
-            exp: now - 3600,
-            jti: "j".into(),
-        };
+        let claims = Claims { sub: "1".into(), iat: now - 7200, exp: now - 3600, jti: "j".into() };
         let token = jsonwebtoken::encode(&Header::default(), &claims, &issuer.encoding).unwrap();
         assert_eq!(issuer.verify(&token), Err(TokenError::Expired));
     }

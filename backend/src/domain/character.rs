@@ -50,46 +50,13 @@ impl CharacterDraft {
         use rules::check_text;
         let name = input.name.trim().to_owned();
         check_text("name", &name, rules::CHARACTER_NAME_MAX_CHARS, true)?;
-        check_text(
-            "description",
-            &input.description,
-            rules::DESCRIPTION_MAX_CHARS,
-            false,
-        )?;
-        check_text(
-            "personality",
-            &input.personality,
-            rules::PERSONALITY_MAX_CHARS,
-            false,
-        )?;
-        check_text(
-            "scenario",
-            &input.scenario,
-            rules::SCENARIO_MAX_CHARS,
-            false,
-        )?;
-        check_text(
-            "system_prompt",
-            &input.system_prompt,
-            rules::SYSTEM_PROMPT_MAX_CHARS,
-            false,
-        )?;
-        check_text(
-            "greeting",
-            &input.greeting,
-            rules::GREETING_MAX_CHARS,
-            false,
-        )?;
-        check_text(
-            "example_dialogue",
-            &input.example_dialogue,
-            rules::EXAMPLE_DIALOGUE_MAX_CHARS,
-            false,
-        )?;
-        let avatar_url = input
-            .avatar_url
-            .map(|u| u.trim().to_owned())
-            .filter(|u| !u.is_empty());
+        check_text("description", &input.description, rules::DESCRIPTION_MAX_CHARS, false)?;
+        check_text("personality", &input.personality, rules::PERSONALITY_MAX_CHARS, false)?;
+        check_text("scenario", &input.scenario, rules::SCENARIO_MAX_CHARS, false)?;
+        check_text("system_prompt", &input.system_prompt, rules::SYSTEM_PROMPT_MAX_CHARS, false)?;
+        check_text("greeting", &input.greeting, rules::GREETING_MAX_CHARS, false)?;
+        check_text("example_dialogue", &input.example_dialogue, rules::EXAMPLE_DIALOGUE_MAX_CHARS, false)?;
+        let avatar_url = input.avatar_url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
         if let Some(url) = &avatar_url {
             rules::check_url("avatar_url", url)?;
         }
@@ -104,10 +71,7 @@ impl CharacterDraft {
             avatar_url,
             tags: rules::normalize_tags(&input.tags)?,
             visibility: input.visibility,
-            model: input
-                .model
-                .map(|m| m.trim().to_owned())
-                .filter(|m| !m.is_empty()),
+            model: input.model.map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()),
         })
     }
 }
@@ -157,18 +121,8 @@ impl PromptDraft {
     pub fn parse(input: PromptInput) -> Result<Self, RuleViolation> {
         let name = input.name.trim().to_owned();
         rules::check_text("name", &name, rules::PROMPT_NAME_MAX_CHARS, true)?;
-        rules::check_text(
-            "content",
-            &input.content,
-            rules::PROMPT_CONTENT_MAX_CHARS,
-            true,
-        )?;
-        Ok(Self {
-            name,
-            content: input.content,
-            enabled: input.enabled,
-            position: input.position,
-        })
+        rules::check_text("content", &input.content, rules::PROMPT_CONTENT_MAX_CHARS, true)?;
+        Ok(Self { name, content: input.content, enabled: input.enabled, position: input.position })
     }
 }
 
@@ -191,52 +145,23 @@ mod tests {
     use super::*;
 
     fn input(name: &str) -> CharacterInput {
-        CharacterInput {
-            name: name.into(),
-            ..Default::default()
-        }
+        CharacterInput { name: name.into(), ..Default::default() }
     }
 
     #[test]
     fn names_are_trimmed_and_required() {
-        assert_eq!(
-            CharacterDraft::parse(input("  Aria ")).unwrap().name,
-            "Aria"
-        );
-        assert_eq!(
-            CharacterDraft::parse(input("   ")).unwrap_err().field,
-            "name"
-        );
-        assert_eq!(
-            CharacterDraft::parse(input(&"n".repeat(65)))
-                .unwrap_err()
-                .field,
-            "name"
-        );
+        assert_eq!(CharacterDraft::parse(input("  Aria ")).unwrap().name, "Aria");
+        assert_eq!(CharacterDraft::parse(input("   ")).unwrap_err().field, "name");
+        assert_eq!(CharacterDraft::parse(input(&"n".repeat(65))).unwrap_err().field, "name");
     }
 
     #[test]
     fn long_texts_are_refused_by_characters() {
-        let ok = CharacterInput {
-            system_prompt: "가".repeat(8000),
-            ..input("A")
-        };
+        let ok = CharacterInput { system_prompt: "가".repeat(8000), ..input("A") };
         assert!(CharacterDraft::parse(ok).is_ok());
-        let long = CharacterInput {
-            system_prompt: "가".repeat(8001),
-            ..input("A")
-        };
-        assert_eq!(
-            CharacterDraft::parse(long).unwrap_err().field,
-            "system_prompt"
-        );
-        let bad_url = CharacterInput {
-            avatar_url: Some("javascript:alert(1)".into()),
-            ..input("A")
-        };
-        assert_eq!(
-            CharacterDraft::parse(bad_url).unwrap_err().field,
-            "avatar_url"
-        );
+        let long = CharacterInput { system_prompt: "가".repeat(8001), ..input("A") };
+        assert_eq!(CharacterDraft::parse(long).unwrap_err().field, "system_prompt");
+        let bad_url = CharacterInput { avatar_url: Some("javascript:alert(1)".into()), ..input("A") };
+        assert_eq!(CharacterDraft::parse(bad_url).unwrap_err().field, "avatar_url");
     }
 }

@@ -15,28 +15,18 @@ impl Page {
     pub fn parse(limit: Option<i64>, page: Option<i64>) -> Result<Self, RuleViolation> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(violation(
-                "limit",
-                format!("limit must be 1 to {MAX_LIMIT}"),
-            ));
+            return Err(violation("limit", format!("limit must be 1 to {MAX_LIMIT}")));
         }
         let page = page.unwrap_or(1);
         if page < 1 {
             return Err(violation("page", "page starts at 1".into()));
         }
-        Ok(Self {
-            limit,
-            offset: (page - 1).saturating_mul(limit),
-        })
+        Ok(Self { limit, offset: (page - 1).saturating_mul(limit) })
     }
 }
 
 fn violation(field: &'static str, message: String) -> RuleViolation {
-    RuleViolation {
-        field,
-        code: "invalid_parameter",
-        message,
-    }
+    RuleViolation { field, code: "invalid_parameter", message }
 }
 
 #[cfg(test)]
@@ -45,20 +35,8 @@ mod tests {
 
     #[test]
     fn defaults_and_bounds() {
-        assert_eq!(
-            Page::parse(None, None).unwrap(),
-            Page {
-                limit: 50,
-                offset: 0
-            }
-        );
-        assert_eq!(
-            Page::parse(Some(10), Some(3)).unwrap(),
-            Page {
-                limit: 10,
-                offset: 20
-            }
-        );
+        assert_eq!(Page::parse(None, None).unwrap(), Page { limit: 50, offset: 0 });
+        assert_eq!(Page::parse(Some(10), Some(3)).unwrap(), Page { limit: 10, offset: 20 });
         assert!(Page::parse(Some(0), None).is_err());
         assert!(Page::parse(Some(201), None).is_err());
         assert!(Page::parse(None, Some(0)).is_err());

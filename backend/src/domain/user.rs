@@ -95,14 +95,8 @@ mod tests {
     #[test]
     fn parsing_enforces_the_shared_rules() {
         assert!(Username::parse("good_name".into()).is_ok());
-        assert_eq!(
-            Username::parse("no way".into()).unwrap_err().field,
-            "username"
-        );
-        assert_eq!(
-            Password::parse("short1".into()).unwrap_err().field,
-            "password"
-        );
+        assert_eq!(Username::parse("no way".into()).unwrap_err().field, "username");
+        assert_eq!(Password::parse("short1".into()).unwrap_err().field, "password");
         assert!(Password::parse("longenough1".into()).is_ok());
     }
 

@@ -12,10 +12,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        BodyLimitEndpoint {
-            inner,
-            max_bytes: self.max_bytes,
-        }
+        BodyLimitEndpoint { inner, max_bytes: self.max_bytes }
     }
 }
 
@@ -28,11 +25,8 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     type Output = E::Output;
 
     async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
-        let declared: Option<u64> = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+        let declared: Option<u64> =
+            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
         match declared {
             Some(len) if len > self.max_bytes as u64 => {
@@ -41,11 +35,8 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
             Some(0) | None if !chunked => {}
             // A body of unknown or announced length: read it under the limit.
             _ => {
-                let bytes = req
-                    .take_body()
-                    .into_bytes_limit(self.max_bytes)
-                    .await
-                    .map_err(|_| too_large(self.max_bytes))?;
+                let bytes =
+                    req.take_body().into_bytes_limit(self.max_bytes).await.map_err(|_| too_large(self.max_bytes))?;
                 req.set_body(Body::from_bytes(bytes));
             }
         }

@@ -25,9 +25,7 @@ impl<E: Endpoint + 'static> poem::Middleware<E> for RequestBoundary {
     type Output = RequestBoundaryEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        RequestBoundaryEndpoint {
-            inner: Arc::new(inner),
-        }
+        RequestBoundaryEndpoint { inner: Arc::new(inner) }
     }
 }
 
@@ -39,8 +37,7 @@ impl<E: Endpoint + 'static> Endpoint for RequestBoundaryEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        let request_id =
-            incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let request_id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let span = tracing::info_span!("request", id = %request_id, %method, %path);
@@ -61,20 +58,12 @@ impl<E: Endpoint + 'static> Endpoint for RequestBoundaryEndpoint<E> {
         let status = resp.status();
         let route = operation.unwrap_or_else(|| route_without_operation(&path, status));
         let elapsed = started.elapsed();
-        let labels = [
-            ("route", route.to_owned()),
-            ("method", method.to_string()),
-            ("status", status.as_u16().to_string()),
-        ];
+        let labels =
+            [("route", route.to_owned()), ("method", method.to_string()), ("status", status.as_u16().to_string())];
         metrics::counter!("http_requests_total", &labels).increment(1);
         metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
         span.in_scope(|| {
-            tracing::info!(
-                status = status.as_u16(),
-                route,
-                latency_ms = elapsed.as_secs_f64() * 1000.0,
-                "request"
-            )
+            tracing::info!(status = status.as_u16(), route, latency_ms = elapsed.as_secs_f64() * 1000.0, "request")
         });
 
         if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -112,38 +101,15 @@ fn error_response(err: poem::Error) -> Response {
     let api_error = if err.is::<NotFoundError>() {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
     } else if err.is::<MethodNotAllowedError>() {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not take that method",
-        )
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
     } else if err.is::<ContentTypeError>() {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "expected a JSON body (Content-Type: application/json)",
-        )
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", "expected a JSON body (Content-Type: application/json)")
     } else if err.is::<ParseRequestPayloadError>() || err.is::<ParseJsonError>() {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            format!("the body is not valid: {err}"),
-        )
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", format!("the body is not valid: {err}"))
     } else if err.is::<ParseParamError>() {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_parameter",
-            err.to_string(),
-        )
-    } else if matches!(
-        err.downcast_ref::<ReadBodyError>(),
-        Some(ReadBodyError::PayloadTooLarge)
-    ) {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "the request body is too large",
-        )
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", err.to_string())
+    } else if matches!(err.downcast_ref::<ReadBodyError>(), Some(ReadBodyError::PayloadTooLarge)) {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
     } else if status.is_server_error() {
         tracing::error!(error = %err, source = ?std::error::Error::source(&err), "request failed");
         ApiError::internal()

@@ -13,15 +13,8 @@ pub struct ClientIp(pub IpAddr);
 
 impl<'a> FromRequest<'a> for ClientIp {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
-        let peer = req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
+        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
         let trusted = req.data::<TrustedProxies>().cloned().unwrap_or_default();
         Ok(Self(resolve(peer, forwarded, &trusted.0)))
     }
@@ -50,22 +43,9 @@ mod tests {
     #[test]
     fn only_trusted_proxies_may_speak_for_the_client() {
         let trusted = [ip("127.0.0.1")];
-        assert_eq!(
-            resolve(ip("10.1.1.1"), Some("1.2.3.4"), &trusted),
-            ip("10.1.1.1")
-        );
-        assert_eq!(
-            resolve(ip("127.0.0.1"), Some("1.2.3.4"), &trusted),
-            ip("1.2.3.4")
-        );
-        assert_eq!(
-            resolve(
-                ip("127.0.0.1"),
-                Some("6.6.6.6, 1.2.3.4, 127.0.0.1"),
-                &trusted
-            ),
-            ip("1.2.3.4")
-        );
+        assert_eq!(resolve(ip("10.1.1.1"), Some("1.2.3.4"), &trusted), ip("10.1.1.1"));
+        assert_eq!(resolve(ip("127.0.0.1"), Some("1.2.3.4"), &trusted), ip("1.2.3.4"));
+        assert_eq!(resolve(ip("127.0.0.1"), Some("6.6.6.6, 1.2.3.4, 127.0.0.1"), &trusted), ip("1.2.3.4"));
         assert_eq!(resolve(ip("127.0.0.1"), None, &trusted), ip("127.0.0.1"));
     }
 }

@@ -15,10 +15,7 @@ impl<E: Endpoint> Middleware<E> for CsrfGuard {
     type Output = CsrfGuardEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        CsrfGuardEndpoint {
-            inner,
-            allowed_origins: self.allowed_origins.clone(),
-        }
+        CsrfGuardEndpoint { inner, allowed_origins: self.allowed_origins.clone() }
     }
 }
 
@@ -33,14 +30,8 @@ impl<E: Endpoint> Endpoint for CsrfGuardEndpoint<E> {
     async fn call(&self, req: Request) -> poem::Result<Self::Output> {
         let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe && session_cookie(&req).is_some() {
-            let origin = req
-                .headers()
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok());
-            let host = req
-                .headers()
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok());
+            let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+            let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
             if let Some(origin) = origin
                 && !origin_allowed(origin, host, &self.allowed_origins)
             {
@@ -72,30 +63,14 @@ mod tests {
 
     #[test]
     fn own_and_listed_origins_pass() {
-        assert!(origin_allowed(
-            "http://localhost:8080",
-            Some("localhost:8080"),
-            &[]
-        ));
-        assert!(origin_allowed(
-            "https://app.example",
-            Some("api.example"),
-            &["https://app.example".into()]
-        ));
+        assert!(origin_allowed("http://localhost:8080", Some("localhost:8080"), &[]));
+        assert!(origin_allowed("https://app.example", Some("api.example"), &["https://app.example".into()]));
     }
 
     #[test]
     fn foreign_and_opaque_origins_fail() {
-        assert!(!origin_allowed(
-            "http://evil.example",
-            Some("localhost:8080"),
-            &[]
-        ));
-        assert!(!origin_allowed(
-            "http://localhost:9999",
-            Some("localhost:8080"),
-            &[]
-        ));
+        assert!(!origin_allowed("http://evil.example", Some("localhost:8080"), &[]));
+        assert!(!origin_allowed("http://localhost:9999", Some("localhost:8080"), &[]));
         assert!(!origin_allowed("null", Some("localhost:8080"), &[]));
         assert!(!origin_allowed("http://localhost:8080", None, &[]));
     }

@@ -4,6 +4,7 @@ pub mod body_limit;
 pub mod boundary;
 pub mod client_ip;
 pub mod csrf;
+pub mod nodelay;
 pub mod spa;
 
 pub use body_limit::BodyLimit;

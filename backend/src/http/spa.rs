@@ -9,10 +9,7 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
     if !dir.join("index.html").is_file() {
         return None;
     }
-    let files = StaticFilesEndpoint::new(dir)
-        .index_file("index.html")
-        .fallback_to_index()
-        .no_cache_index();
+    let files = StaticFilesEndpoint::new(dir).index_file("index.html").fallback_to_index().no_cache_index();
     Some(files.map_to_response().boxed())
 }
 

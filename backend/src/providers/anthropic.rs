@@ -19,10 +19,7 @@ pub struct Anthropic {
 
 impl Anthropic {
     pub fn new(upstream: Upstream, version: &str) -> Self {
-        Self {
-            upstream,
-            version: version.to_owned(),
-        }
+        Self { upstream, version: version.to_owned() }
     }
 
     pub async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
@@ -32,8 +29,7 @@ impl Anthropic {
         let resp = self
             .upstream
             .post_streaming("/v1/messages", &body, |b| {
-                b.header("x-api-key", &key)
-                    .header("anthropic-version", &version)
+                b.header("x-api-key", &key).header("anthropic-version", &version)
             })
             .await?;
         Ok(sse_stream(resp, EventReader::default()))
@@ -85,9 +81,7 @@ impl WireFormat for EventReader {
                 Ok(Step::Skip)
             }
             "content_block_delta" => match data["delta"]["text"].as_str() {
-                Some(text) if !text.is_empty() => {
-                    Ok(Step::Emit(vec![StreamEvent::Delta(text.to_owned())]))
-                }
+                Some(text) if !text.is_empty() => Ok(Step::Emit(vec![StreamEvent::Delta(text.to_owned())])),
                 _ => Ok(Step::Skip),
             },
             "message_delta" => {
@@ -117,59 +111,29 @@ mod tests {
     use super::*;
 
     fn event(kind: &str, data: &str) -> Event {
-        Event {
-            event: kind.into(),
-            data: data.into(),
-            ..Default::default()
-        }
+        Event { event: kind.into(), data: data.into(), ..Default::default() }
     }
 
     #[test]
     fn reads_text_and_usage() {
         let mut r = EventReader::default();
         let start = r#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":25,"output_tokens":1}}}"#;
-        assert!(matches!(
-            r.on_event(&event("message_start", start)).unwrap(),
-            Step::Skip
-        ));
+        assert!(matches!(r.on_event(&event("message_start", start)).unwrap(), Step::Skip));
         let delta = r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#;
-        assert!(
-            matches!(r.on_event(&event("content_block_delta", delta)).unwrap(),
-            Step::Emit(ref e) if e == &[StreamEvent::Delta("Hello".into())])
-        );
+        assert!(matches!(r.on_event(&event("content_block_delta", delta)).unwrap(),
+            Step::Emit(ref e) if e == &[StreamEvent::Delta("Hello".into())]));
         let end = r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}}"#;
-        let usage = StreamEvent::Usage(TokenUsage {
-            prompt_tokens: 25,
-            completion_tokens: 15,
-        });
-        assert!(
-            matches!(r.on_event(&event("message_delta", end)).unwrap(), Step::Emit(ref e) if e == &[usage])
-        );
-        assert!(matches!(
-            r.on_event(&event("message_stop", r#"{"type":"message_stop"}"#))
-                .unwrap(),
-            Step::Finished
-        ));
-        let error =
-            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let usage = StreamEvent::Usage(TokenUsage { prompt_tokens: 25, completion_tokens: 15 });
+        assert!(matches!(r.on_event(&event("message_delta", end)).unwrap(), Step::Emit(ref e) if e == &[usage]));
+        assert!(matches!(r.on_event(&event("message_stop", r#"{"type":"message_stop"}"#)).unwrap(), Step::Finished));
+        let error = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
         assert!(r.on_event(&event("error", error)).is_err());
     }
 
     #[test]
     fn conversation_starts_with_the_user_and_alternates() {
-        let t = |role, c: &str| Turn {
-            role,
-            content: c.into(),
-        };
-        let turns = [
-            t(Role::Assistant, "greeting"),
-            t(Role::User, "a"),
-            t(Role::User, "b"),
-            t(Role::Assistant, "c"),
-        ];
-        assert_eq!(
-            alternating(&turns),
-            [t(Role::User, "a\n\nb"), t(Role::Assistant, "c")]
-        );
+        let t = |role, c: &str| Turn { role, content: c.into() };
+        let turns = [t(Role::Assistant, "greeting"), t(Role::User, "a"), t(Role::User, "b"), t(Role::Assistant, "c")];
+        assert_eq!(alternating(&turns), [t(Role::User, "a\n\nb"), t(Role::Assistant, "c")]);
     }
 }

@@ -47,47 +47,26 @@ const OPENINGS: [&str; 4] = [
 /// Same character and message, same reply; a different message picks other phrasing.
 pub fn compose_reply(request: &ChatRequest) -> String {
     let c = &request.character;
-    let name = if c.name.is_empty() {
-        "The character"
-    } else {
-        c.name.as_str()
-    };
+    let name = if c.name.is_empty() { "The character" } else { c.name.as_str() };
     let said = request.latest_user_message();
-    let seed = said
-        .bytes()
-        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    let seed = said.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
     let opening = OPENINGS[(seed % OPENINGS.len() as u64) as usize].replace("{name}", name);
-    let echo: String = said
-        .split_whitespace()
-        .take(12)
-        .collect::<Vec<_>>()
-        .join(" ");
+    let echo: String = said.split_whitespace().take(12).collect::<Vec<_>>().join(" ");
     let mut reply = format!("{opening} \"You said: {echo}. ");
     if let Some(trait_line) = first_sentence(&c.personality) {
-        reply.push_str(&format!(
-            "As someone {}, I find that worth thinking about. ",
-            lowercase_first(&trait_line)
-        ));
+        reply.push_str(&format!("As someone {}, I find that worth thinking about. ", lowercase_first(&trait_line)));
     }
     if let Some(scene) = first_sentence(&c.scenario) {
-        reply.push_str(&format!(
-            "Here, where {}, every word matters. ",
-            lowercase_first(&scene)
-        ));
+        reply.push_str(&format!("Here, where {}, every word matters. ", lowercase_first(&scene)));
     } else if let Some(about) = first_sentence(&c.description) {
         reply.push_str(&format!("You know me: {}. ", lowercase_first(&about)));
     }
-    reply.push_str(
-        "Tell me more, and I will answer in kind.\" (This is Troupe's offline demo model.)",
-    );
+    reply.push_str("Tell me more, and I will answer in kind.\" (This is Troupe's offline demo model.)");
     reply
 }
 
 fn first_sentence(text: &str) -> Option<String> {
-    let sentence = text
-        .split(['.', '!', '?', '\n'])
-        .map(str::trim)
-        .find(|s| !s.is_empty())?;
+    let sentence = text.split(['.', '!', '?', '\n']).map(str::trim).find(|s| !s.is_empty())?;
     Some(sentence.chars().take(120).collect())
 }
 
@@ -109,10 +88,7 @@ mod tests {
         ChatRequest {
             upstream_model: "demo".into(),
             system: String::new(),
-            messages: vec![Turn {
-                role: Role::User,
-                content: message.into(),
-            }],
+            messages: vec![Turn { role: Role::User, content: message.into() }],
             max_output_tokens: 100,
             conversation_id: None,
             end_user: "u".into(),
@@ -129,11 +105,7 @@ mod tests {
     fn reply_is_deterministic_and_in_character() {
         let a = compose_reply(&request("Tell me about the road"));
         assert_eq!(a, compose_reply(&request("Tell me about the road")));
-        assert!(
-            a.contains("Aria")
-                && a.contains("Tell me about the road")
-                && a.contains("cheerful and witty")
-        );
+        assert!(a.contains("Aria") && a.contains("Tell me about the road") && a.contains("cheerful and witty"));
         assert_ne!(a, compose_reply(&request("Something else entirely")));
     }
 

@@ -31,12 +31,7 @@ impl Dify {
                 None => b,
             })
             .await?;
-        Ok(sse_stream(
-            resp,
-            EventReader {
-                conversation_id_sent: request.conversation_id.is_some(),
-            },
-        ))
+        Ok(sse_stream(resp, EventReader { conversation_id_sent: request.conversation_id.is_some() }))
     }
 }
 
@@ -72,14 +67,10 @@ impl WireFormat for EventReader {
             }
             "message_end" => {
                 let usage = &data["metadata"]["usage"];
-                if let (Some(prompt_tokens), Some(completion_tokens)) = (
-                    tokens(&usage["prompt_tokens"]),
-                    tokens(&usage["completion_tokens"]),
-                ) {
-                    out.push(StreamEvent::Usage(TokenUsage {
-                        prompt_tokens,
-                        completion_tokens,
-                    }));
+                if let (Some(prompt_tokens), Some(completion_tokens)) =
+                    (tokens(&usage["prompt_tokens"]), tokens(&usage["completion_tokens"]))
+                {
+                    out.push(StreamEvent::Usage(TokenUsage { prompt_tokens, completion_tokens }));
                 }
                 return Ok(Step::Last(out));
             }
@@ -89,11 +80,7 @@ impl WireFormat for EventReader {
             }
             _ => {}
         }
-        Ok(if out.is_empty() {
-            Step::Skip
-        } else {
-            Step::Emit(out)
-        })
+        Ok(if out.is_empty() { Step::Skip } else { Step::Emit(out) })
     }
 }
 
@@ -102,44 +89,26 @@ mod tests {
     use super::*;
 
     fn event(data: &str) -> Event {
-        Event {
-            data: data.into(),
-            ..Default::default()
-        }
+        Event { data: data.into(), ..Default::default() }
     }
 
     #[test]
     fn reads_answer_conversation_and_usage() {
-        let mut r = EventReader {
-            conversation_id_sent: false,
-        };
-        let first =
-            r#"{"event":"message","message_id":"m1","conversation_id":"c-42","answer":"Hel"}"#;
+        let mut r = EventReader { conversation_id_sent: false };
+        let first = r#"{"event":"message","message_id":"m1","conversation_id":"c-42","answer":"Hel"}"#;
         let step = r.on_event(&event(first)).unwrap();
-        let expected = [
-            StreamEvent::ConversationId("c-42".into()),
-            StreamEvent::Delta("Hel".into()),
-        ];
+        let expected = [StreamEvent::ConversationId("c-42".into()), StreamEvent::Delta("Hel".into())];
         assert!(matches!(step, Step::Emit(ref e) if e == &expected));
         let second = r#"{"event":"message","conversation_id":"c-42","answer":"lo"}"#;
         assert!(
             matches!(r.on_event(&event(second)).unwrap(), Step::Emit(ref e) if e == &[StreamEvent::Delta("lo".into())])
         );
-        assert!(matches!(
-            r.on_event(&event(r#"{"event":"ping"}"#)).unwrap(),
-            Step::Skip
-        ));
+        assert!(matches!(r.on_event(&event(r#"{"event":"ping"}"#)).unwrap(), Step::Skip));
         let end = r#"{"event":"message_end","conversation_id":"c-42","metadata":{"usage":{"prompt_tokens":30,"completion_tokens":2,"total_tokens":32}}}"#;
-        let usage = StreamEvent::Usage(TokenUsage {
-            prompt_tokens: 30,
-            completion_tokens: 2,
-        });
+        let usage = StreamEvent::Usage(TokenUsage { prompt_tokens: 30, completion_tokens: 2 });
         assert!(matches!(r.on_event(&event(end)).unwrap(), Step::Last(ref e) if e == &[usage]));
         assert!(
-            r.on_event(&event(
-                r#"{"event":"error","status":400,"code":"invalid_param","message":"bad"}"#
-            ))
-            .is_err()
+            r.on_event(&event(r#"{"event":"error","status":400,"code":"invalid_param","message":"bad"}"#)).is_err()
         );
     }
 }

@@ -37,12 +37,7 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(client: reqwest::Client, config: &UpstreamConfig, timeout: Duration) -> Self {
-        Self {
-            client,
-            base_url: config.base_url.clone(),
-            api_key: config.api_key.clone(),
-            timeout,
-        }
+        Self { client, base_url: config.base_url.clone(), api_key: config.api_key.clone(), timeout }
     }
 
     pub fn api_key(&self) -> Option<&str> {
@@ -68,9 +63,7 @@ impl Upstream {
             if remaining.is_zero() {
                 return Err(ProviderError::Timeout);
             }
-            let request = headers(self.client.post(&url))
-                .timeout(remaining)
-                .json(body);
+            let request = headers(self.client.post(&url)).timeout(remaining).json(body);
             let failure = match request.send().await {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => status_error(resp).await,
@@ -109,27 +102,13 @@ async fn status_error(resp: Response) -> ProviderError {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|secs| Duration::from_secs_f64(secs.max(0.0)));
     // Keep a little of the body for the log; never for the client.
-    let detail: String = resp
-        .text()
-        .await
-        .unwrap_or_default()
-        .chars()
-        .take(300)
-        .collect();
-    ProviderError::Status {
-        status: status.as_u16(),
-        retry_after,
-        detail,
-    }
+    let detail: String = resp.text().await.unwrap_or_default().chars().take(300).collect();
+    ProviderError::Status { status: status.as_u16(), retry_after, detail }
 }
 
 /// `Retry-After` when the provider sent one, else 200 ms · 2^(try-1) with ±50 % jitter.
 fn pause_before_retry(tries: u32, failure: &ProviderError) -> Duration {
-    if let ProviderError::Status {
-        retry_after: Some(wait),
-        ..
-    } = failure
-    {
+    if let ProviderError::Status { retry_after: Some(wait), .. } = failure {
         return *wait;
     }
     let base = BACKOFF_BASE * 2u32.pow(tries - 1);
@@ -211,29 +190,16 @@ mod tests {
         for tries in 1..=3 {
             let pause = pause_before_retry(tries, &connect_like);
             let base = BACKOFF_BASE * 2u32.pow(tries - 1);
-            assert!(
-                pause >= base.mul_f64(0.5) && pause <= base.mul_f64(1.5),
-                "{pause:?}"
-            );
+            assert!(pause >= base.mul_f64(0.5) && pause <= base.mul_f64(1.5), "{pause:?}");
         }
-        let told = ProviderError::Status {
-            status: 429,
-            retry_after: Some(Duration::from_secs(2)),
-            detail: String::new(),
-        };
+        let told =
+            ProviderError::Status { status: 429, retry_after: Some(Duration::from_secs(2)), detail: String::new() };
         assert_eq!(pause_before_retry(1, &told), Duration::from_secs(2));
     }
 
     #[test]
     fn status_kinds() {
-        let status = |s| {
-            ProviderError::Status {
-                status: s,
-                retry_after: None,
-                detail: String::new(),
-            }
-            .kind()
-        };
+        let status = |s| ProviderError::Status { status: s, retry_after: None, detail: String::new() }.kind();
         assert_eq!(status(429), "rate_limited");
         assert_eq!(status(503), "server_error");
         assert_eq!(status(400), "client_error");

@@ -15,9 +15,7 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use troupe_types::Role;
 
-use crate::{
-    config::Providers as ProviderConfig, domain::TokenUsage, services::catalog::ProviderKind,
-};
+use crate::{config::Providers as ProviderConfig, domain::TokenUsage, services::catalog::ProviderKind};
 
 /// One prior or new message of the conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,10 +51,7 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     pub fn latest_user_message(&self) -> &str {
-        self.messages
-            .last()
-            .map(|t| t.content.as_str())
-            .unwrap_or_default()
+        self.messages.last().map(|t| t.content.as_str()).unwrap_or_default()
     }
 }
 
@@ -79,11 +74,7 @@ pub enum ProviderError {
     #[error("could not reach the model provider")]
     Connect(#[source] reqwest::Error),
     #[error("the model provider answered HTTP {status}")]
-    Status {
-        status: u16,
-        retry_after: Option<Duration>,
-        detail: String,
-    },
+    Status { status: u16, retry_after: Option<Duration>, detail: String },
     #[error("the model provider reported an error: {0}")]
     Upstream(String),
     #[error("the model provider sent a malformed stream: {0}")]
@@ -124,48 +115,23 @@ impl ProviderSet {
     pub fn new(config: &ProviderConfig) -> anyhow::Result<Self> {
         let client = http::client(config)?;
         let upstream = |u: &Option<crate::config::Upstream>| {
-            u.as_ref()
-                .map(|u| http::Upstream::new(client.clone(), u, config.upstream_timeout))
+            u.as_ref().map(|u| http::Upstream::new(client.clone(), u, config.upstream_timeout))
         };
         Ok(Self {
             openai: upstream(&config.openai).map(openai::OpenAi::new),
-            anthropic: upstream(&config.anthropic)
-                .map(|u| anthropic::Anthropic::new(u, &config.anthropic_version)),
+            anthropic: upstream(&config.anthropic).map(|u| anthropic::Anthropic::new(u, &config.anthropic_version)),
             dify: upstream(&config.dify).map(dify::Dify::new),
             demo: demo::Demo::new(config.demo_delay),
         })
     }
 
     /// Starts a reply. Errors here happened before any of the reply arrived.
-    pub async fn stream(
-        &self,
-        kind: ProviderKind,
-        request: ChatRequest,
-    ) -> Result<EventStream, ProviderError> {
-        let unavailable =
-            || ProviderError::Upstream(format!("provider {} is not configured", kind.as_str()));
+    pub async fn stream(&self, kind: ProviderKind, request: ChatRequest) -> Result<EventStream, ProviderError> {
+        let unavailable = || ProviderError::Upstream(format!("provider {} is not configured", kind.as_str()));
         match kind {
-            ProviderKind::Openai => {
-                self.openai
-                    .as_ref()
-                    .ok_or_else(unavailable)?
-                    .stream(request)
-                    .await
-            }
-            ProviderKind::Anthropic => {
-                self.anthropic
-                    .as_ref()
-                    .ok_or_else(unavailable)?
-                    .stream(request)
-                    .await
-            }
-            ProviderKind::Dify => {
-                self.dify
-                    .as_ref()
-                    .ok_or_else(unavailable)?
-                    .stream(request)
-                    .await
-            }
+            ProviderKind::Openai => self.openai.as_ref().ok_or_else(unavailable)?.stream(request).await,
+            ProviderKind::Anthropic => self.anthropic.as_ref().ok_or_else(unavailable)?.stream(request).await,
+            ProviderKind::Dify => self.dify.as_ref().ok_or_else(unavailable)?.stream(request).await,
             ProviderKind::Demo => Ok(self.demo.stream(request)),
         }
     }

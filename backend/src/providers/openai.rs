@@ -38,11 +38,7 @@ impl OpenAi {
 fn request_body(request: &ChatRequest) -> Value {
     let mut messages = vec![json!({"role": "system", "content": request.system})];
     messages.extend(request.messages.iter().map(|t| {
-        let role = if t.role == Role::User {
-            "user"
-        } else {
-            "assistant"
-        };
+        let role = if t.role == Role::User { "user" } else { "assistant" };
         json!({"role": role, "content": t.content})
     }));
     json!({
@@ -67,27 +63,16 @@ impl WireFormat for ChunkReader {
             return Err(ProviderError::Upstream(message.to_owned()));
         }
         let mut out = Vec::new();
-        if let Some(text) = chunk["choices"][0]["delta"]["content"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-        {
+        if let Some(text) = chunk["choices"][0]["delta"]["content"].as_str().filter(|t| !t.is_empty()) {
             out.push(StreamEvent::Delta(text.to_owned()));
         }
         let usage = &chunk["usage"];
-        if let (Some(prompt_tokens), Some(completion_tokens)) = (
-            tokens(&usage["prompt_tokens"]),
-            tokens(&usage["completion_tokens"]),
-        ) {
-            out.push(StreamEvent::Usage(TokenUsage {
-                prompt_tokens,
-                completion_tokens,
-            }));
+        if let (Some(prompt_tokens), Some(completion_tokens)) =
+            (tokens(&usage["prompt_tokens"]), tokens(&usage["completion_tokens"]))
+        {
+            out.push(StreamEvent::Usage(TokenUsage { prompt_tokens, completion_tokens }));
         }
-        Ok(if out.is_empty() {
-            Step::Skip
-        } else {
-            Step::Emit(out)
-        })
+        Ok(if out.is_empty() { Step::Skip } else { Step::Emit(out) })
     }
 }
 
@@ -96,44 +81,24 @@ mod tests {
     use super::*;
 
     fn event(data: &str) -> Event {
-        Event {
-            data: data.into(),
-            ..Default::default()
-        }
+        Event { data: data.into(), ..Default::default() }
     }
 
     #[test]
     fn reads_deltas_usage_and_done() {
         let mut r = ChunkReader;
-        let delta = r
-            .on_event(&event(
-                r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#,
-            ))
-            .unwrap();
+        let delta = r.on_event(&event(r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#)).unwrap();
         assert!(matches!(delta, Step::Emit(ref e) if e == &[StreamEvent::Delta("Hi".into())]));
-        let role_only = r
-            .on_event(&event(
-                r#"{"choices":[{"index":0,"delta":{"role":"assistant"}}]}"#,
-            ))
-            .unwrap();
+        let role_only = r.on_event(&event(r#"{"choices":[{"index":0,"delta":{"role":"assistant"}}]}"#)).unwrap();
         assert!(matches!(role_only, Step::Skip));
         let usage = r
             .on_event(&event(r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#))
             .unwrap();
-        let expected = StreamEvent::Usage(TokenUsage {
-            prompt_tokens: 12,
-            completion_tokens: 3,
-        });
+        let expected = StreamEvent::Usage(TokenUsage { prompt_tokens: 12, completion_tokens: 3 });
         assert!(matches!(usage, Step::Emit(ref e) if e == &[expected]));
-        assert!(matches!(
-            r.on_event(&event("[DONE]")).unwrap(),
-            Step::Finished
-        ));
+        assert!(matches!(r.on_event(&event("[DONE]")).unwrap(), Step::Finished));
         assert!(r.on_event(&event("{not json")).is_err());
-        assert!(
-            r.on_event(&event(r#"{"error":{"message":"overloaded"}}"#))
-                .is_err()
-        );
+        assert!(r.on_event(&event(r#"{"error":{"message":"overloaded"}}"#)).is_err());
     }
 
     #[test]
@@ -141,24 +106,15 @@ mod tests {
         let request = ChatRequest {
             upstream_model: "m".into(),
             system: "be kind".into(),
-            messages: vec![super::super::Turn {
-                role: Role::User,
-                content: "hello".into(),
-            }],
+            messages: vec![super::super::Turn { role: Role::User, content: "hello".into() }],
             max_output_tokens: 50,
             conversation_id: None,
             end_user: "u1".into(),
             character: Default::default(),
         };
         let body = request_body(&request);
-        assert_eq!(
-            body["messages"][0],
-            json!({"role": "system", "content": "be kind"})
-        );
-        assert_eq!(
-            body["messages"][1],
-            json!({"role": "user", "content": "hello"})
-        );
+        assert_eq!(body["messages"][0], json!({"role": "system", "content": "be kind"}));
+        assert_eq!(body["messages"][1], json!({"role": "user", "content": "hello"}));
         assert_eq!(body["stream_options"]["include_usage"], true);
     }
 }

@@ -41,9 +41,7 @@ impl Accounts {
         let username = Username::parse(req.username)?;
         let password = Password::parse(req.password)?;
         let email = Email::parse_optional(req.email)?.map(Email::into_inner);
-        let user = self
-            .create_user(&username, email.as_deref(), &password, false)
-            .await?;
+        let user = self.create_user(&username, email.as_deref(), &password, false).await?;
         self.sign_in(user)
     }
 
@@ -68,13 +66,7 @@ impl Accounts {
     #[tracing::instrument(skip_all, fields(user.id = session.user.id), err(level = "warn"))]
     pub async fn logout(&self, session: &Session) -> Result<(), AppError> {
         let claims = &session.claims;
-        sessions::revoke(
-            &self.db,
-            &claims.jti,
-            session.user.id,
-            claims.expires_at_millis(),
-        )
-        .await?;
+        sessions::revoke(&self.db, &claims.jti, session.user.id, claims.expires_at_millis()).await?;
         Ok(())
     }
 
@@ -87,9 +79,7 @@ impl Accounts {
                 TokenError::Invalid => SessionProblem::InvalidToken,
             })
         })?;
-        let user_id = claims
-            .user_id()
-            .ok_or(AppError::Unauthenticated(SessionProblem::InvalidToken))?;
+        let user_id = claims.user_id().ok_or(AppError::Unauthenticated(SessionProblem::InvalidToken))?;
         let (user, revoked) = users::find_for_session(&self.db, user_id, &claims.jti)
             .await?
             .ok_or(AppError::Unauthenticated(SessionProblem::UnknownUser))?;
@@ -104,11 +94,7 @@ impl Accounts {
 
     /// Creates the configured admin at start-up unless an admin already exists.
     #[tracing::instrument(skip_all, err(level = "warn"))]
-    pub async fn bootstrap_admin(
-        &self,
-        username: &str,
-        password: &SecretString,
-    ) -> Result<(), AppError> {
+    pub async fn bootstrap_admin(&self, username: &str, password: &SecretString) -> Result<(), AppError> {
         if users::admin_exists(&self.db).await? {
             return Ok(());
         }
@@ -116,11 +102,7 @@ impl Accounts {
         let password = Password::parse(secrecy::ExposeSecret::expose_secret(password).to_owned())?;
         match self.create_user(&username, None, &password, true).await {
             Ok(user) => {
-                tracing::info!(
-                    user.id = user.id,
-                    username = user.username,
-                    "created the bootstrap admin"
-                );
+                tracing::info!(user.id = user.id, username = user.username, "created the bootstrap admin");
                 Ok(())
             }
             // Never take over an existing account from the environment: promoting is an
@@ -162,12 +144,7 @@ impl Accounts {
         is_admin: bool,
     ) -> Result<User, AppError> {
         let password_hash = password::hash(password.secret()).await?;
-        let new = users::NewUser {
-            username: username.as_str(),
-            email,
-            password_hash: &password_hash,
-            is_admin,
-        };
+        let new = users::NewUser { username: username.as_str(), email, password_hash: &password_hash, is_admin };
         users::insert(&self.db, new).await.map_err(|e| match e {
             StorageError::Conflict => AppError::UsernameTaken,
             other => other.into(),

@@ -110,10 +110,7 @@ impl ModelCatalog {
                 bail!("model `{}` is listed twice in the catalogue", spec.id);
             }
             if spec.context_window <= spec.max_output_tokens {
-                bail!(
-                    "model `{}`: context_window must exceed max_output_tokens",
-                    spec.id
-                );
+                bail!("model `{}`: context_window must exceed max_output_tokens", spec.id);
             }
             let configured = match spec.provider {
                 ProviderKind::Openai => providers.openai.is_some(),
@@ -147,8 +144,7 @@ impl ModelCatalog {
     }
 
     pub fn default_model(&self) -> &ModelSpec {
-        self.get(&self.default)
-            .expect("the default is in the catalogue")
+        self.get(&self.default).expect("the default is in the catalogue")
     }
 
     pub fn all(&self) -> &[ModelSpec] {
@@ -157,10 +153,9 @@ impl ModelCatalog {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Vec<ModelSpec>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read MODELS_FILE {}", path.display()))?;
-    let file: CatalogFile = toml::from_str(&text)
-        .with_context(|| format!("MODELS_FILE {} is not valid", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read MODELS_FILE {}", path.display()))?;
+    let file: CatalogFile =
+        toml::from_str(&text).with_context(|| format!("MODELS_FILE {} is not valid", path.display()))?;
     Ok(file.model)
 }
 
@@ -170,13 +165,9 @@ mod tests {
     use crate::config::Config;
 
     fn providers(vars: &[(&str, &str)]) -> Providers {
-        let vars: std::collections::HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|n| vars.get(n).cloned())
-            .unwrap()
-            .providers
+        let vars: std::collections::HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|n| vars.get(n).cloned()).unwrap().providers
     }
 
     fn specs(toml_text: &str) -> Vec<ModelSpec> {
@@ -210,15 +201,11 @@ mod tests {
 
     #[test]
     fn unconfigured_providers_are_not_offered() {
-        let catalog =
-            ModelCatalog::from_specs(specs(TWO), &providers(&[("OPENAI_API_KEY", "k")])).unwrap();
+        let catalog = ModelCatalog::from_specs(specs(TWO), &providers(&[("OPENAI_API_KEY", "k")])).unwrap();
         let ids: Vec<&str> = catalog.all().iter().map(|m| m.id.as_str()).collect();
         assert_eq!(ids, ["gpt-4o-mini", "demo"]);
         assert_eq!(catalog.default_model().id, "gpt-4o-mini");
-        assert_eq!(
-            catalog.get("gpt-4o-mini").unwrap().upstream_model(),
-            "gpt-4o-mini"
-        );
+        assert_eq!(catalog.get("gpt-4o-mini").unwrap().upstream_model(), "gpt-4o-mini");
     }
 
     #[test]

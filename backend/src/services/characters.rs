@@ -31,9 +31,7 @@ impl Characters {
     /// A character the viewer may see: theirs, public, or any for an admin. Others' private
     /// characters are `NotFound`, as if they did not exist.
     pub async fn get(&self, viewer: &User, id: CharacterId) -> Result<Character, AppError> {
-        let character = characters::find(&self.db, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        let character = characters::find(&self.db, id).await?.ok_or(AppError::NotFound)?;
         if character.owner_id == viewer.id || character.is_public() || viewer.is_admin {
             Ok(character)
         } else {
@@ -51,12 +49,7 @@ impl Characters {
     }
 
     #[tracing::instrument(skip_all, fields(user.id = editor.id, character.id = id), err(level = "info"))]
-    pub async fn update(
-        &self,
-        editor: &User,
-        id: CharacterId,
-        input: CharacterInput,
-    ) -> Result<Character, AppError> {
+    pub async fn update(&self, editor: &User, id: CharacterId, input: CharacterInput) -> Result<Character, AppError> {
         self.editable(editor, id).await?;
         let draft = self.parse(input)?;
         Ok(characters::update(&self.db, id, &draft).await?)
@@ -75,9 +68,7 @@ impl Characters {
         if character.owner_id == editor.id || editor.is_admin {
             Ok(character)
         } else {
-            Err(AppError::Forbidden(
-                "only its owner can change this character",
-            ))
+            Err(AppError::Forbidden("only its owner can change this character"))
         }
     }
 

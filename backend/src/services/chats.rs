@@ -19,7 +19,7 @@ use super::{
     catalog::{ModelCatalog, ModelSpec},
     characters::known_model,
     limits::{KeyedLimit, StreamSlot, StreamSlots, message_limit},
-    prompt::PromptAssembler,
+    prompt::{PastTurn, PromptAssembler},
     tokens,
 };
 use crate::{
@@ -91,9 +91,7 @@ impl Chats {
             streams: StreamSlots::new(limits.max_concurrent_streams),
             limits,
         };
-        Self {
-            inner: Arc::new(inner),
-        }
+        Self { inner: Arc::new(inner) }
     }
 
     /// Replies streaming right now, over all users.
@@ -120,18 +118,8 @@ impl Chats {
             None => inner.catalog.default_model().id.clone(),
         };
         let greeting = fill_names(&character.fields.greeting, character.name(), &user.username);
-        let greeting = Some(greeting.trim())
-            .filter(|g| !g.is_empty())
-            .map(|g| (g, tokens::count(g) as i64));
-        Ok(chats::create(
-            &inner.db,
-            user.id,
-            character.id,
-            character.name(),
-            &model,
-            greeting,
-        )
-        .await?)
+        let greeting = Some(greeting.trim()).filter(|g| !g.is_empty()).map(|g| (g, tokens::count(g) as i64));
+        Ok(chats::create(&inner.db, user.id, character.id, character.name(), &model, greeting).await?)
     }
 
     pub async fn list(&self, user: &User, page: Page) -> Result<(Vec<Chat>, i64), AppError> {
@@ -140,17 +128,10 @@ impl Chats {
 
     /// The user's own chat; anyone else's is `NotFound`.
     pub async fn get(&self, user: &User, id: ChatId) -> Result<Chat, AppError> {
-        chats::find_owned(&self.inner.db, id, user.id)
-            .await?
-            .ok_or(AppError::NotFound)
+        chats::find_owned(&self.inner.db, id, user.id).await?.ok_or(AppError::NotFound)
     }
 
-    pub async fn update(
-        &self,
-        user: &User,
-        id: ChatId,
-        change: UpdateChat,
-    ) -> Result<Chat, AppError> {
+    pub async fn update(&self, user: &User, id: ChatId, change: UpdateChat) -> Result<Chat, AppError> {
         self.get(user, id).await?;
         let title = change.title.map(|t| t.trim().to_owned());
         if let Some(title) = &title {
@@ -159,13 +140,7 @@ impl Chats {
         if let Some(model) = &change.model {
             known_model(&self.inner.catalog, model)?;
         }
-        chats::update(
-            &self.inner.db,
-            id,
-            title.as_deref(),
-            change.model.as_deref(),
-        )
-        .await?;
+        chats::update(&self.inner.db, id, title.as_deref(), change.model.as_deref()).await?;
         self.get(user, id).await
     }
 
@@ -188,47 +163,26 @@ impl Chats {
     /// Checks, in the contract's order, then stores the user message and starts the reply:
     /// ownership (404), length (422), rate limit, daily quota, concurrent streams (429).
     #[tracing::instrument(skip_all, fields(user.id = user.id, chat.id = chat_id), err(level = "info"))]
-    pub async fn send(
-        &self,
-        user: &User,
-        chat_id: ChatId,
-        content: &str,
-    ) -> Result<StartedTurn, AppError> {
+    pub async fn send(&self, user: &User, chat_id: ChatId, content: &str) -> Result<StartedTurn, AppError> {
         let inner = &self.inner;
         let chat = self.get(user, chat_id).await?;
         let text = MessageText::parse(content, inner.limits.max_message_chars)?;
-        inner
-            .message_limit
-            .check(&user.id)
-            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
+        inner.message_limit.check(&user.id).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
         self.check_quota(user).await?;
         let slot = inner.streams.acquire(user.id)?;
 
         let model = self.model_of(&chat);
-        let character = characters::find_including_deleted(&inner.db, chat.character_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        let history: Vec<Turn> = chats::messages_page(&inner.db, chat.id, None, HISTORY_LIMIT)
+        let character =
+            characters::find_including_deleted(&inner.db, chat.character_id).await?.ok_or(AppError::NotFound)?;
+        let history: Vec<PastTurn> = chats::messages_page(&inner.db, chat.id, None, HISTORY_LIMIT)
             .await?
             .into_iter()
             .filter(|m| m.status != MessageStatus::Error && !m.content.is_empty())
-            .map(|m| Turn {
-                role: m.role,
-                content: m.content,
-            })
+            .map(|m| PastTurn { tokens: m.token_count as usize, turn: Turn { role: m.role, content: m.content } })
             .collect();
         let shared = inner.prompts.enabled_texts().await?;
-        let assembler = PromptAssembler {
-            shared_prompts: &shared,
-            character: &character,
-            user_name: &user.username,
-        };
-        let prompt = assembler.assemble(
-            &history,
-            text.as_str(),
-            model.context_window,
-            model.max_output_tokens,
-        );
+        let assembler = PromptAssembler { shared_prompts: &shared, character: &character, user_name: &user.username };
+        let prompt = assembler.assemble(&history, text.as_str(), model.context_window, model.max_output_tokens);
 
         let user_message = chats::add_message(
             &inner.db,
@@ -272,17 +226,11 @@ impl Chats {
             _slot: slot,
         };
         tokio::spawn(turn.run());
-        Ok(StartedTurn {
-            user_message,
-            events: receiver,
-        })
+        Ok(StartedTurn { user_message, events: receiver })
     }
 
     async fn check_quota(&self, user: &User) -> Result<(), AppError> {
-        let Some(quota) = user
-            .daily_token_quota
-            .or(self.inner.limits.default_daily_token_quota)
-        else {
+        let Some(quota) = user.daily_token_quota.or(self.inner.limits.default_daily_token_quota) else {
             return Ok(());
         };
         let now = now_millis();
@@ -292,10 +240,7 @@ impl Chats {
         }
         const DAY_MS: i64 = 86_400_000;
         let until_midnight_ms = DAY_MS - now.rem_euclid(DAY_MS);
-        Err(AppError::QuotaExceeded {
-            quota,
-            retry_after_secs: (until_midnight_ms as u64).div_ceil(1000),
-        })
+        Err(AppError::QuotaExceeded { quota, retry_after_secs: (until_midnight_ms as u64).div_ceil(1000) })
     }
 
     /// The chat's model, or the default if the catalogue no longer offers it.
@@ -304,10 +249,7 @@ impl Chats {
         catalog
             .get(&chat.model)
             .unwrap_or_else(|| {
-                tracing::warn!(
-                    model = chat.model,
-                    "chat's model is no longer offered; using the default"
-                );
+                tracing::warn!(model = chat.model, "chat's model is no longer offered; using the default");
                 catalog.default_model()
             })
             .clone()
@@ -315,8 +257,7 @@ impl Chats {
 }
 
 fn fill_names(text: &str, character: &str, user: &str) -> String {
-    text.replace("{{char}}", character)
-        .replace("{{user}}", user)
+    text.replace("{{char}}", character).replace("{{user}}", user)
 }
 
 /// How the reply stream ended.
@@ -339,36 +280,24 @@ struct TurnTask {
 
 impl TurnTask {
     async fn run(self) {
-        let labels = [
-            ("provider", self.model.provider.as_str().to_owned()),
-            ("model", self.model.id.clone()),
-        ];
+        let labels = [("provider", self.model.provider.as_str().to_owned()), ("model", self.model.id.clone())];
         metrics::gauge!("active_streams").increment(1.0);
         let started = Instant::now();
         let (text, reported, ending) = self.stream_reply(started, &labels).await;
         let latency = started.elapsed();
         metrics::gauge!("active_streams").decrement(1.0);
-        metrics::histogram!("upstream_request_duration_seconds", &labels)
-            .record(latency.as_secs_f64());
+        metrics::histogram!("upstream_request_duration_seconds", &labels).record(latency.as_secs_f64());
 
         let result = self.store_reply(text, reported, ending, latency).await;
         if let Ok(done) = &result {
             metrics::counter!(
                 "tokens_charged_total",
-                &[
-                    labels[0].clone(),
-                    labels[1].clone(),
-                    ("kind", "prompt".into())
-                ]
+                &[labels[0].clone(), labels[1].clone(), ("kind", "prompt".into())]
             )
             .increment(done.usage.prompt_tokens as u64);
             metrics::counter!(
                 "tokens_charged_total",
-                &[
-                    labels[0].clone(),
-                    labels[1].clone(),
-                    ("kind", "completion".into())
-                ]
+                &[labels[0].clone(), labels[1].clone(), ("kind", "completion".into())]
             )
             .increment(done.usage.completion_tokens as u64);
         }
@@ -386,11 +315,7 @@ impl TurnTask {
         let inner = &self.chats.inner;
         let mut text = String::new();
         let mut reported = None;
-        let mut stream = match inner
-            .providers
-            .stream(self.model.provider, self.request.clone())
-            .await
-        {
+        let mut stream = match inner.providers.stream(self.model.provider, self.request.clone()).await {
             Ok(stream) => stream,
             Err(e) => return (text, None, Ending::Failed(e)),
         };
@@ -406,8 +331,7 @@ impl TurnTask {
                     if first_token.is_none() {
                         let ttft = started.elapsed();
                         first_token = Some(ttft);
-                        metrics::histogram!("upstream_time_to_first_token_seconds", labels)
-                            .record(ttft.as_secs_f64());
+                        metrics::histogram!("upstream_time_to_first_token_seconds", labels).record(ttft.as_secs_f64());
                     }
                     text.push_str(&piece);
                     if self.events.send(TurnEvent::Delta(piece)).await.is_err() {
@@ -416,8 +340,7 @@ impl TurnTask {
                 }
                 Some(Ok(StreamEvent::Usage(usage))) => reported = Some(usage),
                 Some(Ok(StreamEvent::ConversationId(id))) => {
-                    if let Err(e) = chats::set_dify_conversation(&inner.db, self.chat.id, &id).await
-                    {
+                    if let Err(e) = chats::set_dify_conversation(&inner.db, self.chat.id, &id).await {
                         tracing::warn!(error = ?e, "could not keep the Dify conversation id");
                     }
                 }
@@ -436,10 +359,8 @@ impl TurnTask {
         ending: Ending,
         latency: Duration,
     ) -> Result<FinishedTurn, AppError> {
-        let estimated = || TokenUsage {
-            prompt_tokens: self.prompt_tokens as i64,
-            completion_tokens: tokens::count(&text) as i64,
-        };
+        let estimated =
+            || TokenUsage { prompt_tokens: self.prompt_tokens as i64, completion_tokens: tokens::count(&text) as i64 };
         let (status, usage, source, failure) = match ending {
             Ending::Complete | Ending::ClientGone => {
                 let status = if matches!(ending, Ending::Complete) {
@@ -455,12 +376,7 @@ impl TurnTask {
             Ending::Failed(error) => {
                 self.log_failure(&error);
                 let source = reported.map(|_| UsageSource::Provider);
-                (
-                    MessageStatus::Error,
-                    reported.unwrap_or_default(),
-                    source,
-                    Some(error),
-                )
+                (MessageStatus::Error, reported.unwrap_or_default(), source, Some(error))
             }
         };
         let assistant_message = chats::add_message(
@@ -479,15 +395,8 @@ impl TurnTask {
         )
         .await?;
         match failure {
-            None => Ok(FinishedTurn {
-                assistant_message,
-                usage,
-                source: source.unwrap_or(UsageSource::Estimated),
-            }),
-            Some(error) => Err(AppError::Upstream {
-                timeout: error.is_timeout(),
-                message: public_message(&error),
-            }),
+            None => Ok(FinishedTurn { assistant_message, usage, source: source.unwrap_or(UsageSource::Estimated) }),
+            Some(error) => Err(AppError::Upstream { timeout: error.is_timeout(), message: public_message(&error) }),
         }
     }
 
@@ -497,13 +406,7 @@ impl TurnTask {
             .increment(1);
         match error {
             ProviderError::Status { status, detail, .. } => {
-                tracing::warn!(
-                    provider,
-                    model = self.model.id,
-                    status,
-                    detail,
-                    "model provider failed"
-                )
+                tracing::warn!(provider, model = self.model.id, status, detail, "model provider failed")
             }
             other => {
                 tracing::warn!(provider, model = self.model.id, error = ?other, "model provider failed")
@@ -516,17 +419,13 @@ impl TurnTask {
 fn public_message(error: &ProviderError) -> String {
     match error {
         ProviderError::Timeout => "the model did not answer in time".into(),
-        ProviderError::Status { status: 429, .. } => {
-            "the model provider is busy; try again shortly".into()
-        }
+        ProviderError::Status { status: 429, .. } => "the model provider is busy; try again shortly".into(),
         ProviderError::Status { status, .. } => {
             format!("the model provider failed (HTTP {status})")
         }
         ProviderError::Connect(_) => "the model provider could not be reached".into(),
         ProviderError::Dropped => "the model's reply was cut off".into(),
-        ProviderError::Malformed(_) => {
-            "the model provider sent a reply Troupe could not read".into()
-        }
+        ProviderError::Malformed(_) => "the model provider sent a reply Troupe could not read".into(),
         ProviderError::Upstream(_) => "the model provider reported an error".into(),
     }
 }

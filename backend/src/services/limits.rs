@@ -65,9 +65,7 @@ impl AuthAttempts {
     }
 
     pub fn check(&self, client: IpAddr) -> Result<(), AppError> {
-        self.0
-            .check(&client)
-            .map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+        self.0.check(&client).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
     }
 }
 
@@ -79,10 +77,7 @@ pub struct StreamSlots {
 
 impl StreamSlots {
     pub fn new(max: usize) -> Arc<Self> {
-        Arc::new(Self {
-            max,
-            open: Mutex::new(HashMap::new()),
-        })
+        Arc::new(Self { max, open: Mutex::new(HashMap::new()) })
     }
 
     /// A slot for one reply, released when dropped; `TooManyStreams` when all are taken.
@@ -93,10 +88,7 @@ impl StreamSlots {
             return Err(AppError::TooManyStreams { max: self.max });
         }
         *count += 1;
-        Ok(StreamSlot {
-            slots: Arc::clone(self),
-            user,
-        })
+        Ok(StreamSlot { slots: Arc::clone(self), user })
     }
 
     pub fn open_total(&self) -> usize {

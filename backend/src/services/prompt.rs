@@ -18,6 +18,19 @@ pub struct AssembledPrompt {
     pub dropped_turns: usize,
 }
 
+/// An earlier message with its stored token count (so history is not re-tokenised each turn).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PastTurn {
+    pub turn: Turn,
+    pub tokens: usize,
+}
+
+impl PastTurn {
+    pub fn counted(role: Role, content: &str) -> Self {
+        Self { turn: Turn { role, content: content.to_owned() }, tokens: tokens::count(content) }
+    }
+}
+
 /// Builds prompts for one character and user.
 pub struct PromptAssembler<'a> {
     pub shared_prompts: &'a [String],
@@ -31,11 +44,8 @@ impl PromptAssembler<'_> {
         let c = &self.character.fields;
         let mut parts: Vec<String> = self.shared_prompts.iter().map(|p| self.fill(p)).collect();
         parts.push(self.fill(&c.system_prompt));
-        let labelled = [
-            ("Personality", &c.personality),
-            ("Scenario", &c.scenario),
-            ("Example dialogue", &c.example_dialogue),
-        ];
+        let labelled =
+            [("Personality", &c.personality), ("Scenario", &c.scenario), ("Example dialogue", &c.example_dialogue)];
         for (label, text) in labelled {
             if !text.trim().is_empty() {
                 parts.push(format!("{label}:\n{}", self.fill(text)));
@@ -53,20 +63,18 @@ impl PromptAssembler<'_> {
     /// and the new message are never dropped.
     pub fn assemble(
         &self,
-        history: &[Turn],
+        history: &[PastTurn],
         new_message: &str,
         context_window: u32,
         reply_budget: u32,
     ) -> AssembledPrompt {
         let system = self.system_text();
         let fixed = tokens::count_message(&system) + tokens::count_message(new_message);
-        let mut room = (context_window as usize)
-            .saturating_sub(reply_budget as usize)
-            .saturating_sub(fixed);
+        let mut room = (context_window as usize).saturating_sub(reply_budget as usize).saturating_sub(fixed);
         let mut kept = 0;
         let mut history_tokens = 0;
-        for turn in history.iter().rev() {
-            let cost = tokens::count_message(&turn.content);
+        for past in history.iter().rev() {
+            let cost = tokens::message_cost(past.tokens);
             if cost > room {
                 break;
             }
@@ -74,11 +82,8 @@ impl PromptAssembler<'_> {
             history_tokens += cost;
             kept += 1;
         }
-        let mut messages: Vec<Turn> = history[history.len() - kept..].to_vec();
-        messages.push(Turn {
-            role: Role::User,
-            content: new_message.to_owned(),
-        });
+        let mut messages: Vec<Turn> = history[history.len() - kept..].iter().map(|p| p.turn.clone()).collect();
+        messages.push(Turn { role: Role::User, content: new_message.to_owned() });
         AssembledPrompt {
             system,
             messages,
@@ -88,8 +93,7 @@ impl PromptAssembler<'_> {
     }
 
     fn fill(&self, text: &str) -> String {
-        text.replace("{{char}}", self.character.name())
-            .replace("{{user}}", self.user_name)
+        text.replace("{{char}}", self.character.name()).replace("{{user}}", self.user_name)
     }
 }
 
@@ -123,21 +127,18 @@ mod tests {
     }
 
     fn turn(role: Role, content: &str) -> Turn {
-        Turn {
-            role,
-            content: content.into(),
-        }
+        Turn { role, content: content.into() }
+    }
+
+    fn past(role: Role, content: &str) -> PastTurn {
+        PastTurn::counted(role, content)
     }
 
     #[test]
     fn system_text_orders_shared_prompts_then_character_and_fills_names() {
         let character = character();
         let shared = vec!["Rule one.".to_owned(), "Rule two for {{user}}.".to_owned()];
-        let assembler = PromptAssembler {
-            shared_prompts: &shared,
-            character: &character,
-            user_name: "bob",
-        };
+        let assembler = PromptAssembler { shared_prompts: &shared, character: &character, user_name: "bob" };
         let system = assembler.system_text();
         assert_eq!(
             system,
@@ -149,67 +150,34 @@ mod tests {
     #[test]
     fn everything_fits_in_a_large_window() {
         let character = character();
-        let assembler = PromptAssembler {
-            shared_prompts: &[],
-            character: &character,
-            user_name: "bob",
-        };
-        let history = [
-            turn(Role::Assistant, "Hello!"),
-            turn(Role::User, "hi"),
-            turn(Role::Assistant, "welcome"),
-        ];
+        let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
+        let history = [past(Role::Assistant, "Hello!"), past(Role::User, "hi"), past(Role::Assistant, "welcome")];
         let p = assembler.assemble(&history, "how are you?", 8000, 500);
         assert_eq!(p.dropped_turns, 0);
         assert_eq!(p.messages.len(), 4);
-        assert_eq!(
-            p.messages.last().unwrap(),
-            &turn(Role::User, "how are you?")
-        );
+        assert_eq!(p.messages.last().unwrap(), &turn(Role::User, "how are you?"));
     }
 
     #[test]
     fn oldest_turns_go_first_and_the_new_message_stays() {
         let character = character();
-        let assembler = PromptAssembler {
-            shared_prompts: &[],
-            character: &character,
-            user_name: "bob",
-        };
+        let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
         let long = "word ".repeat(60);
-        let history = [
-            turn(Role::User, &long),
-            turn(Role::Assistant, &long),
-            turn(Role::User, "recent"),
-        ];
-        let system_and_new =
-            tokens::count_message(&assembler.system_text()) + tokens::count_message("now");
+        let history = [past(Role::User, &long), past(Role::Assistant, &long), past(Role::User, "recent")];
+        let system_and_new = tokens::count_message(&assembler.system_text()) + tokens::count_message("now");
         // Room for the recent turn and one long one, not both long ones.
-        let window =
-            (system_and_new + tokens::count_message("recent") + tokens::count_message(&long) + 5)
-                as u32;
+        let window = (system_and_new + tokens::count_message("recent") + tokens::count_message(&long) + 5) as u32;
         let p = assembler.assemble(&history, "now", window + 100, 100);
         assert_eq!(p.dropped_turns, 1);
-        assert_eq!(
-            p.messages,
-            vec![
-                turn(Role::Assistant, &long),
-                turn(Role::User, "recent"),
-                turn(Role::User, "now")
-            ]
-        );
+        assert_eq!(p.messages, vec![turn(Role::Assistant, &long), turn(Role::User, "recent"), turn(Role::User, "now")]);
         assert!(p.estimated_tokens <= window as usize);
     }
 
     #[test]
     fn a_tiny_window_still_sends_system_and_new_message() {
         let character = character();
-        let assembler = PromptAssembler {
-            shared_prompts: &[],
-            character: &character,
-            user_name: "bob",
-        };
-        let p = assembler.assemble(&[turn(Role::User, "old")], "new", 10, 5);
+        let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
+        let p = assembler.assemble(&[past(Role::User, "old")], "new", 10, 5);
         assert_eq!(p.messages, vec![turn(Role::User, "new")]);
         assert!(!p.system.is_empty());
     }

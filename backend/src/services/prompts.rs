@@ -26,11 +26,7 @@ impl Prompts {
 
     /// The enabled prompts' texts in order, for prompt assembly.
     pub async fn enabled_texts(&self) -> Result<Vec<String>, AppError> {
-        Ok(prompts::list(&self.db, false)
-            .await?
-            .into_iter()
-            .map(|p| p.fields.content)
-            .collect())
+        Ok(prompts::list(&self.db, false).await?.into_iter().map(|p| p.fields.content).collect())
     }
 
     pub async fn create(&self, admin: &User, input: PromptInput) -> Result<SharedPrompt, AppError> {
@@ -38,12 +34,7 @@ impl Prompts {
         Ok(prompts::insert(&self.db, &PromptDraft::parse(input)?).await?)
     }
 
-    pub async fn update(
-        &self,
-        admin: &User,
-        id: PromptId,
-        input: PromptInput,
-    ) -> Result<SharedPrompt, AppError> {
+    pub async fn update(&self, admin: &User, id: PromptId, input: PromptInput) -> Result<SharedPrompt, AppError> {
         require_admin(admin)?;
         Ok(prompts::update(&self.db, id, &PromptDraft::parse(input)?).await?)
     }
@@ -55,9 +46,5 @@ impl Prompts {
 }
 
 fn require_admin(user: &User) -> Result<(), AppError> {
-    if user.is_admin {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(ADMINS_ONLY))
-    }
+    if user.is_admin { Ok(()) } else { Err(AppError::Forbidden(ADMINS_ONLY)) }
 }

@@ -1,6 +1,7 @@
-//! Token counting with a real BPE tokenizer (OpenAI's o200k_base via tiktoken-rs). Providers
+//! Token counting with a real BPE tokenizer (OpenAI's cl100k_base via tiktoken-rs). Providers
 //! with other tokenizers are close enough for budgeting; their own reported usage, when
-//! present, is what gets charged.
+//! present, is what gets charged. cl100k rather than o200k: it needs half the memory (about
+//! 24 MB against 47 MB), loaded on the first message rather than at start-up.
 
 use tiktoken_rs::CoreBPE;
 
@@ -8,26 +9,22 @@ use tiktoken_rs::CoreBPE;
 const PER_MESSAGE_OVERHEAD: usize = 4;
 
 fn bpe() -> &'static CoreBPE {
-    tiktoken_rs::o200k_base_singleton()
-}
-
-/// Loads the tokenizer tables ahead of the first request (it takes a moment).
-pub fn warm_up() {
-    bpe();
+    tiktoken_rs::cl100k_base_singleton()
 }
 
 /// Tokens in `text`.
 pub fn count(text: &str) -> usize {
-    if text.is_empty() {
-        0
-    } else {
-        bpe().encode_ordinary(text).len()
-    }
+    if text.is_empty() { 0 } else { bpe().encode_ordinary(text).len() }
 }
 
 /// Tokens `text` takes as one chat message.
 pub fn count_message(text: &str) -> usize {
-    count(text) + PER_MESSAGE_OVERHEAD
+    message_cost(count(text))
+}
+
+/// Tokens a message of `content_tokens` takes in a chat prompt.
+pub fn message_cost(content_tokens: usize) -> usize {
+    content_tokens + PER_MESSAGE_OVERHEAD
 }
 
 #[cfg(test)]

@@ -46,11 +46,7 @@ impl From<CharacterRow> for Character {
                 example_dialogue: r.example_dialogue,
                 avatar_url: r.avatar_url,
                 tags: serde_json::from_str(&r.tags).unwrap_or_default(),
-                visibility: if r.visibility == "public" {
-                    Visibility::Public
-                } else {
-                    Visibility::Private
-                },
+                visibility: if r.visibility == "public" { Visibility::Public } else { Visibility::Private },
                 model: r.model,
             },
             created_at: r.created_at,
@@ -71,40 +67,28 @@ fn tags_json(tags: &[String]) -> String {
 }
 
 #[tracing::instrument(skip_all, fields(user.id = owner_id), err(level = "warn"))]
-pub async fn insert(
-    db: &Db,
-    owner_id: UserId,
-    draft: &CharacterDraft,
-) -> Result<Character, StorageError> {
+pub async fn insert(db: &Db, owner_id: UserId, draft: &CharacterDraft) -> Result<Character, StorageError> {
     let now = now_millis();
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO characters (owner_id, name, description, personality, scenario, system_prompt, greeting, \
          example_dialogue, avatar_url, tags, visibility, model, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {COLUMNS}"
     ));
-    let row: CharacterRow = bind_draft(sqlx::query_as(sql).bind(owner_id), draft)
-        .bind(now)
-        .fetch_one(db.pool())
-        .await?;
+    let row: CharacterRow =
+        bind_draft(sqlx::query_as(sql).bind(owner_id), draft).bind(now).fetch_one(db.pool()).await?;
     Ok(row.into())
 }
 
 /// Replaces every editable field.
 #[tracing::instrument(skip_all, fields(character.id = id), err(level = "warn"))]
-pub async fn update(
-    db: &Db,
-    id: CharacterId,
-    draft: &CharacterDraft,
-) -> Result<Character, StorageError> {
+pub async fn update(db: &Db, id: CharacterId, draft: &CharacterDraft) -> Result<Character, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE characters SET name = $2, description = $3, personality = $4, scenario = $5, system_prompt = $6, \
          greeting = $7, example_dialogue = $8, avatar_url = $9, tags = $10, visibility = $11, model = $12, \
          updated_at = $13 WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
     ));
-    let row: Option<CharacterRow> = bind_draft(sqlx::query_as(sql).bind(id), draft)
-        .bind(now_millis())
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<CharacterRow> =
+        bind_draft(sqlx::query_as(sql).bind(id), draft).bind(now_millis()).fetch_optional(db.pool()).await?;
     row.map(Character::from).ok_or(StorageError::NotFound)
 }
 
@@ -133,41 +117,24 @@ pub async fn find(db: &Db, id: CharacterId) -> Result<Option<Character>, Storage
 }
 
 /// A character even if deleted: its chats still talk to it.
-pub async fn find_including_deleted(
-    db: &Db,
-    id: CharacterId,
-) -> Result<Option<Character>, StorageError> {
+pub async fn find_including_deleted(db: &Db, id: CharacterId) -> Result<Option<Character>, StorageError> {
     find_where(db, id, "").await
 }
 
-async fn find_where(
-    db: &Db,
-    id: CharacterId,
-    extra: &'static str,
-) -> Result<Option<Character>, StorageError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM characters WHERE id = $1 {extra}"
-    ));
-    let row: Option<CharacterRow> = sqlx::query_as(sql)
-        .bind(id)
-        .fetch_optional(db.pool())
-        .await?;
+async fn find_where(db: &Db, id: CharacterId, extra: &'static str) -> Result<Option<Character>, StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM characters WHERE id = $1 {extra}"));
+    let row: Option<CharacterRow> = sqlx::query_as(sql).bind(id).fetch_optional(db.pool()).await?;
     Ok(row.map(Character::from))
 }
 
 #[tracing::instrument(skip_all, fields(character.id = id), err(level = "warn"))]
 pub async fn mark_deleted(db: &Db, id: CharacterId) -> Result<(), StorageError> {
-    let done =
-        sqlx::query("UPDATE characters SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
-            .bind(id)
-            .bind(now_millis())
-            .execute(db.pool())
-            .await?;
-    if done.rows_affected() == 0 {
-        Err(StorageError::NotFound)
-    } else {
-        Ok(())
-    }
+    let done = sqlx::query("UPDATE characters SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
+        .bind(id)
+        .bind(now_millis())
+        .execute(db.pool())
+        .await?;
+    if done.rows_affected() == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }
 
 /// What a character list is narrowed by.
@@ -193,20 +160,12 @@ pub async fn list_visible(
          AND (owner_id = $1 OR ($2 = 0 AND visibility = 'public')) \
          AND ($3 = '' OR lower(name) LIKE $3 ESCAPE '\\' OR lower(description) LIKE $3 ESCAPE '\\') \
          AND ($4 = '' OR tags LIKE $4 ESCAPE '\\')";
-    let query = filter
-        .query
-        .as_deref()
-        .map(|q| like_pattern(&q.to_lowercase()))
-        .unwrap_or_default();
-    let tag = filter
-        .tag
-        .as_deref()
-        .map(|t| like_pattern(&format!("\"{}\"", t.trim().to_lowercase())))
-        .unwrap_or_default();
+    let query = filter.query.as_deref().map(|q| like_pattern(&q.to_lowercase())).unwrap_or_default();
+    let tag =
+        filter.tag.as_deref().map(|t| like_pattern(&format!("\"{}\"", t.trim().to_lowercase()))).unwrap_or_default();
     let mine = i16::from(filter.mine);
-    let list_sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM characters {WHERE} ORDER BY id DESC LIMIT $5 OFFSET $6"
-    ));
+    let list_sql =
+        sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM characters {WHERE} ORDER BY id DESC LIMIT $5 OFFSET $6"));
     let rows: Vec<CharacterRow> = sqlx::query_as(list_sql)
         .bind(viewer)
         .bind(mine)
@@ -217,12 +176,7 @@ pub async fn list_visible(
         .fetch_all(db.pool())
         .await?;
     let count_sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM characters {WHERE}"));
-    let total: i64 = sqlx::query_scalar(count_sql)
-        .bind(viewer)
-        .bind(mine)
-        .bind(&query)
-        .bind(&tag)
-        .fetch_one(db.pool())
-        .await?;
+    let total: i64 =
+        sqlx::query_scalar(count_sql).bind(viewer).bind(mine).bind(&query).bind(&tag).fetch_one(db.pool()).await?;
     Ok((rows.into_iter().map(Character::from).collect(), total))
 }

@@ -70,11 +70,7 @@ impl From<MessageRow> for Message {
         Self {
             id: r.id,
             chat_id: r.chat_id,
-            role: if r.role == "user" {
-                Role::User
-            } else {
-                Role::Assistant
-            },
+            role: if r.role == "user" { Role::User } else { Role::Assistant },
             content: r.content,
             status: match r.status.as_str() {
                 "complete" => MessageStatus::Complete,
@@ -82,17 +78,10 @@ impl From<MessageRow> for Message {
                 _ => MessageStatus::Error,
             },
             model: r.model,
-            usage: TokenUsage {
-                prompt_tokens: r.prompt_tokens,
-                completion_tokens: r.completion_tokens,
-            },
-            usage_source: r.usage_source.map(|s| {
-                if s == "provider" {
-                    UsageSource::Provider
-                } else {
-                    UsageSource::Estimated
-                }
-            }),
+            usage: TokenUsage { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens },
+            usage_source: r
+                .usage_source
+                .map(|s| if s == "provider" { UsageSource::Provider } else { UsageSource::Estimated }),
             token_count: r.token_count,
             created_at: r.created_at,
         }
@@ -142,18 +131,7 @@ pub async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    record_usage(
-        &mut tx,
-        user_id,
-        now,
-        model,
-        character_id,
-        LedgerEntry {
-            chats: 1,
-            ..Default::default()
-        },
-    )
-    .await?;
+    record_usage(&mut tx, user_id, now, model, character_id, LedgerEntry { chats: 1, ..Default::default() }).await?;
     if let Some((text, token_count)) = greeting {
         let greeting = NewMessage {
             role: Role::Assistant,
@@ -180,62 +158,33 @@ async fn fetch_chat(tx: &mut Transaction<'_, Any>, id: ChatId) -> Result<Chat, S
 
 /// A chat of `user_id`'s; `None` for other users' chats, as for missing ones.
 #[tracing::instrument(skip_all, fields(chat.id = id, user.id = user_id), err(level = "warn"))]
-pub async fn find_owned(
-    db: &Db,
-    id: ChatId,
-    user_id: UserId,
-) -> Result<Option<Chat>, StorageError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.id = $1 AND c.user_id = $2"
-    ));
-    let row: Option<ChatRow> = sqlx::query_as(sql)
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(db.pool())
-        .await?;
+pub async fn find_owned(db: &Db, id: ChatId, user_id: UserId) -> Result<Option<Chat>, StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.id = $1 AND c.user_id = $2"));
+    let row: Option<ChatRow> = sqlx::query_as(sql).bind(id).bind(user_id).fetch_optional(db.pool()).await?;
     Ok(row.map(Chat::from))
 }
 
 /// The user's chats, latest activity first.
 #[tracing::instrument(skip_all, fields(user.id = user_id), err(level = "warn"))]
-pub async fn list_owned(
-    db: &Db,
-    user_id: UserId,
-    limit: i64,
-    offset: i64,
-) -> Result<(Vec<Chat>, i64), StorageError> {
+pub async fn list_owned(db: &Db, user_id: UserId, limit: i64, offset: i64) -> Result<(Vec<Chat>, i64), StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.user_id = $1 \
          ORDER BY c.last_message_at DESC, c.id DESC LIMIT $2 OFFSET $3"
     ));
-    let rows: Vec<ChatRow> = sqlx::query_as(sql)
-        .bind(user_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(db.pool())
-        .await?;
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chats WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_one(db.pool())
-        .await?;
+    let rows: Vec<ChatRow> = sqlx::query_as(sql).bind(user_id).bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    let total: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM chats WHERE user_id = $1").bind(user_id).fetch_one(db.pool()).await?;
     Ok((rows.into_iter().map(Chat::from).collect(), total))
 }
 
 #[tracing::instrument(skip_all, fields(chat.id = id), err(level = "warn"))]
-pub async fn update(
-    db: &Db,
-    id: ChatId,
-    title: Option<&str>,
-    model: Option<&str>,
-) -> Result<(), StorageError> {
-    sqlx::query(
-        "UPDATE chats SET title = COALESCE($2, title), model = COALESCE($3, model) WHERE id = $1",
-    )
-    .bind(id)
-    .bind(title)
-    .bind(model)
-    .execute(db.pool())
-    .await?;
+pub async fn update(db: &Db, id: ChatId, title: Option<&str>, model: Option<&str>) -> Result<(), StorageError> {
+    sqlx::query("UPDATE chats SET title = COALESCE($2, title), model = COALESCE($3, model) WHERE id = $1")
+        .bind(id)
+        .bind(title)
+        .bind(model)
+        .execute(db.pool())
+        .await?;
     Ok(())
 }
 
@@ -243,23 +192,13 @@ pub async fn update(
 #[tracing::instrument(skip_all, fields(chat.id = id), err(level = "warn"))]
 pub async fn delete(db: &Db, id: ChatId) -> Result<(), StorageError> {
     let mut tx = db.pool().begin().await?;
-    sqlx::query("DELETE FROM messages WHERE chat_id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM chats WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("DELETE FROM messages WHERE chat_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM chats WHERE id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn set_dify_conversation(
-    db: &Db,
-    id: ChatId,
-    conversation_id: &str,
-) -> Result<(), StorageError> {
+pub async fn set_dify_conversation(db: &Db, id: ChatId, conversation_id: &str) -> Result<(), StorageError> {
     sqlx::query("UPDATE chats SET dify_conversation_id = $2 WHERE id = $1")
         .bind(id)
         .bind(conversation_id)
@@ -279,31 +218,19 @@ pub async fn messages_page(
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
     ));
-    let rows: Vec<MessageRow> = sqlx::query_as(sql)
-        .bind(chat_id)
-        .bind(before_id.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(db.pool())
-        .await?;
+    let rows: Vec<MessageRow> =
+        sqlx::query_as(sql).bind(chat_id).bind(before_id.unwrap_or(i64::MAX)).bind(limit).fetch_all(db.pool()).await?;
     Ok(rows.into_iter().rev().map(Message::from).collect())
 }
 
 /// Stores a message, moves the chat's activity, and books its cost, in one transaction.
 /// A user message counts as one message of the day; an assistant reply adds its tokens.
 #[tracing::instrument(skip_all, fields(chat.id = chat.id), err(level = "warn"))]
-pub async fn add_message(
-    db: &Db,
-    chat: &Chat,
-    new: &NewMessage<'_>,
-) -> Result<Message, StorageError> {
+pub async fn add_message(db: &Db, chat: &Chat, new: &NewMessage<'_>) -> Result<Message, StorageError> {
     let now = now_millis();
     let mut tx = db.pool().begin().await?;
     let message = insert_message_in(&mut tx, chat.id, chat.user_id, new, now).await?;
-    let entry = LedgerEntry {
-        messages: i64::from(new.role == Role::User),
-        chats: 0,
-        usage: new.usage,
-    };
+    let entry = LedgerEntry { messages: i64::from(new.role == Role::User), chats: 0, usage: new.usage };
     let model = new.model.unwrap_or(&chat.model);
     if entry.messages > 0 || entry.usage.total() > 0 {
         record_usage(&mut tx, chat.user_id, now, model, chat.character_id, entry).await?;
@@ -321,13 +248,11 @@ async fn insert_message_in(
     m: &NewMessage<'_>,
     now: Millis,
 ) -> Result<Message, StorageError> {
-    sqlx::query(
-        "UPDATE chats SET message_count = message_count + 1, last_message_at = $2 WHERE id = $1",
-    )
-    .bind(chat_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("UPDATE chats SET message_count = message_count + 1, last_message_at = $2 WHERE id = $1")
+        .bind(chat_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO messages (chat_id, user_id, role, content, status, model, prompt_tokens, completion_tokens, \
          token_count, usage_source, upstream_latency_ms, created_at) \

@@ -102,10 +102,7 @@ impl Db {
             Engine::Sqlite => &SQLITE_MIGRATIONS,
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&self.pool)
-            .await
-            .context("database migration failed")
+        migrator.run(&self.pool).await.context("database migration failed")
     }
 
     /// Answers when the database does (for `/readyz`).
@@ -125,31 +122,20 @@ impl Db {
 
 /// Creates the parent folder of a file database and asks SQLite to create the file.
 fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
-    let rest = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
+    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let parent = Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty());
+    let parent = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(parent) = parent.filter(|_| path != ":memory:") {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create database folder {}", parent.display()))?;
     }
-    let query = if query.contains("mode=") {
-        query.to_owned()
-    } else {
-        format!("mode=rwc&{query}")
-    };
+    let query = if query.contains("mode=") { query.to_owned() } else { format!("mode=rwc&{query}") };
     Ok(format!("sqlite://{path}?{}", query.trim_end_matches('&')))
 }
 
 /// A `LIKE … ESCAPE '\\'` pattern matching `needle` anywhere, its own wildcards escaped.
 pub(crate) fn like_pattern(needle: &str) -> String {
-    let escaped = needle
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -168,10 +154,7 @@ mod tests {
         let url = format!("sqlite://{}/x.db", dir.display());
         assert_eq!(prepare_sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
         assert!(dir.is_dir());
-        assert_eq!(
-            prepare_sqlite_url("sqlite::memory:").unwrap(),
-            "sqlite://:memory:?mode=rwc"
-        );
+        assert_eq!(prepare_sqlite_url("sqlite::memory:").unwrap(), "sqlite://:memory:?mode=rwc");
     }
 
     #[test]
@@ -181,14 +164,8 @@ mod tests {
 
     #[test]
     fn engine_from_url() {
-        assert_eq!(
-            "postgres://u@h/db".parse::<Engine>().unwrap(),
-            Engine::Postgres
-        );
-        assert_eq!(
-            "sqlite://data/t.db".parse::<Engine>().unwrap(),
-            Engine::Sqlite
-        );
+        assert_eq!("postgres://u@h/db".parse::<Engine>().unwrap(), Engine::Postgres);
+        assert_eq!("sqlite://data/t.db".parse::<Engine>().unwrap(), Engine::Sqlite);
         assert!("mysql://x".parse::<Engine>().is_err());
     }
 }

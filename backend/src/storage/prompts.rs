@@ -26,12 +26,7 @@ impl From<PromptRow> for SharedPrompt {
     fn from(r: PromptRow) -> Self {
         Self {
             id: r.id,
-            fields: PromptDraft {
-                name: r.name,
-                content: r.content,
-                enabled: flag(r.enabled),
-                position: r.position,
-            },
+            fields: PromptDraft { name: r.name, content: r.content, enabled: flag(r.enabled), position: r.position },
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -41,13 +36,9 @@ impl From<PromptRow> for SharedPrompt {
 /// In `position` order; disabled ones only when asked.
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn list(db: &Db, include_disabled: bool) -> Result<Vec<SharedPrompt>, StorageError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM shared_prompts WHERE ($1 = 1 OR enabled = 1) {ORDER}"
-    ));
-    let rows: Vec<PromptRow> = sqlx::query_as(sql)
-        .bind(i16::from(include_disabled))
-        .fetch_all(db.pool())
-        .await?;
+    let sql =
+        sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM shared_prompts WHERE ($1 = 1 OR enabled = 1) {ORDER}"));
+    let rows: Vec<PromptRow> = sqlx::query_as(sql).bind(i16::from(include_disabled)).fetch_all(db.pool()).await?;
     Ok(rows.into_iter().map(SharedPrompt::from).collect())
 }
 
@@ -69,11 +60,7 @@ pub async fn insert(db: &Db, draft: &PromptDraft) -> Result<SharedPrompt, Storag
 }
 
 #[tracing::instrument(skip_all, fields(prompt.id = id), err(level = "warn"))]
-pub async fn update(
-    db: &Db,
-    id: PromptId,
-    draft: &PromptDraft,
-) -> Result<SharedPrompt, StorageError> {
+pub async fn update(db: &Db, id: PromptId, draft: &PromptDraft) -> Result<SharedPrompt, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE shared_prompts SET name = $2, content = $3, enabled = $4, position = $5, updated_at = $6 \
          WHERE id = $1 RETURNING {COLUMNS}"
@@ -92,13 +79,6 @@ pub async fn update(
 
 #[tracing::instrument(skip_all, fields(prompt.id = id), err(level = "warn"))]
 pub async fn delete(db: &Db, id: PromptId) -> Result<(), StorageError> {
-    let done = sqlx::query("DELETE FROM shared_prompts WHERE id = $1")
-        .bind(id)
-        .execute(db.pool())
-        .await?;
-    if done.rows_affected() == 0 {
-        Err(StorageError::NotFound)
-    } else {
-        Ok(())
-    }
+    let done = sqlx::query("DELETE FROM shared_prompts WHERE id = $1").bind(id).execute(db.pool()).await?;
+    if done.rows_affected() == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }

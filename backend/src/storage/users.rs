@@ -70,10 +70,7 @@ pub struct Credentials {
 
 /// Looks an account up by username, ignoring case.
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn find_credentials(
-    db: &Db,
-    username: &str,
-) -> Result<Option<Credentials>, StorageError> {
+pub async fn find_credentials(db: &Db, username: &str) -> Result<Option<Credentials>, StorageError> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -83,24 +80,14 @@ pub async fn find_credentials(
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1)"
     ));
-    let row: Option<Row> = sqlx::query_as(sql)
-        .bind(username)
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(row.map(|r| Credentials {
-        user: r.user.into(),
-        password_hash: r.password_hash,
-    }))
+    let row: Option<Row> = sqlx::query_as(sql).bind(username).fetch_optional(db.pool()).await?;
+    Ok(row.map(|r| Credentials { user: r.user.into(), password_hash: r.password_hash }))
 }
 
 /// The account behind a session token and whether that token was revoked, in one round trip:
 /// this runs on every authenticated request.
 #[tracing::instrument(skip_all, err(level = "warn"))]
-pub async fn find_for_session(
-    db: &Db,
-    id: UserId,
-    jti: &str,
-) -> Result<Option<(User, bool)>, StorageError> {
+pub async fn find_for_session(db: &Db, id: UserId, jti: &str) -> Result<Option<(User, bool)>, StorageError> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -112,19 +99,14 @@ pub async fn find_for_session(
          (SELECT COUNT(*) FROM revoked_tokens WHERE jti = $2) AS revoked \
          FROM users WHERE id = $1"
     ));
-    let row: Option<Row> = sqlx::query_as(sql)
-        .bind(id)
-        .bind(jti)
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<Row> = sqlx::query_as(sql).bind(id).bind(jti).fetch_optional(db.pool()).await?;
     Ok(row.map(|r| (r.user.into(), r.revoked > 0)))
 }
 
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn admin_exists(db: &Db) -> Result<bool, StorageError> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE is_admin = 1 LIMIT 1")
-        .fetch_optional(db.pool())
-        .await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE is_admin = 1 LIMIT 1").fetch_optional(db.pool()).await?;
     Ok(found.is_some())
 }
 
@@ -134,9 +116,6 @@ pub async fn promote_to_admin(db: &Db, username: &str) -> Result<User, StorageEr
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE users SET is_admin = 1 WHERE lower(username) = lower($1) RETURNING {USER_COLUMNS}"
     ));
-    let row: Option<UserRow> = sqlx::query_as(sql)
-        .bind(username)
-        .fetch_optional(db.pool())
-        .await?;
+    let row: Option<UserRow> = sqlx::query_as(sql).bind(username).fetch_optional(db.pool()).await?;
     row.map(User::from).ok_or(StorageError::NotFound)
 }

@@ -91,11 +91,8 @@ pub async fn spawn_app_with(engine: Engine, extra: &[(&str, &str)]) -> TestApp {
     let upstream = FakeUpstream::start().await;
     let models_file = database.dir.path().join("models.toml");
     std::fs::write(&models_file, MODELS_TOML).unwrap();
-    let (openai, anthropic, dify) = (
-        upstream.openai_base_url(),
-        upstream.anthropic_base_url(),
-        upstream.dify_base_url(),
-    );
+    let (openai, anthropic, dify) =
+        (upstream.openai_base_url(), upstream.anthropic_base_url(), upstream.dify_base_url());
     let models_file = models_file.to_string_lossy().into_owned();
     let jwt_secret = uuid::Uuid::new_v4().simple().to_string();
     let data_dir = database.dir.path().to_string_lossy().into_owned();
@@ -131,10 +128,7 @@ pub async fn spawn_app_with(engine: Engine, extra: &[(&str, &str)]) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
         db,
         jwt_secret,
         database_url: database.url.clone(),
@@ -153,37 +147,19 @@ impl TestApp {
     }
 
     pub async fn get_authed(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
     }
 
     pub async fn register(&self, username: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/auth/register",
-            &json!({"username": username, "password": password}),
-        )
-        .await
+        self.post_json("/api/auth/register", &json!({"username": username, "password": password})).await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.post_json(
-            "/api/auth/login",
-            &json!({"username": username, "password": password}),
-        )
-        .await
+        self.post_json("/api/auth/login", &json!({"username": username, "password": password})).await
     }
 
     pub async fn me(&self, token: &str) -> Response {
@@ -191,12 +167,7 @@ impl TestApp {
     }
 
     pub async fn logout(&self, token: &str) -> Response {
-        self.client
-            .post(self.url("/api/auth/logout"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url("/api/auth/logout")).bearer_auth(token).send().await.unwrap()
     }
 
     /// Registers a fresh user with a unique name.
@@ -213,80 +184,45 @@ impl TestApp {
     }
 
     pub async fn post_authed(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
     }
 
     pub async fn put_authed(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client
-            .put(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.put(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
     }
 
     pub async fn patch_authed(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.client
-            .patch(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.patch(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
     }
 
     pub async fn delete_authed(&self, path: &str, token: &str) -> Response {
-        self.client
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.client.delete(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 
     /// Creates a character and returns it.
     pub async fn create_character(&self, token: &str, body: Value) -> Value {
         let resp = self.post_authed("/api/characters", token, &body).await;
-        assert_eq!(
-            resp.status(),
-            StatusCode::CREATED,
-            "{}",
-            resp.text().await.unwrap()
-        );
+        assert_eq!(resp.status(), StatusCode::CREATED, "{}", resp.text().await.unwrap());
         resp.json().await.unwrap()
     }
 
     /// Creates a character named Aria and a chat with it on `model`; returns the chat id.
     pub async fn new_chat(&self, token: &str, model: &str) -> i64 {
         let character = self
-            .create_character(token, json!({"name": "Aria", "system_prompt": "You are {{char}}, a bard.", "greeting": "Hi {{user}}!"}))
-            .await;
-        let resp = self
-            .post_authed(
-                "/api/chats",
+            .create_character(
                 token,
-                &json!({"character_id": character["id"], "model": model}),
+                json!({"name": "Aria", "system_prompt": "You are {{char}}, a bard.", "greeting": "Hi {{user}}!"}),
             )
             .await;
+        let resp =
+            self.post_authed("/api/chats", token, &json!({"character_id": character["id"], "model": model})).await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
     }
 
     /// Sends a message and waits for the whole turn (JSON mode).
     pub async fn send(&self, token: &str, chat_id: i64, content: &str) -> Response {
-        self.post_authed(
-            &format!("/api/chats/{chat_id}/messages"),
-            token,
-            &json!({"content": content}),
-        )
-        .await
+        self.post_authed(&format!("/api/chats/{chat_id}/messages"), token, &json!({"content": content})).await
     }
 
     /// Sends a message asking for an SSE stream.
@@ -302,74 +238,37 @@ impl TestApp {
     }
 
     pub async fn messages(&self, token: &str, chat_id: i64) -> Vec<Value> {
-        let resp = self
-            .get_authed(&format!("/api/chats/{chat_id}/messages?limit=200"), token)
-            .await;
+        let resp = self.get_authed(&format!("/api/chats/{chat_id}/messages?limit=200"), token).await;
         assert_eq!(resp.status(), StatusCode::OK);
-        resp.json::<Value>().await.unwrap()["items"]
-            .as_array()
-            .unwrap()
-            .clone()
+        resp.json::<Value>().await.unwrap()["items"].as_array().unwrap().clone()
     }
 
     /// Makes `user_id` an admin behind the API.
     pub async fn make_admin(&self, user_id: i64) {
-        sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1")
-            .bind(user_id)
-            .execute(self.db.pool())
-            .await
-            .unwrap();
+        sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1").bind(user_id).execute(self.db.pool()).await.unwrap();
     }
 
     pub async fn user_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.db.pool())
-            .await
-            .unwrap()
+        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.db.pool()).await.unwrap()
     }
 
     pub async fn set_disabled(&self, user_id: i64) {
-        sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1")
-            .bind(user_id)
-            .execute(self.db.pool())
-            .await
-            .unwrap();
+        sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1").bind(user_id).execute(self.db.pool()).await.unwrap();
     }
 
     pub async fn delete_user(&self, user_id: i64) {
-        sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(user_id)
-            .execute(self.db.pool())
-            .await
-            .unwrap();
+        sqlx::query("DELETE FROM users WHERE id = $1").bind(user_id).execute(self.db.pool()).await.unwrap();
     }
 }
 
 /// Asserts the contract's error shape and returns the error's code.
 pub async fn error_code(resp: Response, status: StatusCode) -> (String, Option<String>) {
     assert_eq!(resp.status(), status);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json"),
-        "errors are JSON"
-    );
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"), "errors are JSON");
     let body: Value = resp.json().await.unwrap();
-    let error = body["error"]
-        .as_object()
-        .unwrap_or_else(|| panic!("error shape: {body}"));
-    assert!(
-        error["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    (
-        error["code"].as_str().unwrap().to_owned(),
-        error
-            .get("field")
-            .and_then(|f| f.as_str())
-            .map(str::to_owned),
-    )
+    let error = body["error"].as_object().unwrap_or_else(|| panic!("error shape: {body}"));
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    (error["code"].as_str().unwrap().to_owned(), error.get("field").and_then(|f| f.as_str()).map(str::to_owned))
 }
 
 /// A database of its own for one test, removed when the test ends.
@@ -385,11 +284,7 @@ impl TestDatabase {
         match engine {
             Engine::Sqlite => {
                 let url = format!("sqlite://{}/troupe.db", dir.path().display());
-                Self {
-                    url,
-                    dir,
-                    postgres: None,
-                }
+                Self { url, dir, postgres: None }
             }
             Engine::Postgres => {
                 let server = postgres_server_url();
@@ -397,15 +292,9 @@ impl TestDatabase {
                 let mut conn = PgConnection::connect(&server)
                     .await
                     .unwrap_or_else(|e| panic!("PostgreSQL tests need a server at {server}: {e}"));
-                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .await
-                    .unwrap();
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
                 let url = with_database(&server, &name);
-                Self {
-                    url,
-                    dir,
-                    postgres: Some((server, name)),
-                }
+                Self { url, dir, postgres: Some((server, name)) }
             }
         }
     }
@@ -418,17 +307,11 @@ impl Drop for TestDatabase {
         };
         // Drop runs inside the test's runtime; do the async cleanup on a thread of its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 if let Ok(mut conn) = PgConnection::connect(&server).await {
-                    let _ = conn
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .await;
+                    let _ =
+                        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
                 }
             });
         })
@@ -437,15 +320,12 @@ impl Drop for TestDatabase {
 }
 
 pub fn postgres_server_url() -> String {
-    std::env::var("TROUPE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TROUPE_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// The same server URL pointing at another database.
 fn with_database(server: &str, name: &str) -> String {
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
+    let (base, query) = server.split_once('?').map_or((server, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(head, _)| head);
     match query {
         Some(q) => format!("{base}/{name}?{q}"),

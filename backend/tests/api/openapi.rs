@@ -24,26 +24,12 @@ fn every_operation_has_summary_tag_responses_and_security() {
     let public = ["register", "login", "healthz", "readyz"];
     for (path, operations) in spec["paths"].as_object().unwrap() {
         for (method, op) in operations.as_object().unwrap() {
-            let id = op["operationId"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{method} {path} has an operationId"));
-            assert!(
-                op["summary"].as_str().is_some_and(|s| !s.is_empty()),
-                "{id} has a summary"
-            );
-            assert!(
-                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
-                "{id} has a tag"
-            );
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has an operationId"));
+            assert!(op["summary"].as_str().is_some_and(|s| !s.is_empty()), "{id} has a summary");
+            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{id} has a tag");
             let responses = op["responses"].as_object().unwrap();
-            assert!(
-                responses.keys().any(|s| s.starts_with('2')),
-                "{id} documents success"
-            );
-            assert!(
-                responses.contains_key("4XX") && responses.contains_key("5XX"),
-                "{id} documents errors"
-            );
+            assert!(responses.keys().any(|s| s.starts_with('2')), "{id} documents success");
+            assert!(responses.contains_key("4XX") && responses.contains_key("5XX"), "{id} documents errors");
             let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
             assert_eq!(secured, !public.contains(&id), "{id}: security scheme");
         }

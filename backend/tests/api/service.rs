@@ -10,33 +10,20 @@ async fn health_and_readiness(engine: Engine) {
 
     let health = app.get("/healthz").await;
     assert_eq!(health.status(), StatusCode::OK);
-    assert_eq!(
-        health.json::<Value>().await.unwrap(),
-        json!({"status": "ok"})
-    );
+    assert_eq!(health.json::<Value>().await.unwrap(), json!({"status": "ok"}));
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
 
     app.db.pool().close().await;
 
     let (code, _) = error_code(app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(code, "not_ready");
-    assert_eq!(
-        app.get("/healthz").await.status(),
-        StatusCode::OK,
-        "alive while not ready"
-    );
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK, "alive while not ready");
 }
 
 async fn request_ids_are_echoed_or_generated(engine: Engine) {
     let app = spawn_app(engine).await;
 
-    let given = app
-        .client
-        .get(app.url("/healthz"))
-        .header("x-request-id", "trace-abc-123")
-        .send()
-        .await
-        .unwrap();
+    let given = app.client.get(app.url("/healthz")).header("x-request-id", "trace-abc-123").send().await.unwrap();
     assert_eq!(given.headers()["x-request-id"], "trace-abc-123");
 
     let generated = app.get("/api/auth/me").await;
@@ -49,11 +36,7 @@ async fn unknown_api_routes_and_methods_answer_in_the_error_shape(engine: Engine
 
     let (code, _) = error_code(app.get("/api/no/such/route").await, StatusCode::NOT_FOUND).await;
     assert_eq!(code, "not_found");
-    let (code, _) = error_code(
-        app.get("/api/auth/login").await,
-        StatusCode::METHOD_NOT_ALLOWED,
-    )
-    .await;
+    let (code, _) = error_code(app.get("/api/auth/login").await, StatusCode::METHOD_NOT_ALLOWED).await;
     assert_eq!(code, "method_not_allowed");
 }
 
@@ -65,25 +48,11 @@ async fn metrics_count_requests_per_route_and_status(engine: Engine) {
     let resp = app.get("/metrics").await;
 
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain")
-    );
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = resp.text().await.unwrap();
-    assert!(
-        text.contains(r#"http_requests_total{route="healthz",method="GET",status="200"}"#),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"http_requests_total{route="me",method="GET",status="401"}"#),
-        "{text}"
-    );
-    assert!(
-        text.contains("# TYPE http_request_duration_seconds histogram"),
-        "{text}"
-    );
+    assert!(text.contains(r#"http_requests_total{route="healthz",method="GET",status="200"}"#), "{text}");
+    assert!(text.contains(r#"http_requests_total{route="me",method="GET",status="401"}"#), "{text}");
+    assert!(text.contains("# TYPE http_request_duration_seconds histogram"), "{text}");
 }
 
 async fn docs_serve_swagger_ui(engine: Engine) {
@@ -92,13 +61,7 @@ async fn docs_serve_swagger_ui(engine: Engine) {
     let docs = app.get("/docs").await;
 
     assert_eq!(docs.status(), StatusCode::OK);
-    assert!(
-        docs.text()
-            .await
-            .unwrap()
-            .to_lowercase()
-            .contains("swagger")
-    );
+    assert!(docs.text().await.unwrap().to_lowercase().contains("swagger"));
     let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
     assert!(spec["paths"]["/api/auth/login"]["post"].is_object());
 }

@@ -1,0 +1,281 @@
+//! Benchmark (not a test): chat turns through the real server binary against the in-process
+//! fake upstream with zero delay. Run with `cargo bench -p troupe-server --bench chat`.
+//! `BENCH_DATABASE_URL=postgres://…` measures on PostgreSQL instead of a fresh SQLite file.
+//!
+//! Reports, at 1, 50 and 200 concurrent users: JSON-mode turns per second; SSE time to first
+//! token through Troupe minus straight to the fake upstream (p50/p99); then the server's RSS
+//! with 1,000 streams open at once.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use troupe_fake_upstream::{FakeUpstream, Script};
+
+const WINDOW: Duration = Duration::from_secs(5);
+const LEVELS: [usize; 3] = [1, 50, 200];
+const OPEN_STREAMS: usize = 1000;
+
+#[tokio::main]
+async fn main() {
+    let upstream = FakeUpstream::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let models = data.path().join("models.toml");
+    std::fs::write(
+        &models,
+        "[[model]]\nid = \"fake\"\nprovider = \"openai\"\ncontext_window = 16000\nmax_output_tokens = 256\n",
+    )
+    .unwrap();
+    let database_url =
+        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
+    let (mut server, base) = start_server(&database_url, data.path(), &models, &upstream.openai_base_url());
+    let pid = server.id();
+    println!("database: {}", database_url.split(':').next().unwrap());
+
+    let client = reqwest::Client::builder().pool_max_idle_per_host(2000).build().unwrap();
+    let max_users = *LEVELS.iter().max().unwrap();
+    let sessions = sign_up(&client, &base, max_users).await;
+    println!("{max_users} users with a chat each; idle RSS {:.1} MB", rss_mb(pid, "VmRSS"));
+
+    for &users in &LEVELS {
+        let turns = json_turns_per_second(&client, &base, &sessions[..users]).await;
+        println!("JSON turns, {users:>3} concurrent users: {turns:>7.0} turns/s");
+    }
+    for &users in &LEVELS {
+        let through = ttft(users, || troupe_ttft(&client, &base, &sessions)).await;
+        let direct = ttft(users, || direct_ttft(&client, &upstream)).await;
+        println!(
+            "SSE TTFT, {users:>3} concurrent streams: through Troupe p50 {:.3} ms p99 {:.3} ms; direct p50 {:.3} ms p99 {:.3} ms; \
+             overhead p50 {:.3} ms p99 {:.3} ms",
+            pct(&through, 0.5),
+            pct(&through, 0.99),
+            pct(&direct, 0.5),
+            pct(&direct, 0.99),
+            pct(&through, 0.5) - pct(&direct, 0.5),
+            pct(&through, 0.99) - pct(&direct, 0.99),
+        );
+    }
+    open_streams_memory(&client, &base, &sessions, &upstream, pid).await;
+    println!("peak RSS: {:.1} MB", rss_mb(pid, "VmHWM"));
+    server.kill().ok();
+    server.wait().ok();
+}
+
+struct Session {
+    token: String,
+    chat: i64,
+}
+
+async fn sign_up(client: &reqwest::Client, base: &str, n: usize) -> Vec<Session> {
+    let mut sessions = Vec::new();
+    for i in 0..n {
+        let auth: Value = client
+            .post(format!("{base}/api/auth/register"))
+            .json(&json!({"username": format!("bench_{i}"), "password": "bench-pass-1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = auth["token"].as_str().expect("registered").to_owned();
+        let character: Value = client
+            .post(format!("{base}/api/characters"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "Bench", "system_prompt": "You are {{char}}.", "greeting": "Hello!"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let chat: Value = client
+            .post(format!("{base}/api/chats"))
+            .bearer_auth(&token)
+            .json(&json!({"character_id": character["id"]}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        sessions.push(Session { token, chat: chat["id"].as_i64().unwrap() });
+    }
+    sessions
+}
+
+async fn json_turns_per_second(client: &reqwest::Client, base: &str, sessions: &[Session]) -> f64 {
+    let deadline = Instant::now() + WINDOW;
+    let workers = sessions.iter().map(|s| async move {
+        let mut done = 0u64;
+        while Instant::now() < deadline {
+            let resp = client
+                .post(format!("{base}/api/chats/{}/messages", s.chat))
+                .bearer_auth(&s.token)
+                .json(&json!({"content": "How are you today?"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+            resp.bytes().await.unwrap();
+            done += 1;
+        }
+        done
+    });
+    let total: u64 = futures_util::future::join_all(workers).await.into_iter().sum();
+    total as f64 / WINDOW.as_secs_f64()
+}
+
+/// Runs `measure` from `concurrency` workers for the window; all samples in ms, sorted.
+async fn ttft<F, Fut>(concurrency: usize, measure: F) -> Vec<f64>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = f64>,
+{
+    let deadline = Instant::now() + WINDOW;
+    let workers = (0..concurrency).map(|_| async {
+        let mut samples = Vec::new();
+        while Instant::now() < deadline {
+            samples.push(measure().await);
+        }
+        samples
+    });
+    let mut all: Vec<f64> = futures_util::future::join_all(workers).await.into_iter().flatten().collect();
+    all.sort_by(f64::total_cmp);
+    all
+}
+
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Milliseconds from sending a message to its first `delta` event.
+async fn troupe_ttft(client: &reqwest::Client, base: &str, sessions: &[Session]) -> f64 {
+    let s = &sessions[NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % sessions.len()];
+    let started = Instant::now();
+    let resp = client
+        .post(format!("{base}/api/chats/{}/messages", s.chat))
+        .bearer_auth(&s.token)
+        .header("accept", "text/event-stream")
+        .json(&json!({"content": "Stream to me"}))
+        .send()
+        .await
+        .unwrap();
+    first_match(resp, "event: delta", started).await
+}
+
+/// Milliseconds from the same request straight to the fake to its first content chunk.
+async fn direct_ttft(client: &reqwest::Client, upstream: &FakeUpstream) -> f64 {
+    let started = Instant::now();
+    let resp = client
+        .post(format!("{}/chat/completions", upstream.openai_base_url()))
+        .json(&json!({"model": "fake", "stream": true, "stream_options": {"include_usage": true},
+                      "messages": [{"role": "user", "content": "Stream to me"}]}))
+        .send()
+        .await
+        .unwrap();
+    first_match(resp, "\"content\":\"Hello\"", started).await
+}
+
+/// Reads until `needle` appears, notes the time, then drains the rest.
+async fn first_match(resp: reqwest::Response, needle: &str, started: Instant) -> f64 {
+    let mut body = resp.bytes_stream();
+    let mut seen = String::new();
+    let mut at = None;
+    while let Some(chunk) = body.next().await {
+        seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+        if at.is_none() && seen.contains(needle) {
+            at = Some(started.elapsed());
+        }
+    }
+    at.expect("the stream carried a token").as_secs_f64() * 1000.0
+}
+
+async fn open_streams_memory(
+    client: &reqwest::Client,
+    base: &str,
+    sessions: &[Session],
+    upstream: &FakeUpstream,
+    pid: u32,
+) {
+    // Slow replies keep every stream open while memory is read.
+    let tokens = (0..20).map(|i| format!(" t{i}")).collect();
+    upstream.set_script(Script { tokens, token_interval: Duration::from_millis(500), ..Script::default() });
+    let before = rss_mb(pid, "VmRSS");
+    let streams = (0..OPEN_STREAMS).map(|i| {
+        let s = &sessions[i % sessions.len()];
+        async move {
+            let resp = client
+                .post(format!("{base}/api/chats/{}/messages", s.chat))
+                .bearer_auth(&s.token)
+                .header("accept", "text/event-stream")
+                .json(&json!({"content": "A long one"}))
+                .send()
+                .await
+                .unwrap();
+            resp.bytes().await.unwrap().len()
+        }
+    });
+    let watcher = async {
+        let mut peak: f64 = 0.0;
+        for _ in 0..16 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            peak = peak.max(rss_mb(pid, "VmRSS"));
+        }
+        peak
+    };
+    let (sizes, peak) = tokio::join!(futures_util::future::join_all(streams), watcher);
+    assert!(sizes.iter().all(|n| *n > 0));
+    println!("{OPEN_STREAMS} open SSE streams: server RSS before {before:.1} MB, while open {peak:.1} MB");
+    upstream.set_script(Script::default());
+}
+
+fn start_server(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    models: &std::path::Path,
+    openai: &str,
+) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_troupe-server"))
+        .env("TROUPE_BIND", "127.0.0.1:0")
+        .env("DATABASE_URL", database_url)
+        .env("DATA_DIR", data_dir)
+        .env("MODELS_FILE", models)
+        .env("OPENAI_BASE_URL", openai)
+        .env("OPENAI_API_KEY", "sk-bench")
+        .env("RATE_LIMIT_MESSAGES_PER_MINUTE", "0")
+        .env("RATE_LIMIT_AUTH_PER_MINUTE", "0")
+        .env("MAX_CONCURRENT_STREAMS", "100000")
+        .env("LOG_LEVEL", "warn,troupe_server::startup=info")
+        .env("LOG_FORMAT", "json")
+        .env("STATIC_DIR", "/nonexistent")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the server binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some(at) = line.find("listening on http://") {
+            break line[at + "listening on ".len()..].split('"').next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn rss_mb(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    kb / 1024.0
+}
