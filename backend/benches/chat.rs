@@ -42,8 +42,12 @@ async fn main() {
     println!("{max_users} users with a chat each; idle RSS {:.1} MB", rss_mb(pid, "VmRSS"));
 
     for &users in &LEVELS {
+        let cpu_before = cpu_seconds(pid);
         let turns = json_turns_per_second(&client, &base, &sessions[..users]).await;
-        println!("JSON turns, {users:>3} concurrent users: {turns:>7.0} turns/s");
+        let server_cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000.0 / (turns * WINDOW.as_secs_f64());
+        println!(
+            "JSON turns, {users:>3} concurrent users: {turns:>7.0} turns/s ({server_cpu_ms:.2} ms of server CPU per turn)"
+        );
     }
     for &users in &LEVELS {
         let through = ttft(users, || troupe_ttft(&client, &base, &sessions)).await;
@@ -263,6 +267,15 @@ fn start_server(
     };
     std::thread::spawn(move || for _ in lines {});
     (child, base)
+}
+
+/// User + system CPU time of a process so far, in seconds (from /proc, at 100 ticks/s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {

@@ -75,7 +75,7 @@ pub async fn insert(db: &Db, owner_id: UserId, draft: &CharacterDraft) -> Result
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {COLUMNS}"
     ));
     let row: CharacterRow =
-        bind_draft(sqlx::query_as(sql).bind(owner_id), draft).bind(now).fetch_one(db.pool()).await?;
+        bind_draft(sqlx::query_as(sql).bind(owner_id), draft).bind(now).fetch_one(db.writer()).await?;
     Ok(row.into())
 }
 
@@ -88,7 +88,7 @@ pub async fn update(db: &Db, id: CharacterId, draft: &CharacterDraft) -> Result<
          updated_at = $13 WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
     ));
     let row: Option<CharacterRow> =
-        bind_draft(sqlx::query_as(sql).bind(id), draft).bind(now_millis()).fetch_optional(db.pool()).await?;
+        bind_draft(sqlx::query_as(sql).bind(id), draft).bind(now_millis()).fetch_optional(db.writer()).await?;
     row.map(Character::from).ok_or(StorageError::NotFound)
 }
 
@@ -132,7 +132,7 @@ pub async fn mark_deleted(db: &Db, id: CharacterId) -> Result<(), StorageError> 
     let done = sqlx::query("UPDATE characters SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
         .bind(id)
         .bind(now_millis())
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     if done.rows_affected() == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }

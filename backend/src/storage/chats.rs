@@ -119,7 +119,7 @@ pub async fn create(
     greeting: Option<(&str, i64)>,
 ) -> Result<Chat, StorageError> {
     let now = now_millis();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.writer().begin().await?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO chats (user_id, character_id, title, model, created_at, last_message_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -183,7 +183,7 @@ pub async fn update(db: &Db, id: ChatId, title: Option<&str>, model: Option<&str
         .bind(id)
         .bind(title)
         .bind(model)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(())
 }
@@ -191,7 +191,7 @@ pub async fn update(db: &Db, id: ChatId, title: Option<&str>, model: Option<&str
 /// Deletes a chat and its messages; the usage ledger keeps what they cost.
 #[tracing::instrument(skip_all, fields(chat.id = id), err(level = "warn"))]
 pub async fn delete(db: &Db, id: ChatId) -> Result<(), StorageError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.writer().begin().await?;
     sqlx::query("DELETE FROM messages WHERE chat_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM chats WHERE id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
@@ -202,7 +202,7 @@ pub async fn set_dify_conversation(db: &Db, id: ChatId, conversation_id: &str) -
     sqlx::query("UPDATE chats SET dify_conversation_id = $2 WHERE id = $1")
         .bind(id)
         .bind(conversation_id)
-        .execute(db.pool())
+        .execute(db.writer())
         .await?;
     Ok(())
 }
@@ -228,7 +228,7 @@ pub async fn messages_page(
 #[tracing::instrument(skip_all, fields(chat.id = chat.id), err(level = "warn"))]
 pub async fn add_message(db: &Db, chat: &Chat, new: &NewMessage<'_>) -> Result<Message, StorageError> {
     let now = now_millis();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.writer().begin().await?;
     let message = insert_message_in(&mut tx, chat.id, chat.user_id, new, now).await?;
     let entry = LedgerEntry { messages: i64::from(new.role == Role::User), chats: 0, usage: new.usage };
     let model = new.model.unwrap_or(&chat.model);

@@ -58,10 +58,13 @@ impl FromStr for Engine {
     }
 }
 
-/// The connection pool and the engine behind it.
+/// The connection pools and the engine behind them. SQLite allows one writer at a time; its
+/// writes go through a pool of one connection so they queue here instead of sleeping in
+/// SQLite's busy handler, while reads use the other pool. On PostgreSQL both are one pool.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    writer: AnyPool,
     engine: Engine,
 }
 
@@ -74,10 +77,22 @@ impl Db {
             Engine::Sqlite => (prepare_sqlite_url(url)?, 8),
             Engine::Postgres => (url.to_owned(), 16),
         };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
+        let pool = Self::pool_options(engine, max_connections)
+            .connect(&url)
+            .await
+            .context("cannot connect to the database")?;
+        let writer = match engine {
+            Engine::Sqlite => {
+                Self::pool_options(engine, 1).connect(&url).await.context("cannot connect to the database")?
+            }
+            Engine::Postgres => pool.clone(),
+        };
+        Ok(Self { pool, writer, engine })
+    }
+
+    fn pool_options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
+        AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).after_connect(
+            move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
                         // Through `Any` the URL cannot carry pragmas; they are per connection.
@@ -89,11 +104,8 @@ impl Db {
                     }
                     Ok(())
                 })
-            })
-            .connect(&url)
-            .await
-            .context("cannot connect to the database")?;
-        Ok(Self { pool, engine })
+            },
+        )
     }
 
     /// Applies pending migrations; a no-op when the schema is current.
@@ -102,7 +114,7 @@ impl Db {
             Engine::Sqlite => &SQLITE_MIGRATIONS,
             Engine::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.context("database migration failed")
+        migrator.run(&self.writer).await.context("database migration failed")
     }
 
     /// Answers when the database does (for `/readyz`).
@@ -111,8 +123,20 @@ impl Db {
         Ok(())
     }
 
+    /// For reads.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// For writes and transactions that write.
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+
+    /// Closes both pools (tests use it to make the database unreachable).
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.writer.close().await;
     }
 
     pub fn engine(&self) -> Engine {

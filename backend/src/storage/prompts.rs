@@ -54,7 +54,7 @@ pub async fn insert(db: &Db, draft: &PromptDraft) -> Result<SharedPrompt, Storag
         .bind(i16::from(draft.enabled))
         .bind(draft.position)
         .bind(now_millis())
-        .fetch_one(db.pool())
+        .fetch_one(db.writer())
         .await?;
     Ok(row.into())
 }
@@ -72,13 +72,13 @@ pub async fn update(db: &Db, id: PromptId, draft: &PromptDraft) -> Result<Shared
         .bind(i16::from(draft.enabled))
         .bind(draft.position)
         .bind(now_millis())
-        .fetch_optional(db.pool())
+        .fetch_optional(db.writer())
         .await?;
     row.map(SharedPrompt::from).ok_or(StorageError::NotFound)
 }
 
 #[tracing::instrument(skip_all, fields(prompt.id = id), err(level = "warn"))]
 pub async fn delete(db: &Db, id: PromptId) -> Result<(), StorageError> {
-    let done = sqlx::query("DELETE FROM shared_prompts WHERE id = $1").bind(id).execute(db.pool()).await?;
+    let done = sqlx::query("DELETE FROM shared_prompts WHERE id = $1").bind(id).execute(db.writer()).await?;
     if done.rows_affected() == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }

@@ -13,7 +13,7 @@ pub async fn revoke(db: &Db, jti: &str, user_id: UserId, expires_at: Millis) -> 
     .bind(jti)
     .bind(user_id)
     .bind(expires_at)
-    .execute(db.pool())
+    .execute(db.writer())
     .await?;
     Ok(())
 }
@@ -21,6 +21,6 @@ pub async fn revoke(db: &Db, jti: &str, user_id: UserId, expires_at: Millis) -> 
 /// Forgets revocations of tokens that have expired anyway; returns how many.
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn purge_expired(db: &Db, now: Millis) -> Result<u64, StorageError> {
-    let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1").bind(now).execute(db.pool()).await?;
+    let done = sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1").bind(now).execute(db.writer()).await?;
     Ok(done.rows_affected())
 }

@@ -56,7 +56,7 @@ pub async fn insert(db: &Db, new: NewUser<'_>) -> Result<User, StorageError> {
         .bind(new.password_hash)
         .bind(i16::from(new.is_admin))
         .bind(now_millis())
-        .fetch_one(db.pool())
+        .fetch_one(db.writer())
         .await
         .map_err(StorageError::from_insert)?;
     Ok(row.into())
@@ -116,6 +116,6 @@ pub async fn promote_to_admin(db: &Db, username: &str) -> Result<User, StorageEr
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE users SET is_admin = 1 WHERE lower(username) = lower($1) RETURNING {USER_COLUMNS}"
     ));
-    let row: Option<UserRow> = sqlx::query_as(sql).bind(username).fetch_optional(db.pool()).await?;
+    let row: Option<UserRow> = sqlx::query_as(sql).bind(username).fetch_optional(db.writer()).await?;
     row.map(User::from).ok_or(StorageError::NotFound)
 }

@@ -13,7 +13,7 @@ async fn health_and_readiness(engine: Engine) {
     assert_eq!(health.json::<Value>().await.unwrap(), json!({"status": "ok"}));
     assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
 
-    app.db.pool().close().await;
+    app.db.close().await;
 
     let (code, _) = error_code(app.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(code, "not_ready");
