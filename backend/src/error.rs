@@ -12,6 +12,9 @@ pub enum AppError {
     Invalid(RuleViolation),
     #[error("that username is taken")]
     UsernameTaken,
+    /// The request clashes with the current state: a code and a sentence.
+    #[error("{1}")]
+    Conflict(&'static str, &'static str),
     #[error("unknown username or wrong password")]
     InvalidCredentials,
     /// The right password for a disabled account.

@@ -16,7 +16,11 @@ use crate::{
     config::Config,
     http::{BodyLimit, CsrfGuard, RequestBoundary, client_ip::TrustedProxies, nodelay::NoDelayAcceptor, spa},
     providers::ProviderSet,
-    services::{Accounts, Characters, Chats, ModelCatalog, Prompts, limits::AuthAttempts},
+    services::{
+        Accounts, Admin, Characters, Chats, ModelCatalog, Prompts,
+        limits::AuthAttempts,
+        presence::{AnnouncementHub, Presence},
+    },
     storage::Db,
     telemetry,
 };
@@ -41,6 +45,9 @@ pub struct Services {
     pub characters: Characters,
     pub prompts: Prompts,
     pub chats: Chats,
+    pub admin: Admin,
+    pub presence: Presence,
+    pub hub: AnnouncementHub,
     pub auth_attempts: AuthAttempts,
 }
 
@@ -58,7 +65,12 @@ impl Services {
             prompts.clone(),
             config.limits.clone(),
         );
+        let (presence, hub) = (Presence::default(), AnnouncementHub::default());
+        let admin = Admin::new(db.clone(), catalog.clone(), chats.clone(), presence.clone(), hub.clone());
         Ok(Self {
+            admin,
+            presence,
+            hub,
             accounts: Accounts::new(db.clone(), Arc::new(tokens)),
             db,
             catalog,
@@ -153,6 +165,9 @@ fn http_stack(config: &Config, services: &Services) -> poem::endpoint::BoxEndpoi
         .data(services.prompts.clone())
         .data(services.chats.clone())
         .data(services.auth_attempts.clone())
+        .data(services.admin.clone())
+        .data(services.presence.clone())
+        .data(services.hub.clone())
         .data(TrustedProxies(Arc::new(config.trusted_proxies.clone())))
         .data(SessionCookie { secure: config.secure_cookies() })
         .with(RequestBoundary)

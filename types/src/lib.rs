@@ -4,6 +4,7 @@
 //! so the server documents exactly what it sends. Times are RFC 3339 strings in UTC.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 pub mod characters;
 pub mod chats;
@@ -11,6 +12,11 @@ pub mod error;
 pub mod models;
 pub mod rules;
 
+pub use admin::{
+    AdminChat, AdminChatList, AdminUser, AdminUserList, Announcement, AnnouncementLevel, AnnouncementList, DailyUsage,
+    DailyUsageList, LiveStats, ModelUsage, NewAnnouncement, Overview, OverviewDay, OverviewTotals, TopCharacter, TopUser,
+    UpdateUser,
+};
 pub use auth::{AuthResponse, LoginRequest, RegisterRequest, User};
 pub use characters::{Character, CharacterInput, CharacterList, Prompt, PromptInput, PromptList, Visibility};
 pub use chats::{

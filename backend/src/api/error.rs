@@ -59,6 +59,7 @@ impl From<AppError> for ApiError {
         match err {
             AppError::Invalid(v) => Self::new(S::UNPROCESSABLE_ENTITY, v.code, v.message).with_field(v.field),
             AppError::UsernameTaken => Self::new(S::CONFLICT, "username_taken", err.to_string()).with_field("username"),
+            AppError::Conflict(code, message) => Self::new(S::CONFLICT, code, message),
             AppError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "invalid_credentials", err.to_string()),
             AppError::LoginDisabled => Self::new(S::FORBIDDEN, "account_disabled", err.to_string()),
             AppError::Unauthenticated(problem) => Self::new(S::UNAUTHORIZED, problem.code(), problem.to_string()),

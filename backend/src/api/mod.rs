@@ -1,9 +1,11 @@
 //! The HTTP API: poem-openapi operations per resource, documented at `/docs`.
 
+pub mod admin;
 pub mod auth;
 pub mod characters;
 pub mod chats;
 pub mod error;
+pub mod events;
 pub mod models;
 pub mod payload;
 pub mod prompts;
@@ -26,6 +28,10 @@ enum ApiTags {
     Prompts,
     /// Chats, messages and streamed replies
     Chats,
+    /// Announcements and live events for every user
+    Announcements,
+    /// Administration: users, conversations, statistics, announcements, live feed (admins only)
+    Admin,
     /// Liveness, readiness
     Service,
 }
@@ -36,6 +42,8 @@ pub type Apis = (
     characters::CharactersApi,
     prompts::PromptsApi,
     chats::ChatsApi,
+    events::EventsApi,
+    admin::AdminApi,
     service::ServiceApi,
 );
 
@@ -48,6 +56,8 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
             characters::CharactersApi,
             prompts::PromptsApi,
             chats::ChatsApi,
+            events::EventsApi,
+            admin::AdminApi,
             service::ServiceApi,
         ),
         "Troupe",

@@ -13,7 +13,7 @@ use poem_openapi::{
 use super::error::ApiError;
 use crate::{
     error::{AppError, SessionProblem},
-    services::{Accounts, Session},
+    services::{Accounts, Session, presence::Presence},
 };
 
 pub const SESSION_COOKIE: &str = "troupe_session";
@@ -62,7 +62,41 @@ impl<'a> ApiExtractor<'a> for Authenticated {
             Ok(token) => accounts.authenticate(&token).await,
             Err(e) => Err(e),
         };
-        session.map(Self).map_err(|e| ApiError::from(e).into())
+        let session = session.map_err(ApiError::from)?;
+        if let Some(presence) = req.data::<Presence>() {
+            presence.touch(session.user.id);
+        }
+        Ok(Self(session))
+    }
+}
+
+/// A signed-in admin: 401 without a session, 403 `forbidden` for other users.
+pub struct AdminOnly(pub Session);
+
+impl<'a> ApiExtractor<'a> for AdminOnly {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        Authenticated::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        Authenticated::security_schemes()
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut RequestBody,
+        param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        let Authenticated(session) = Authenticated::from_request(req, body, param_opts).await?;
+        if !session.user.is_admin {
+            return Err(ApiError::from(AppError::Forbidden("this is for admins only")).into());
+        }
+        Ok(Self(session))
     }
 }
 

@@ -276,6 +276,8 @@ async fn insert_message_in(
     Ok(row.into())
 }
 
+/// Books a ledger entry: the day's row (per user, model, character) and the user's lifetime
+/// totals. Both move together, in the caller's transaction.
 async fn record_usage(
     tx: &mut Transaction<'_, Any>,
     user_id: UserId,
@@ -303,6 +305,25 @@ async fn record_usage(
     .bind(e.usage.completion_tokens)
     .execute(&mut **tx)
     .await?;
+    sqlx::query(
+        "INSERT INTO user_totals (user_id, chats, messages, prompt_tokens, completion_tokens) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id) DO UPDATE SET \
+         chats = user_totals.chats + excluded.chats, \
+         messages = user_totals.messages + excluded.messages, \
+         prompt_tokens = user_totals.prompt_tokens + excluded.prompt_tokens, \
+         completion_tokens = user_totals.completion_tokens + excluded.completion_tokens",
+    )
+    .bind(user_id)
+    .bind(e.chats)
+    .bind(e.messages)
+    .bind(e.usage.prompt_tokens)
+    .bind(e.usage.completion_tokens)
+    .execute(&mut **tx)
+    .await?;
+    if e.messages > 0 {
+        sqlx::query("UPDATE users SET last_active_at = $2 WHERE id = $1").bind(user_id).bind(at).execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! BIGINT epoch milliseconds, booleans SMALLINT, aggregates cast to BIGINT, `$n` placeholders,
 //! `RETURNING` instead of last-insert ids.
 
+pub mod admin;
 pub mod characters;
 pub mod chats;
 pub mod prompts;

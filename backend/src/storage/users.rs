@@ -103,6 +103,12 @@ pub async fn find_for_session(db: &Db, id: UserId, jti: &str) -> Result<Option<(
     Ok(row.map(|r| (r.user.into(), r.revoked > 0)))
 }
 
+pub async fn find_by_id(db: &Db, id: UserId) -> Result<Option<User>, StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+    let row: Option<UserRow> = sqlx::query_as(sql).bind(id).fetch_optional(db.pool()).await?;
+    Ok(row.map(User::from))
+}
+
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn admin_exists(db: &Db) -> Result<bool, StorageError> {
     let found: Option<i64> =

@@ -1,0 +1,69 @@
+//! `/api/announcements` and `/api/events`: what every signed-in user hears from the admins.
+
+use std::time::Duration;
+
+use futures::{StreamExt, stream::BoxStream};
+use poem::web::Data;
+use poem_openapi::{
+    ApiResponse, OpenApi,
+    payload::{EventStream, Json},
+};
+use tokio::sync::broadcast::error::RecvError;
+use troupe_types::{Announcement, AnnouncementList};
+
+use super::{ApiTags, error::ApiError, session::Authenticated};
+use crate::{
+    services::{admin::active_announcements, presence::AnnouncementHub},
+    storage::Db,
+};
+
+pub struct EventsApi;
+
+#[derive(ApiResponse)]
+enum AnnouncementsResponse {
+    /// Active announcements, newest first.
+    #[oai(status = 200)]
+    Announcements(Json<AnnouncementList>),
+}
+
+#[derive(ApiResponse)]
+enum EventsResponse {
+    /// Server-sent events: `announcement` with an `Announcement` each time an admin posts one.
+    #[oai(status = 200)]
+    Events(EventStream<BoxStream<'static, Announcement>>),
+}
+
+#[OpenApi(tag = "ApiTags::Announcements")]
+impl EventsApi {
+    /// Active announcements
+    #[oai(path = "/api/announcements", method = "get", operation_id = "list_announcements")]
+    async fn announcements(&self, _auth: Authenticated, db: Data<&Db>) -> Result<AnnouncementsResponse, ApiError> {
+        let items = active_announcements(&db).await?;
+        Ok(AnnouncementsResponse::Announcements(Json(AnnouncementList { items })))
+    }
+
+    /// Live events (SSE)
+    ///
+    /// New announcements as they are posted, as `announcement` events; a keep-alive comment
+    /// every 15 s. Reconnect and read `/api/announcements` to catch up after a break.
+    #[oai(path = "/api/events", method = "get", operation_id = "events")]
+    async fn events(&self, _auth: Authenticated, hub: Data<&AnnouncementHub>) -> Result<EventsResponse, ApiError> {
+        let receiver = hub.subscribe();
+        let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(announcement) => return Some((announcement, receiver)),
+                    // A slow client missed some; it can catch up from /api/announcements.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        });
+        let events = EventStream::new(stream.boxed())
+            .keep_alive(Duration::from_secs(15))
+            .to_event(|a| {
+                poem::web::sse::Event::message(poem_openapi::types::ToJSON::to_json_string(&a)).event_type("announcement")
+            });
+        Ok(EventsResponse::Events(events))
+    }
+}

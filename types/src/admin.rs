@@ -1,0 +1,242 @@
+//! The admin API (`/api/admin`), announcements and the live feed.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A user with activity totals, for the admin user list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct AdminUser {
+    pub id: i64,
+    pub username: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub daily_token_quota: Option<i64>,
+    pub created_at: String,
+    /// Last message sent, RFC 3339.
+    pub last_active_at: Option<String>,
+    /// Chats ever started (deleting a chat does not lower it).
+    pub chats: i64,
+    /// Messages ever sent.
+    pub messages: i64,
+    pub total_tokens: i64,
+    /// Tokens charged today (UTC).
+    pub tokens_today: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct AdminUserList {
+    pub items: Vec<AdminUser>,
+    pub total: i64,
+}
+
+/// Body of `PATCH /api/admin/users/{id}`: absent fields stay; `daily_token_quota: null` means
+/// unlimited.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct UpdateUser {
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub is_admin: Option<bool>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub disabled: Option<bool>,
+    /// Absent: unchanged; `null`: unlimited; a number: tokens per UTC day.
+    #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub daily_token_quota: Option<Option<i64>>,
+}
+
+/// Tells a field that is present (even as `null`) from one that is absent.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A chat as admins see it: whose, and what it cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct AdminChat {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub character_id: i64,
+    pub character_name: String,
+    pub title: String,
+    pub model: String,
+    pub created_at: String,
+    pub last_message_at: String,
+    pub message_count: i64,
+    /// Tokens charged for the chat's stored messages.
+    pub total_tokens: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct AdminChatList {
+    pub items: Vec<AdminChat>,
+    pub total: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct DailyUsage {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub messages: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct DailyUsageList {
+    pub items: Vec<DailyUsage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct OverviewTotals {
+    /// All accounts, whenever created.
+    pub users: i64,
+    /// Accounts created in the range.
+    pub new_users: i64,
+    /// Users with recorded usage in the range.
+    pub active_users: i64,
+    pub chats: i64,
+    pub messages: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    /// From the catalogue's prices; models without prices count as free.
+    pub estimated_cost_usd: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct OverviewDay {
+    pub day: String,
+    pub new_users: i64,
+    pub active_users: i64,
+    pub chats: i64,
+    pub messages: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct TopUser {
+    pub user_id: i64,
+    pub username: String,
+    pub messages: i64,
+    pub total_tokens: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct TopCharacter {
+    pub character_id: i64,
+    pub name: String,
+    pub messages: i64,
+    pub total_tokens: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct ModelUsage {
+    pub model: String,
+    pub messages: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
+    pub estimated_cost_usd: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct Overview {
+    /// The range, inclusive, `YYYY-MM-DD`.
+    pub from: String,
+    pub to: String,
+    pub totals: OverviewTotals,
+    /// One entry per day of the range, days without activity included.
+    pub daily: Vec<OverviewDay>,
+    /// The 10 users with the most tokens in the range.
+    pub top_users: Vec<TopUser>,
+    /// The 10 characters with the most tokens in the range.
+    pub top_characters: Vec<TopCharacter>,
+    pub by_model: Vec<ModelUsage>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", oai(rename_all = "lowercase"))]
+pub enum AnnouncementLevel {
+    #[default]
+    Info,
+    Warning,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct Announcement {
+    pub id: i64,
+    pub text: String,
+    pub level: AnnouncementLevel,
+    pub created_at: String,
+    /// After this it is no longer listed.
+    pub expires_at: String,
+}
+
+/// Body of `POST /api/admin/announcements`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct NewAnnouncement {
+    /// 1–500 characters.
+    pub text: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub level: AnnouncementLevel,
+    /// How long it stays active: 1–720 hours, default 24.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub duration_hours: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct AnnouncementList {
+    pub items: Vec<Announcement>,
+}
+
+/// What `/api/admin/live` pushes every ~2 s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct LiveStats {
+    /// Users with a request in the last 5 minutes.
+    pub online_users: i64,
+    /// Replies streaming now.
+    pub active_streams: i64,
+    /// User messages in the last minute.
+    pub messages_last_minute: i64,
+    /// Tokens charged in the last minute.
+    pub tokens_last_minute: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_quota_differs_from_absent_quota() {
+        let absent: UpdateUser = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.daily_token_quota, None);
+        let unlimited: UpdateUser = serde_json::from_str(r#"{"daily_token_quota": null}"#).unwrap();
+        assert_eq!(unlimited.daily_token_quota, Some(None));
+        let set: UpdateUser = serde_json::from_str(r#"{"daily_token_quota": 500}"#).unwrap();
+        assert_eq!(set.daily_token_quota, Some(Some(500)));
+    }
+}
