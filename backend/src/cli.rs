@@ -7,9 +7,9 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     Application, Config,
-    auth::{TokenIssuer, secret},
-    services::{Accounts, accounts::AdminOutcome},
-    storage::Db,
+    auth::{TokenIssuer, password, secret},
+    services::{Accounts, ModelCatalog, accounts::AdminOutcome},
+    storage::{self, Db, seed::SeedPlan},
 };
 
 /// Troupe: self-hosted character chat. Configuration comes from the environment and `.env`
@@ -30,6 +30,22 @@ pub enum Command {
     /// Create an admin, or promote an existing user. A new admin's password is read from
     /// `ADMIN_PASSWORD` or, if unset, from the first line of standard input — never from argv.
     CreateAdmin { username: String },
+    /// Fill the database with synthetic users, characters, chats and messages (with a usage
+    /// ledger consistent with them) for demos and benchmarks. Seeded users' password is
+    /// `seed-password-1`.
+    Seed {
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        /// Spread over this many days up to now.
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+        /// Messages in all (half from users, half replies).
+        #[arg(long, default_value_t = 10_000)]
+        messages: usize,
+        /// Same seed, same data.
+        #[arg(long, default_value_t = 1)]
+        rng_seed: u64,
+    },
 }
 
 impl Cli {
@@ -42,6 +58,7 @@ impl Cli {
                 Ok(())
             }
             Command::CreateAdmin { username } => create_admin(config, &username).await,
+            Command::Seed { users, days, messages, rng_seed } => seed(config, users, days, messages, rng_seed).await,
         }
     }
 }
@@ -59,6 +76,32 @@ async fn create_admin(config: Config, username: &str) -> anyhow::Result<()> {
             println!("promoted {} (id {}) to admin", user.username, user.id)
         }
     }
+    Ok(())
+}
+
+async fn seed(config: Config, users: usize, days: i64, messages: usize, rng_seed: u64) -> anyhow::Result<()> {
+    anyhow::ensure!(users > 0 && days > 0, "--users and --days must be at least 1");
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let catalog = ModelCatalog::load(&config.providers)?;
+    let plan = SeedPlan {
+        users,
+        days,
+        messages,
+        models: catalog.all().iter().map(|m| m.id.clone()).collect(),
+        password_hash: password::hash(&"seed-password-1".to_owned().into()).await?,
+        rng_seed,
+    };
+    let started = std::time::Instant::now();
+    let report = storage::seed::seed(&db, &plan).await?;
+    println!(
+        "seeded {} users, {} characters, {} chats, {} messages in {:.1} s",
+        report.users,
+        report.characters,
+        report.chats,
+        report.messages,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

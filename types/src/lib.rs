@@ -14,8 +14,8 @@ pub mod rules;
 
 pub use admin::{
     AdminChat, AdminChatList, AdminUser, AdminUserList, Announcement, AnnouncementLevel, AnnouncementList, DailyUsage,
-    DailyUsageList, LiveStats, ModelUsage, NewAnnouncement, Overview, OverviewDay, OverviewTotals, TopCharacter, TopUser,
-    UpdateUser,
+    DailyUsageList, LiveStats, ModelUsage, NewAnnouncement, Overview, OverviewDay, OverviewTotals, TopCharacter,
+    TopUser, UpdateUser,
 };
 pub use auth::{AuthResponse, LoginRequest, RegisterRequest, User};
 pub use characters::{Character, CharacterInput, CharacterList, Prompt, PromptInput, PromptList, Visibility};

@@ -18,17 +18,15 @@ use poem_openapi::{
     registry::{MetaResponse, MetaResponses, Registry},
 };
 use troupe_types::{
-    AdminChatList, AdminUserList, Announcement, DailyUsageList, MessageList, NewAnnouncement, Overview, UpdateUser, User,
+    AdminChatList, AdminUserList, Announcement, DailyUsageList, MessageList, NewAnnouncement, Overview, UpdateUser,
+    User,
 };
 
 use super::{ApiTags, error::ApiError, payload::JsonBody, session::AdminOnly};
 use crate::{
     domain::Page,
     error::AppError,
-    services::{
-        Admin,
-        admin::DayRange,
-    },
+    services::{Admin, admin::DayRange},
     storage::admin::{ChatFilter, UserOrder},
 };
 
@@ -266,7 +264,10 @@ impl AdminApi {
         let page = page(limit.0, None)?;
         let items = service.chat_messages(id.0, before_id.0, page).await?;
         let next_before_id = items.first().filter(|_| items.len() as i64 == page.limit).map(|m| m.id);
-        Ok(MessagesResponse::Messages(Json(MessageList { items: items.into_iter().map(Into::into).collect(), next_before_id })))
+        Ok(MessagesResponse::Messages(Json(MessageList {
+            items: items.into_iter().map(Into::into).collect(),
+            next_before_id,
+        })))
     }
 
     /// Statistics for a range of days
@@ -317,7 +318,12 @@ impl AdminApi {
 
     /// End an announcement early
     #[oai(path = "/api/admin/announcements/:id", method = "delete", operation_id = "admin_end_announcement")]
-    async fn end_announcement(&self, _admin: AdminOnly, service: Data<&Admin>, id: Path<i64>) -> Result<EndedResponse, ApiError> {
+    async fn end_announcement(
+        &self,
+        _admin: AdminOnly,
+        service: Data<&Admin>,
+        id: Path<i64>,
+    ) -> Result<EndedResponse, ApiError> {
         service.end_announcement(id.0).await?;
         Ok(EndedResponse::Ended)
     }
@@ -357,4 +363,3 @@ impl AdminApi {
         Ok(Upgrade(upgraded.into_response()))
     }
 }
-

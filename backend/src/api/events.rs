@@ -59,11 +59,9 @@ impl EventsApi {
                 }
             }
         });
-        let events = EventStream::new(stream.boxed())
-            .keep_alive(Duration::from_secs(15))
-            .to_event(|a| {
-                poem::web::sse::Event::message(poem_openapi::types::ToJSON::to_json_string(&a)).event_type("announcement")
-            });
+        let events = EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15)).to_event(|a| {
+            poem::web::sse::Event::message(poem_openapi::types::ToJSON::to_json_string(&a)).event_type("announcement")
+        });
         Ok(EventsResponse::Events(events))
     }
 }

@@ -156,7 +156,12 @@ impl Admin {
         Ok((rows.into_iter().map(admin_chat).collect(), total))
     }
 
-    pub async fn chat_messages(&self, chat_id: i64, before_id: Option<i64>, page: Page) -> Result<Vec<Message>, AppError> {
+    pub async fn chat_messages(
+        &self,
+        chat_id: i64,
+        before_id: Option<i64>,
+        page: Page,
+    ) -> Result<Vec<Message>, AppError> {
         if !admin::chat_exists(&self.db, chat_id).await? {
             return Err(AppError::NotFound);
         }
@@ -202,7 +207,12 @@ impl Admin {
                 .collect(),
             top_characters: top_characters
                 .into_iter()
-                .map(|g| TopCharacter { character_id: g.id, total_tokens: tokens(&g), name: g.name, messages: g.messages })
+                .map(|g| TopCharacter {
+                    character_id: g.id,
+                    total_tokens: tokens(&g),
+                    name: g.name,
+                    messages: g.messages,
+                })
                 .collect(),
             by_model,
         })

@@ -114,7 +114,9 @@ pub async fn change_user(db: &Db, id: UserId, change: &UserChange) -> Result<(),
 
 /// Admins who can still sign in.
 pub async fn active_admins(db: &Db) -> Result<i64, StorageError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0").fetch_one(db.pool()).await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0")
+        .fetch_one(db.pool())
+        .await?)
 }
 
 pub async fn find_user(db: &Db, id: UserId) -> Result<Option<User>, StorageError> {
@@ -186,13 +188,20 @@ pub async fn list_chats(
     let count = sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*) FROM chats c JOIN characters ch ON ch.id = c.character_id {CHAT_WHERE}"
     ));
-    let total: i64 =
-        sqlx::query_scalar(count).bind(user).bind(character).bind(from).bind(to).bind(&text).fetch_one(db.pool()).await?;
+    let total: i64 = sqlx::query_scalar(count)
+        .bind(user)
+        .bind(character)
+        .bind(from)
+        .bind(to)
+        .bind(&text)
+        .fetch_one(db.pool())
+        .await?;
     Ok((rows, total))
 }
 
 pub async fn chat_exists(db: &Db, id: i64) -> Result<bool, StorageError> {
-    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM chats WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM chats WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
     Ok(found.is_some())
 }
 
@@ -248,11 +257,12 @@ pub async fn active_users(db: &Db, from: &str, to: &str) -> Result<i64, StorageE
 
 /// Creation times of accounts created in `[from, to)`, and the number of all accounts.
 pub async fn signups(db: &Db, from: Millis, to: Millis) -> Result<(Vec<Millis>, i64), StorageError> {
-    let created: Vec<i64> = sqlx::query_scalar("SELECT created_at FROM users WHERE created_at >= $1 AND created_at < $2")
-        .bind(from)
-        .bind(to)
-        .fetch_all(db.pool())
-        .await?;
+    let created: Vec<i64> =
+        sqlx::query_scalar("SELECT created_at FROM users WHERE created_at >= $1 AND created_at < $2")
+            .bind(from)
+            .bind(to)
+            .fetch_all(db.pool())
+            .await?;
     let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(db.pool()).await?;
     Ok((created, all))
 }

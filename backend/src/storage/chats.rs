@@ -322,7 +322,11 @@ async fn record_usage(
     .execute(&mut **tx)
     .await?;
     if e.messages > 0 {
-        sqlx::query("UPDATE users SET last_active_at = $2 WHERE id = $1").bind(user_id).bind(at).execute(&mut **tx).await?;
+        sqlx::query("UPDATE users SET last_active_at = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }

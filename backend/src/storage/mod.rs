@@ -8,6 +8,7 @@ pub mod admin;
 pub mod characters;
 pub mod chats;
 pub mod prompts;
+pub mod seed;
 pub mod sessions;
 pub mod users;
 
