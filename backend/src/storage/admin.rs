@@ -1,6 +1,8 @@
 //! What admins read: users with totals, chats across users, statistics, the live feed's
-//! last minute, and announcements. Every figure comes from the usage ledger (`usage_daily`,
-//! `user_totals`), which the chat turns keep in step with the messages.
+//! last minute, and announcements. Every figure comes from the usage ledger, which the
+//! database's triggers keep in step with every stored message and chat (migration 0003):
+//! `usage_days` (per day), `usage_user_days` (per user and day), `usage_character_days`,
+//! `usage_model_days` and `user_totals`.
 
 use sqlx::FromRow;
 
@@ -74,7 +76,7 @@ pub async fn list_users(
         "SELECT u.id, u.username, u.email, u.is_admin, u.disabled, u.daily_token_quota, u.created_at, u.last_active_at, \
          COALESCE(t.chats, 0) AS chats, COALESCE(t.messages, 0) AS messages, \
          COALESCE(t.prompt_tokens + t.completion_tokens, 0) AS total_tokens, \
-         COALESCE((SELECT CAST(SUM(d.prompt_tokens + d.completion_tokens) AS BIGINT) FROM usage_daily d \
+         COALESCE((SELECT d.prompt_tokens + d.completion_tokens FROM usage_user_days d \
                    WHERE d.user_id = u.id AND d.day = $2), 0) AS tokens_today \
          FROM users u LEFT JOIN user_totals t ON t.user_id = u.id {USER_FILTER} \
          ORDER BY {} LIMIT $3 OFFSET $4",
@@ -220,9 +222,8 @@ pub struct DayFigures {
 #[tracing::instrument(skip_all, fields(user.id = user_id), err(level = "warn"))]
 pub async fn user_days(db: &Db, user_id: UserId, from: &str, to: &str) -> Result<Vec<DayFigures>, StorageError> {
     Ok(sqlx::query_as(
-        "SELECT day, CAST(1 AS BIGINT) AS active_users, CAST(SUM(chats) AS BIGINT) AS chats, CAST(SUM(messages) AS BIGINT) AS messages, \
-         CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
-         FROM usage_daily WHERE user_id = $1 AND day >= $2 AND day <= $3 GROUP BY day ORDER BY day",
+        "SELECT day, CAST(1 AS BIGINT) AS active_users, chats, messages, prompt_tokens, completion_tokens \
+         FROM usage_user_days WHERE user_id = $1 AND day >= $2 AND day <= $3 ORDER BY day",
     )
     .bind(user_id)
     .bind(from)
@@ -235,10 +236,8 @@ pub async fn user_days(db: &Db, user_id: UserId, from: &str, to: &str) -> Result
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn days(db: &Db, from: &str, to: &str) -> Result<Vec<DayFigures>, StorageError> {
     Ok(sqlx::query_as(
-        "SELECT day, COUNT(DISTINCT user_id) AS active_users, CAST(SUM(chats) AS BIGINT) AS chats, \
-         CAST(SUM(messages) AS BIGINT) AS messages, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
-         CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
-         FROM usage_daily WHERE day >= $1 AND day <= $2 GROUP BY day ORDER BY day",
+        "SELECT day, active_users, chats, messages, prompt_tokens, completion_tokens \
+         FROM usage_days WHERE day >= $1 AND day <= $2 ORDER BY day",
     )
     .bind(from)
     .bind(to)
@@ -248,7 +247,7 @@ pub async fn days(db: &Db, from: &str, to: &str) -> Result<Vec<DayFigures>, Stor
 
 /// Distinct users with usage in the range.
 pub async fn active_users(db: &Db, from: &str, to: &str) -> Result<i64, StorageError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(DISTINCT user_id) FROM usage_daily WHERE day >= $1 AND day <= $2")
+    Ok(sqlx::query_scalar("SELECT COUNT(DISTINCT user_id) FROM usage_user_days WHERE day >= $1 AND day <= $2")
         .bind(from)
         .bind(to)
         .fetch_one(db.pool())
@@ -281,7 +280,7 @@ pub async fn top_users(db: &Db, from: &str, to: &str, limit: i64) -> Result<Vec<
     Ok(sqlx::query_as(
         "SELECT g.user_id AS id, u.username AS name, g.messages, g.prompt_tokens, g.completion_tokens FROM \
          (SELECT user_id, CAST(SUM(messages) AS BIGINT) AS messages, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
-          CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM usage_daily \
+          CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM usage_user_days \
           WHERE day >= $1 AND day <= $2 GROUP BY user_id \
           ORDER BY SUM(prompt_tokens + completion_tokens) DESC, user_id LIMIT $3) g \
          JOIN users u ON u.id = g.user_id ORDER BY g.prompt_tokens + g.completion_tokens DESC, g.user_id",
@@ -297,7 +296,7 @@ pub async fn top_characters(db: &Db, from: &str, to: &str, limit: i64) -> Result
     Ok(sqlx::query_as(
         "SELECT g.character_id AS id, ch.name AS name, g.messages, g.prompt_tokens, g.completion_tokens FROM \
          (SELECT character_id, CAST(SUM(messages) AS BIGINT) AS messages, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
-          CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM usage_daily \
+          CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM usage_character_days \
           WHERE day >= $1 AND day <= $2 GROUP BY character_id \
           ORDER BY SUM(prompt_tokens + completion_tokens) DESC, character_id LIMIT $3) g \
          JOIN characters ch ON ch.id = g.character_id ORDER BY g.prompt_tokens + g.completion_tokens DESC, g.character_id",
@@ -314,7 +313,7 @@ pub async fn by_model(db: &Db, from: &str, to: &str) -> Result<Vec<GroupFigures>
     Ok(sqlx::query_as(
         "SELECT CAST(0 AS BIGINT) AS id, model AS name, CAST(SUM(messages) AS BIGINT) AS messages, \
          CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
-         FROM usage_daily WHERE day >= $1 AND day <= $2 GROUP BY model ORDER BY model",
+         FROM usage_model_days WHERE day >= $1 AND day <= $2 GROUP BY model ORDER BY model",
     )
     .bind(from)
     .bind(to)
@@ -338,11 +337,9 @@ pub struct UserDayRow {
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn user_day_rows(db: &Db, from: &str, to: &str) -> Result<Vec<UserDayRow>, StorageError> {
     Ok(sqlx::query_as(
-        "SELECT d.day, d.user_id, u.username, CAST(SUM(d.messages) AS BIGINT) AS messages, \
-         CAST(SUM(d.chats) AS BIGINT) AS chats, CAST(SUM(d.prompt_tokens) AS BIGINT) AS prompt_tokens, \
-         CAST(SUM(d.completion_tokens) AS BIGINT) AS completion_tokens \
-         FROM usage_daily d JOIN users u ON u.id = d.user_id WHERE d.day >= $1 AND d.day <= $2 \
-         GROUP BY d.day, d.user_id, u.username ORDER BY d.day, d.user_id",
+        "SELECT d.day, d.user_id, u.username, d.messages, d.chats, d.prompt_tokens, d.completion_tokens \
+         FROM usage_user_days d JOIN users u ON u.id = d.user_id WHERE d.day >= $1 AND d.day <= $2 \
+         ORDER BY d.day, d.user_id",
     )
     .bind(from)
     .bind(to)

@@ -100,14 +100,6 @@ pub struct NewMessage<'a> {
     pub upstream_latency_ms: Option<i64>,
 }
 
-/// What a message adds to the ledger.
-#[derive(Clone, Copy, Default)]
-struct LedgerEntry {
-    messages: i64,
-    chats: i64,
-    usage: TokenUsage,
-}
-
 /// Creates a chat and, when the character has one, its greeting (not charged).
 #[tracing::instrument(skip_all, fields(user.id = user_id), err(level = "warn"))]
 pub async fn create(
@@ -131,7 +123,6 @@ pub async fn create(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?;
-    record_usage(&mut tx, user_id, now, model, character_id, LedgerEntry { chats: 1, ..Default::default() }).await?;
     if let Some((text, token_count)) = greeting {
         let greeting = NewMessage {
             role: Role::Assistant,
@@ -143,7 +134,7 @@ pub async fn create(
             token_count,
             upstream_latency_ms: None,
         };
-        insert_message_in(&mut tx, id, user_id, &greeting, now).await?;
+        insert_message(&mut *tx, id, user_id, character_id, &greeting, now).await?;
     }
     let chat = fetch_chat(&mut tx, id).await?;
     tx.commit().await?;
@@ -223,44 +214,31 @@ pub async fn messages_page(
     Ok(rows.into_iter().rev().map(Message::from).collect())
 }
 
-/// Stores a message, moves the chat's activity, and books its cost, in one transaction.
-/// A user message counts as one message of the day; an assistant reply adds its tokens.
+/// Stores a message. The database's triggers move the chat's counters and book the message's
+/// usage in the ledger within the same statement (see `migrations/*/0003_admin.sql`): a user
+/// message counts as one message of its day, a reply adds its tokens.
 #[tracing::instrument(skip_all, fields(chat.id = chat.id), err(level = "warn"))]
 pub async fn add_message(db: &Db, chat: &Chat, new: &NewMessage<'_>) -> Result<Message, StorageError> {
-    let now = now_millis();
-    let mut tx = db.writer().begin().await?;
-    let message = insert_message_in(&mut tx, chat.id, chat.user_id, new, now).await?;
-    let entry = LedgerEntry { messages: i64::from(new.role == Role::User), chats: 0, usage: new.usage };
-    let model = new.model.unwrap_or(&chat.model);
-    if entry.messages > 0 || entry.usage.total() > 0 {
-        record_usage(&mut tx, chat.user_id, now, model, chat.character_id, entry).await?;
-    }
-    tx.commit().await?;
-    Ok(message)
+    insert_message(db.writer(), chat.id, chat.user_id, chat.character_id, new, now_millis()).await
 }
 
-/// Inserts a message and bumps its chat's counters. Starts with a write, so SQLite takes the
-/// write lock at once and waits (busy_timeout) instead of failing on a lock upgrade.
-async fn insert_message_in(
-    tx: &mut Transaction<'_, Any>,
+async fn insert_message<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
     chat_id: ChatId,
     user_id: UserId,
+    character_id: i64,
     m: &NewMessage<'_>,
     now: Millis,
 ) -> Result<Message, StorageError> {
-    sqlx::query("UPDATE chats SET message_count = message_count + 1, last_message_at = $2 WHERE id = $1")
-        .bind(chat_id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
     let sql = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO messages (chat_id, user_id, role, content, status, model, prompt_tokens, completion_tokens, \
-         token_count, usage_source, upstream_latency_ms, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {MESSAGE_COLUMNS}"
+        "INSERT INTO messages (chat_id, user_id, character_id, role, content, status, model, prompt_tokens, \
+         completion_tokens, token_count, usage_source, upstream_latency_ms, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {MESSAGE_COLUMNS}"
     ));
     let row: MessageRow = sqlx::query_as(sql)
         .bind(chat_id)
         .bind(user_id)
+        .bind(character_id)
         .bind(role_str(m.role))
         .bind(m.content)
         .bind(status_str(m.status))
@@ -271,75 +249,20 @@ async fn insert_message_in(
         .bind(m.usage_source.map(source_str))
         .bind(m.upstream_latency_ms)
         .bind(now)
-        .fetch_one(&mut **tx)
+        .fetch_one(executor)
         .await?;
     Ok(row.into())
-}
-
-/// Books a ledger entry: the day's row (per user, model, character) and the user's lifetime
-/// totals. Both move together, in the caller's transaction.
-async fn record_usage(
-    tx: &mut Transaction<'_, Any>,
-    user_id: UserId,
-    at: Millis,
-    model: &str,
-    character_id: i64,
-    e: LedgerEntry,
-) -> Result<(), StorageError> {
-    sqlx::query(
-        "INSERT INTO usage_daily (user_id, day, model, character_id, messages, chats, prompt_tokens, completion_tokens) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (user_id, day, model, character_id) DO UPDATE SET \
-         messages = usage_daily.messages + excluded.messages, \
-         chats = usage_daily.chats + excluded.chats, \
-         prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens, \
-         completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens",
-    )
-    .bind(user_id)
-    .bind(day(at))
-    .bind(model)
-    .bind(character_id)
-    .bind(e.messages)
-    .bind(e.chats)
-    .bind(e.usage.prompt_tokens)
-    .bind(e.usage.completion_tokens)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO user_totals (user_id, chats, messages, prompt_tokens, completion_tokens) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (user_id) DO UPDATE SET \
-         chats = user_totals.chats + excluded.chats, \
-         messages = user_totals.messages + excluded.messages, \
-         prompt_tokens = user_totals.prompt_tokens + excluded.prompt_tokens, \
-         completion_tokens = user_totals.completion_tokens + excluded.completion_tokens",
-    )
-    .bind(user_id)
-    .bind(e.chats)
-    .bind(e.messages)
-    .bind(e.usage.prompt_tokens)
-    .bind(e.usage.completion_tokens)
-    .execute(&mut **tx)
-    .await?;
-    if e.messages > 0 {
-        sqlx::query("UPDATE users SET last_active_at = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Tokens the user was charged today (UTC), for the daily quota.
 #[tracing::instrument(skip_all, fields(user.id = user_id), err(level = "warn"))]
 pub async fn tokens_used_on(db: &Db, user_id: UserId, at: Millis) -> Result<i64, StorageError> {
     let used: Option<i64> = sqlx::query_scalar(
-        "SELECT CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) FROM usage_daily WHERE user_id = $1 AND day = $2",
+        "SELECT prompt_tokens + completion_tokens FROM usage_user_days WHERE user_id = $1 AND day = $2",
     )
     .bind(user_id)
     .bind(day(at))
-    .fetch_one(db.pool())
+    .fetch_optional(db.pool())
     .await?;
     Ok(used.unwrap_or(0))
 }

@@ -1,13 +1,13 @@
 //! Synthetic data for demos and benchmarks: users, characters, chats and messages spread over
-//! a number of days, with the usage ledger exactly consistent with the messages (as if every
-//! turn had been sent through the API).
+//! a number of days. The database's triggers book the usage ledger for every inserted chat and
+//! message, exactly as for turns sent through the API.
 
 use std::collections::HashMap;
 
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 
 use super::{Db, Engine, StorageError};
-use crate::clock::{Millis, day, now_millis};
+use crate::clock::{Millis, now_millis};
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -100,8 +100,6 @@ struct ChatPlan {
     character: i64,
     model: String,
     created_at: Millis,
-    last: Millis,
-    count: i64,
 }
 
 /// Generates and stores the data; returns what was added.
@@ -187,28 +185,11 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
                 character: *visible.choose(&mut rng).expect("there are public characters"),
                 model: plan.models.choose(&mut rng).expect("at least one model").clone(),
                 created_at: created.min(now - 1),
-                last: created.min(now - 1),
-                count: 0,
             });
         }
     }
 
     // Messages: turns (a user message, then a reply) at random times after each chat began.
-    #[derive(Default)]
-    struct Ledger {
-        messages: i64,
-        chats: i64,
-        prompt: i64,
-        completion: i64,
-    }
-    let mut ledger: HashMap<(i64, String, String, i64), Ledger> = HashMap::new();
-    let mut totals: HashMap<i64, Ledger> = HashMap::new();
-    let mut last_active: HashMap<i64, Millis> = HashMap::new();
-    for chat in &chats {
-        let key = (chat.user, day(chat.created_at), chat.model.clone(), chat.character);
-        ledger.entry(key).or_default().chats += 1;
-        totals.entry(chat.user).or_default().chats += 1;
-    }
     let turns = plan.messages / 2;
     let mut turn_times: Vec<(usize, Millis)> = (0..turns)
         .map(|_| {
@@ -220,7 +201,7 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
     turn_times.sort_by_key(|(_, at)| *at);
     let mut rows = Vec::with_capacity(turns * 2);
     for (c, at) in turn_times {
-        let chat = &mut chats[c];
+        let chat = &chats[c];
         let line = LINES[rows.len() / 2 % LINES.len()];
         let (prompt, completion) = (rng.random_range(60..600i64), rng.random_range(20..250i64));
         let id = msg0 + rows.len() as i64;
@@ -228,6 +209,7 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
             Val::Int(id),
             Val::Int(chat.id),
             Val::Int(chat.user),
+            Val::Int(chat.character),
             Val::Text("user".into()),
             Val::Text(line.into()),
             Val::Text("complete".into()),
@@ -242,6 +224,7 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
             Val::Int(id + 1),
             Val::Int(chat.id),
             Val::Int(chat.user),
+            Val::Int(chat.character),
             Val::Text("assistant".into()),
             Val::Text(format!("(seeded reply to: {line})")),
             Val::Text("complete".into()),
@@ -252,18 +235,6 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
             Val::OptInt(Some(rng.random_range(200..3000))),
             Val::Int(at + 1),
         ]);
-        chat.count += 2;
-        chat.last = at + 1;
-        let entry = ledger.entry((chat.user, day(at), chat.model.clone(), chat.character)).or_default();
-        entry.messages += 1;
-        let reply_entry = ledger.entry((chat.user, day(at + 1), chat.model.clone(), chat.character)).or_default();
-        reply_entry.prompt += prompt;
-        reply_entry.completion += completion;
-        let total = totals.entry(chat.user).or_default();
-        total.messages += 1;
-        total.prompt += prompt;
-        total.completion += completion;
-        last_active.insert(chat.user, at);
     }
     let chat_rows = chats
         .iter()
@@ -274,19 +245,19 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
                 Val::Int(c.character),
                 Val::Text("Seeded chat".into()),
                 Val::Text(c.model.clone()),
-                Val::Int(c.count),
                 Val::Int(c.created_at),
-                Val::Int(c.last),
+                Val::Int(c.created_at),
             ]
         })
         .collect();
-    let columns = ["id", "user_id", "character_id", "title", "model", "message_count", "created_at", "last_message_at"];
+    let columns = ["id", "user_id", "character_id", "title", "model", "created_at", "last_message_at"];
     insert_rows(&mut tx, "chats", &columns, chat_rows).await?;
     let message_count = rows.len();
     let columns = [
         "id",
         "chat_id",
         "user_id",
+        "character_id",
         "role",
         "content",
         "status",
@@ -298,40 +269,6 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
         "created_at",
     ];
     insert_rows(&mut tx, "messages", &columns, rows).await?;
-    let usage_rows = ledger
-        .into_iter()
-        .map(|((user, d, model, character), l)| {
-            vec![
-                Val::Int(user),
-                Val::Text(d),
-                Val::Text(model),
-                Val::Int(character),
-                Val::Int(l.messages),
-                Val::Int(l.chats),
-                Val::Int(l.prompt),
-                Val::Int(l.completion),
-            ]
-        })
-        .collect();
-    let columns =
-        ["user_id", "day", "model", "character_id", "messages", "chats", "prompt_tokens", "completion_tokens"];
-    insert_rows(&mut tx, "usage_daily", &columns, usage_rows).await?;
-    let total_rows = totals
-        .into_iter()
-        .map(|(user, l)| {
-            vec![Val::Int(user), Val::Int(l.chats), Val::Int(l.messages), Val::Int(l.prompt), Val::Int(l.completion)]
-        })
-        .collect();
-    insert_rows(
-        &mut tx,
-        "user_totals",
-        &["user_id", "chats", "messages", "prompt_tokens", "completion_tokens"],
-        total_rows,
-    )
-    .await?;
-    for (user, at) in last_active {
-        sqlx::query("UPDATE users SET last_active_at = $2 WHERE id = $1").bind(user).bind(at).execute(&mut *tx).await?;
-    }
     if db.engine() == Engine::Postgres {
         // Explicit ids do not move identity sequences.
         for table in ["users", "characters", "chats", "messages"] {

@@ -126,32 +126,31 @@ async fn overview_and_user_list_equal_the_sums_over_messages(engine: Engine) {
 async fn date_ranges_include_their_edges_and_nothing_else(engine: Engine) {
     let app = spawn_app(engine).await;
     let boss = admin(&app).await;
-    let user = user_with_turns(&app, "fake-openai", 2).await;
-    // Move the second turn's messages and usage to three days ago, keeping them consistent.
+    let user = user_with_turns(&app, "fake-openai", 1).await;
+    // A turn three days ago, stored as the server would have stored it then.
     let three_days_ago = chrono::Utc::now() - chrono::Duration::days(3);
     let (day, at) = (three_days_ago.format("%Y-%m-%d").to_string(), three_days_ago.timestamp_millis());
-    let latest: i64 = sqlx::query_scalar("SELECT MAX(id) FROM messages").fetch_one(app.db.pool()).await.unwrap();
-    sqlx::query("UPDATE messages SET created_at = $1 WHERE id >= $2")
-        .bind(at)
-        .bind(latest - 1)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
-    sqlx::query(
-        "INSERT INTO usage_daily (user_id, day, model, character_id, messages, chats, prompt_tokens, completion_tokens) \
-         SELECT user_id, $1, model, character_id, 1, 0, 42, 6 FROM usage_daily WHERE user_id = $2",
-    )
-    .bind(&day)
-    .bind(user.id)
-    .execute(app.db.pool())
-    .await
-    .unwrap();
-    sqlx::query("UPDATE usage_daily SET messages = messages - 1, prompt_tokens = prompt_tokens - 42, completion_tokens = completion_tokens - 6 WHERE user_id = $1 AND day <> $2")
+    let (chat, character): (i64, i64) = sqlx::query_as("SELECT id, character_id FROM chats WHERE user_id = $1")
         .bind(user.id)
-        .bind(&day)
-        .execute(app.db.pool())
+        .fetch_one(app.db.pool())
         .await
         .unwrap();
+    for (role, prompt, completion, when) in [("user", 0i64, 0i64, at), ("assistant", 42, 6, at + 1)] {
+        sqlx::query(
+            "INSERT INTO messages (chat_id, user_id, character_id, role, content, status, model, prompt_tokens, \
+             completion_tokens, token_count, created_at) VALUES ($1, $2, $3, $4, 'then', 'complete', 'fake-openai', $5, $6, 1, $7)",
+        )
+        .bind(chat)
+        .bind(user.id)
+        .bind(character)
+        .bind(role)
+        .bind(prompt)
+        .bind(completion)
+        .bind(when)
+        .execute(app.db.writer())
+        .await
+        .unwrap();
+    }
     let get = |from: String, to: String| {
         let app = &app;
         let token = boss.token.clone();

@@ -1,0 +1,119 @@
+//! Benchmark (not a test): the admin dashboard's heavy reads over a seeded database of
+//! 10,000 users and 1,000,000 messages over 90 days. Run with
+//! `cargo bench -p troupe-server --bench admin`; `BENCH_DATABASE_URL=postgres://…` (an empty
+//! database) measures on PostgreSQL. `BENCH_USERS`, `BENCH_MESSAGES` and `BENCH_DAYS` scale it.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Child, Command, Stdio},
+    time::Instant,
+};
+
+use serde_json::{Value, json};
+
+const SAMPLES: usize = 30;
+const CSV_SAMPLES: usize = 5;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    let data = tempfile::tempdir().unwrap();
+    let database_url = std::env::var("BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| format!("sqlite://{}/admin-bench.db", data.path().display()));
+    let (users, messages, days) =
+        (env_or("BENCH_USERS", 10_000), env_or("BENCH_MESSAGES", 1_000_000), env_or("BENCH_DAYS", 90));
+    println!("database: {}", database_url.split(':').next().unwrap());
+
+    let started = Instant::now();
+    let seeded = troupe(&database_url, data.path())
+        .args(["seed", "--users", &users.to_string(), "--messages", &messages.to_string(), "--days", &days.to_string()])
+        .output()
+        .unwrap();
+    assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
+    print!("{}", String::from_utf8_lossy(&seeded.stdout));
+    println!("seeding took {:.1} s", started.elapsed().as_secs_f64());
+    let mut create =
+        troupe(&database_url, data.path()).args(["create-admin", "bench_admin"]).stdin(Stdio::piped()).spawn().unwrap();
+    create.stdin.take().unwrap().write_all(b"bench-admin-1\n").unwrap();
+    assert!(create.wait().unwrap().success());
+
+    let (mut server, base) = start_server(&database_url, data.path());
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"username": "bench_admin", "password": "bench-admin-1"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let today = chrono::Utc::now().date_naive();
+    let from = (today - chrono::Duration::days(days as i64 - 1)).format("%Y-%m-%d");
+    let to = today.format("%Y-%m-%d");
+
+    let cases = [
+        (format!("/api/admin/stats/overview?from={from}&to={to}"), SAMPLES, "overview, 90 days"),
+        ("/api/admin/users?sort=tokens&limit=50".to_owned(), SAMPLES, "user list by tokens, page 1"),
+        ("/api/admin/users?sort=tokens&limit=50&page=100".to_owned(), SAMPLES, "user list by tokens, page 100"),
+        (format!("/api/admin/stats/export.csv?from={from}&to={to}"), CSV_SAMPLES, "CSV export, 90 days"),
+    ];
+    for (path, samples, label) in cases {
+        let mut times = Vec::new();
+        let mut size = 0;
+        for _ in 0..samples + 1 {
+            let started = Instant::now();
+            let resp = client.get(format!("{base}{path}")).bearer_auth(&token).send().await.unwrap();
+            assert!(resp.status().is_success(), "{path}: {}", resp.status());
+            size = resp.bytes().await.unwrap().len();
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.remove(0); // the first warms caches
+        times.sort_by(f64::total_cmp);
+        println!(
+            "{label}: n={samples} p50 {:.1} ms, p99 {:.1} ms ({} KB)",
+            pct(&times, 0.5),
+            pct(&times, 0.99),
+            size / 1024
+        );
+    }
+    server.kill().ok();
+    server.wait().ok();
+}
+
+fn troupe(database_url: &str, data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe-server"));
+    cmd.env("DATABASE_URL", database_url)
+        .env("DATA_DIR", data_dir)
+        .env("LOG_LEVEL", "warn")
+        .env("RATE_LIMIT_AUTH_PER_MINUTE", "0");
+    cmd
+}
+
+fn start_server(database_url: &str, data_dir: &std::path::Path) -> (Child, String) {
+    let mut child = troupe(database_url, data_dir)
+        .env("TROUPE_BIND", "127.0.0.1:0")
+        .env("LOG_LEVEL", "warn,troupe_server::startup=info")
+        .env("LOG_FORMAT", "json")
+        .env("STATIC_DIR", "/nonexistent")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the server binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some(at) = line.find("listening on http://") {
+            break line[at + "listening on ".len()..].split('"').next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, base)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
