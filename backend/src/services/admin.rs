@@ -173,14 +173,17 @@ impl Admin {
     pub async fn overview(&self, range: DayRange) -> Result<Overview, AppError> {
         let (from, to) = (range.from_key(), range.to_key());
         let db = &self.db;
-        let (days, active, signups, top_users, top_characters, models) = tokio::try_join!(
+        let (days, mut active, signups, top_characters, models) = tokio::try_join!(
             admin::days(db, &from, &to),
-            admin::active_users(db, &from, &to),
+            admin::users_in_range(db, &from, &to),
             admin::signups(db, range.start_millis(), range.end_millis()),
-            admin::top_users(db, &from, &to, TOP),
             admin::top_characters(db, &from, &to, TOP),
             admin::by_model(db, &from, &to),
         )?;
+        let active_users = active.len() as i64;
+        active.sort_by_key(|u| (std::cmp::Reverse(tokens(u)), u.id));
+        active.truncate(TOP as usize);
+        let names = admin::usernames(db, &active.iter().map(|u| u.id).collect::<Vec<_>>()).await?;
         let (created, all_users) = signups;
         let by_model: Vec<ModelUsage> = models.into_iter().map(|m| self.model_usage(m)).collect();
         let sum = |f: fn(&DayFigures) -> i64| days.iter().map(f).sum::<i64>();
@@ -188,7 +191,7 @@ impl Admin {
         let totals = OverviewTotals {
             users: all_users,
             new_users: created.len() as i64,
-            active_users: active,
+            active_users,
             chats: sum(|d| d.chats),
             messages: sum(|d| d.messages),
             prompt_tokens,
@@ -201,9 +204,14 @@ impl Admin {
             to,
             totals,
             daily: day_series(&range, &days, &created),
-            top_users: top_users
+            top_users: active
                 .into_iter()
-                .map(|g| TopUser { user_id: g.id, total_tokens: tokens(&g), username: g.name, messages: g.messages })
+                .map(|g| TopUser {
+                    user_id: g.id,
+                    total_tokens: tokens(&g),
+                    username: names.get(&g.id).cloned().unwrap_or_default(),
+                    messages: g.messages,
+                })
                 .collect(),
             top_characters: top_characters
                 .into_iter()

@@ -1,5 +1,10 @@
 //! Shared prompts: everyone reads the enabled ones; admins read all and write.
 
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use troupe_types::PromptInput;
 
 use crate::{
@@ -11,13 +16,21 @@ use crate::{
 #[derive(Clone)]
 pub struct Prompts {
     db: Db,
+    /// The enabled texts, read on every turn; dropped on every change made here, and
+    /// re-read after `CACHE_TTL` to see changes made through other server instances.
+    cache: Arc<Mutex<Option<CachedTexts>>>,
 }
+
+/// When the enabled texts were read, and the texts.
+type CachedTexts = (Instant, Arc<Vec<String>>);
+
+const CACHE_TTL: Duration = Duration::from_secs(5);
 
 const ADMINS_ONLY: &str = "only admins can change shared prompts";
 
 impl Prompts {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, cache: Arc::default() }
     }
 
     pub async fn list(&self, viewer: &User) -> Result<Vec<SharedPrompt>, AppError> {
@@ -25,23 +38,41 @@ impl Prompts {
     }
 
     /// The enabled prompts' texts in order, for prompt assembly.
-    pub async fn enabled_texts(&self) -> Result<Vec<String>, AppError> {
-        Ok(prompts::list(&self.db, false).await?.into_iter().map(|p| p.fields.content).collect())
+    pub async fn enabled_texts(&self) -> Result<Arc<Vec<String>>, AppError> {
+        if let Some((at, texts)) = self.cache.lock().expect("prompt cache lock").as_ref()
+            && at.elapsed() < CACHE_TTL
+        {
+            return Ok(Arc::clone(texts));
+        }
+        let texts: Arc<Vec<String>> =
+            Arc::new(prompts::list(&self.db, false).await?.into_iter().map(|p| p.fields.content).collect());
+        *self.cache.lock().expect("prompt cache lock") = Some((Instant::now(), Arc::clone(&texts)));
+        Ok(texts)
+    }
+
+    fn forget_cache(&self) {
+        *self.cache.lock().expect("prompt cache lock") = None;
     }
 
     pub async fn create(&self, admin: &User, input: PromptInput) -> Result<SharedPrompt, AppError> {
         require_admin(admin)?;
-        Ok(prompts::insert(&self.db, &PromptDraft::parse(input)?).await?)
+        let prompt = prompts::insert(&self.db, &PromptDraft::parse(input)?).await?;
+        self.forget_cache();
+        Ok(prompt)
     }
 
     pub async fn update(&self, admin: &User, id: PromptId, input: PromptInput) -> Result<SharedPrompt, AppError> {
         require_admin(admin)?;
-        Ok(prompts::update(&self.db, id, &PromptDraft::parse(input)?).await?)
+        let prompt = prompts::update(&self.db, id, &PromptDraft::parse(input)?).await?;
+        self.forget_cache();
+        Ok(prompt)
     }
 
     pub async fn delete(&self, admin: &User, id: PromptId) -> Result<(), AppError> {
         require_admin(admin)?;
-        Ok(prompts::delete(&self.db, id).await?)
+        prompts::delete(&self.db, id).await?;
+        self.forget_cache();
+        Ok(())
     }
 }
 

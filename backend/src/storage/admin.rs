@@ -4,6 +4,8 @@
 //! `usage_days` (per day), `usage_user_days` (per user and day), `usage_character_days`,
 //! `usage_model_days` and `user_totals`.
 
+use std::collections::HashMap;
+
 use sqlx::FromRow;
 
 use super::{Db, StorageError, flag, like_pattern};
@@ -245,15 +247,6 @@ pub async fn days(db: &Db, from: &str, to: &str) -> Result<Vec<DayFigures>, Stor
     .await?)
 }
 
-/// Distinct users with usage in the range.
-pub async fn active_users(db: &Db, from: &str, to: &str) -> Result<i64, StorageError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(DISTINCT user_id) FROM usage_user_days WHERE day >= $1 AND day <= $2")
-        .bind(from)
-        .bind(to)
-        .fetch_one(db.pool())
-        .await?)
-}
-
 /// Creation times of accounts created in `[from, to)`, and the number of all accounts.
 pub async fn signups(db: &Db, from: Millis, to: Millis) -> Result<(Vec<Millis>, i64), StorageError> {
     let created: Vec<i64> =
@@ -276,20 +269,32 @@ pub struct GroupFigures {
     pub completion_tokens: i64,
 }
 
-pub async fn top_users(db: &Db, from: &str, to: &str, limit: i64) -> Result<Vec<GroupFigures>, StorageError> {
+/// Every user with usage in the range and their figures there (one scan of the per-user days).
+pub async fn users_in_range(db: &Db, from: &str, to: &str) -> Result<Vec<GroupFigures>, StorageError> {
     Ok(sqlx::query_as(
-        "SELECT g.user_id AS id, u.username AS name, g.messages, g.prompt_tokens, g.completion_tokens FROM \
-         (SELECT user_id, CAST(SUM(messages) AS BIGINT) AS messages, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
-          CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM usage_user_days \
-          WHERE day >= $1 AND day <= $2 GROUP BY user_id \
-          ORDER BY SUM(prompt_tokens + completion_tokens) DESC, user_id LIMIT $3) g \
-         JOIN users u ON u.id = g.user_id ORDER BY g.prompt_tokens + g.completion_tokens DESC, g.user_id",
+        "SELECT user_id AS id, '' AS name, CAST(SUM(messages) AS BIGINT) AS messages, \
+         CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
+         FROM usage_user_days WHERE day >= $1 AND day <= $2 GROUP BY user_id",
     )
     .bind(from)
     .bind(to)
-    .bind(limit)
     .fetch_all(db.pool())
     .await?)
+}
+
+/// Usernames of the given ids.
+pub async fn usernames(db: &Db, ids: &[i64]) -> Result<HashMap<i64, String>, StorageError> {
+    let mut names = HashMap::new();
+    for id in ids {
+        if let Some(name) = sqlx::query_scalar::<_, String>("SELECT username FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?
+        {
+            names.insert(*id, name);
+        }
+    }
+    Ok(names)
 }
 
 pub async fn top_characters(db: &Db, from: &str, to: &str, limit: i64) -> Result<Vec<GroupFigures>, StorageError> {

@@ -117,7 +117,7 @@ pub async fn admin_exists(db: &Db) -> Result<bool, StorageError> {
 }
 
 /// Makes an existing account an admin; `NotFound` when there is none of that name.
-#[tracing::instrument(skip_all, err(level = "warn"))]
+#[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn promote_to_admin(db: &Db, username: &str) -> Result<User, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE users SET is_admin = 1 WHERE lower(username) = lower($1) RETURNING {USER_COLUMNS}"
