@@ -35,7 +35,8 @@ CREATE TABLE usage_user_days (
     completion_tokens BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, day)
 );
-CREATE INDEX usage_user_days_day ON usage_user_days (day);
+-- Covers the dashboard's scans of a range of days (active and top users).
+CREATE INDEX usage_user_days_day ON usage_user_days (day, user_id, prompt_tokens, completion_tokens, messages);
 
 CREATE TABLE usage_days (
     day               TEXT   PRIMARY KEY,

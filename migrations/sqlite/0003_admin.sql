@@ -36,8 +36,9 @@ CREATE TABLE usage_user_days (
     prompt_tokens     BIGINT NOT NULL DEFAULT 0,
     completion_tokens BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, day)
-) WITHOUT ROWID;
-CREATE INDEX usage_user_days_day ON usage_user_days (day);
+);
+-- Covers the dashboard's scans of a range of days (active and top users).
+CREATE INDEX usage_user_days_day ON usage_user_days (day, user_id, prompt_tokens, completion_tokens, messages);
 
 -- Per day over all users: the day series; `active_users` counts each user's first usage of the day.
 CREATE TABLE usage_days (
