@@ -27,11 +27,14 @@ async fn main() {
         (env_or("BENCH_USERS", 10_000), env_or("BENCH_MESSAGES", 1_000_000), env_or("BENCH_DAYS", 90));
     println!("database: {}", database_url.split(':').next().unwrap());
 
+    // BENCH_SKIP_SEED=1 reuses a database seeded by an earlier run (PostgreSQL takes minutes).
     let started = Instant::now();
-    let seeded = troupe(&database_url, data.path())
-        .args(["seed", "--users", &users.to_string(), "--messages", &messages.to_string(), "--days", &days.to_string()])
-        .output()
-        .unwrap();
+    let skip_seed = std::env::var_os("BENCH_SKIP_SEED").is_some();
+    let seed_args =
+        ["seed", "--users", &users.to_string(), "--messages", &messages.to_string(), "--days", &days.to_string()]
+            .map(str::to_owned);
+    let args: Vec<String> = if skip_seed { vec!["migrate".into()] } else { seed_args.to_vec() };
+    let seeded = troupe(&database_url, data.path()).args(&args).output().unwrap();
     assert!(seeded.status.success(), "{}", String::from_utf8_lossy(&seeded.stderr));
     print!("{}", String::from_utf8_lossy(&seeded.stdout));
     println!("seeding took {:.1} s", started.elapsed().as_secs_f64());

@@ -1,6 +1,6 @@
 //! What admins see and do: users, conversations, statistics, announcements, the live feed.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use chrono::{Duration as Days, NaiveDate, Utc};
 use troupe_types::{
@@ -184,13 +184,15 @@ impl Admin {
         active.sort_by_key(|u| (std::cmp::Reverse(tokens(u)), u.id));
         active.truncate(TOP as usize);
         let names = admin::usernames(db, &active.iter().map(|u| u.id).collect::<Vec<_>>()).await?;
-        let (created, all_users) = signups;
+        let (signups_per_day, all_users) = signups;
+        let created: HashMap<String, i64> =
+            signups_per_day.into_iter().map(|(epoch_day, count)| (day(epoch_day * DAY_MS), count)).collect();
         let by_model: Vec<ModelUsage> = models.into_iter().map(|m| self.model_usage(m)).collect();
         let sum = |f: fn(&DayFigures) -> i64| days.iter().map(f).sum::<i64>();
         let (prompt_tokens, completion_tokens) = (sum(|d| d.prompt_tokens), sum(|d| d.completion_tokens));
         let totals = OverviewTotals {
             users: all_users,
-            new_users: created.len() as i64,
+            new_users: created.values().sum(),
             active_users,
             chats: sum(|d| d.chats),
             messages: sum(|d| d.messages),
@@ -324,13 +326,13 @@ fn tokens(g: &GroupFigures) -> i64 {
 }
 
 /// Every day of the range, with the ledger's figures and the day's sign-ups.
-fn day_series(range: &DayRange, days: &[DayFigures], created: &[Millis]) -> Vec<OverviewDay> {
+fn day_series(range: &DayRange, days: &[DayFigures], created: &HashMap<String, i64>) -> Vec<OverviewDay> {
     range
         .days()
         .map(|key| {
             let figures = days.iter().find(|d| d.day == key).cloned().unwrap_or_default();
             OverviewDay {
-                new_users: created.iter().filter(|c| day(**c) == key).count() as i64,
+                new_users: created.get(&key).copied().unwrap_or(0),
                 active_users: figures.active_users,
                 chats: figures.chats,
                 messages: figures.messages,

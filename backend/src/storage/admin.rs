@@ -78,9 +78,9 @@ pub async fn list_users(
         "SELECT u.id, u.username, u.email, u.is_admin, u.disabled, u.daily_token_quota, u.created_at, u.last_active_at, \
          COALESCE(t.chats, 0) AS chats, COALESCE(t.messages, 0) AS messages, \
          COALESCE(t.prompt_tokens + t.completion_tokens, 0) AS total_tokens, \
-         COALESCE((SELECT d.prompt_tokens + d.completion_tokens FROM usage_user_days d \
-                   WHERE d.user_id = u.id AND d.day = $2), 0) AS tokens_today \
-         FROM users u LEFT JOIN user_totals t ON t.user_id = u.id {USER_FILTER} \
+         COALESCE(d.prompt_tokens + d.completion_tokens, 0) AS tokens_today \
+         FROM users u LEFT JOIN user_totals t ON t.user_id = u.id \
+         LEFT JOIN usage_user_days d ON d.user_id = u.id AND d.day = $2 {USER_FILTER} \
          ORDER BY {} LIMIT $3 OFFSET $4",
         order.sql()
     ));
@@ -247,16 +247,19 @@ pub async fn days(db: &Db, from: &str, to: &str) -> Result<Vec<DayFigures>, Stor
     .await?)
 }
 
-/// Creation times of accounts created in `[from, to)`, and the number of all accounts.
-pub async fn signups(db: &Db, from: Millis, to: Millis) -> Result<(Vec<Millis>, i64), StorageError> {
-    let created: Vec<i64> =
-        sqlx::query_scalar("SELECT created_at FROM users WHERE created_at >= $1 AND created_at < $2")
-            .bind(from)
-            .bind(to)
-            .fetch_all(db.pool())
-            .await?;
+/// Accounts created per UTC day in `[from, to)`, as (days since the epoch, count), and the
+/// number of all accounts.
+pub async fn signups(db: &Db, from: Millis, to: Millis) -> Result<(Vec<(i64, i64)>, i64), StorageError> {
+    let per_day: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT created_at / 86400000 AS epoch_day, COUNT(*) FROM users \
+         WHERE created_at >= $1 AND created_at < $2 GROUP BY created_at / 86400000",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
     let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(db.pool()).await?;
-    Ok((created, all))
+    Ok((per_day, all))
 }
 
 /// A ranked group of the ledger (a user, a character or a model) over a range.

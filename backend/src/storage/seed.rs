@@ -277,5 +277,9 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
         }
     }
     tx.commit().await?;
+    // After a bulk load: fresh planner statistics, and on PostgreSQL the dead row versions the
+    // ledger triggers' updates left behind cleared (autovacuum would get there later).
+    let tidy = if db.engine() == Engine::Postgres { "VACUUM ANALYZE" } else { "ANALYZE" };
+    sqlx::query(tidy).execute(db.writer()).await?;
     Ok(SeedReport { users: plan.users, characters, chats: chats.len(), messages: message_count })
 }

@@ -177,6 +177,15 @@ async fn each_provider_format_streams_and_reports_usage(engine: Engine) {
     assert_eq!(openai.body["stream_options"]["include_usage"], true);
     assert_eq!(openai.body["messages"][0]["role"], "system");
     assert_usage_invariant(&app).await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for expected in [
+        r#"tokens_charged_total{provider="anthropic",model="fake-anthropic",kind="prompt"}"#,
+        r#"upstream_time_to_first_token_seconds_bucket{provider="dify",model="fake-dify""#,
+        r#"upstream_request_duration_seconds_count{provider="openai",model="fake-openai"}"#,
+        "active_streams",
+    ] {
+        assert!(metrics.contains(expected), "/metrics lacks {expected}");
+    }
 }
 
 async fn dify_conversations_continue_across_turns(engine: Engine) {
@@ -283,6 +292,11 @@ async fn upstream_failures_keep_the_user_message_and_store_an_error_reply(engine
         );
     }
     assert_usage_invariant(&app).await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    for kind in ["server_error", "timeout", "dropped", "malformed"] {
+        let counter = format!(r#"upstream_errors_total{{provider="openai",model="fake-openai",kind="{kind}"}}"#);
+        assert!(metrics.contains(&counter), "/metrics lacks {counter}");
+    }
 }
 
 async fn failures_arrive_as_an_error_event_when_streaming(engine: Engine) {
