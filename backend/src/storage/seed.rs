@@ -277,9 +277,12 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
         }
     }
     tx.commit().await?;
-    // After a bulk load: fresh planner statistics, and on PostgreSQL the dead row versions the
-    // ledger triggers' updates left behind cleared (autovacuum would get there later).
-    let tidy = if db.engine() == Engine::Postgres { "VACUUM ANALYZE" } else { "ANALYZE" };
-    sqlx::query(tidy).execute(db.writer()).await?;
+    // After a bulk load on PostgreSQL: fresh planner statistics, and the dead row versions the
+    // ledger triggers' updates left behind cleared (autovacuum would get there later). Not on
+    // SQLite: there its statistics steer the range scans off the covering index (measured
+    // 0.2 s → 0.6 s for the 90-day overview).
+    if db.engine() == Engine::Postgres {
+        sqlx::query("VACUUM ANALYZE").execute(db.writer()).await?;
+    }
     Ok(SeedReport { users: plan.users, characters, chats: chats.len(), messages: message_count })
 }
