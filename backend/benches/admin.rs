@@ -3,13 +3,16 @@
 //! `cargo bench -p troupe-server --bench admin`; `BENCH_DATABASE_URL=postgres://…` (an empty
 //! database) measures on PostgreSQL. `BENCH_USERS`, `BENCH_MESSAGES` and `BENCH_DAYS` scale it.
 
+mod support;
+
 use std::{
-    io::{BufRead, BufReader, Write},
-    process::{Child, Command, Stdio},
+    io::Write,
+    process::{Command, Stdio},
     time::Instant,
 };
 
 use serde_json::{Value, json};
+use support::{Server, percentile};
 
 const SAMPLES: usize = 30;
 const CSV_SAMPLES: usize = 5;
@@ -43,7 +46,13 @@ async fn main() {
     create.stdin.take().unwrap().write_all(b"bench-admin-1\n").unwrap();
     assert!(create.wait().unwrap().success());
 
-    let (mut server, base) = start_server(&database_url, data.path());
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let server = Server::start([
+        ("DATABASE_URL", database_url.as_str()),
+        ("DATA_DIR", data_dir.as_str()),
+        ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
+    ]);
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     let login: Value = client
         .post(format!("{base}/api/auth/login"))
@@ -79,44 +88,16 @@ async fn main() {
         times.sort_by(f64::total_cmp);
         println!(
             "{label}: n={samples} p50 {:.1} ms, p99 {:.1} ms ({} KB)",
-            pct(&times, 0.5),
-            pct(&times, 0.99),
+            percentile(&times, 0.5),
+            percentile(&times, 0.99),
             size / 1024
         );
     }
-    server.kill().ok();
-    server.wait().ok();
 }
 
+/// The server binary on the benchmark's database.
 fn troupe(database_url: &str, data_dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe-server"));
-    cmd.env("DATABASE_URL", database_url)
-        .env("DATA_DIR", data_dir)
-        .env("LOG_LEVEL", "warn")
-        .env("RATE_LIMIT_AUTH_PER_MINUTE", "0");
+    let mut cmd = support::troupe();
+    cmd.env("DATABASE_URL", database_url).env("DATA_DIR", data_dir).env("RATE_LIMIT_AUTH_PER_MINUTE", "0");
     cmd
-}
-
-fn start_server(database_url: &str, data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = troupe(database_url, data_dir)
-        .env("TROUPE_BIND", "127.0.0.1:0")
-        .env("LOG_LEVEL", "warn,troupe_server::startup=info")
-        .env("LOG_FORMAT", "json")
-        .env("STATIC_DIR", "/nonexistent")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        if let Some(at) = line.find("listening on http://") {
-            break line[at + "listening on ".len()..].split('"').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }

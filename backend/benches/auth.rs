@@ -6,13 +6,12 @@
 //! the same client, so what remains is the server's authentication work (JWT check plus one
 //! database round trip).
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+mod support;
+
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::{Server, percentile, report};
 
 const SEQUENTIAL_REQUESTS: usize = 5_000;
 const LOGINS: usize = 100;
@@ -24,11 +23,11 @@ async fn main() {
     let data = tempfile::tempdir().unwrap();
     let database_url =
         std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
-    let (mut server, base) = start_server(&database_url, data.path());
-    let pid = server.id();
+    let server = Server::start([("DATABASE_URL", database_url.as_str()), ("DATA_DIR", &data.path().to_string_lossy())]);
+    let base = server.base.clone();
     tokio::time::sleep(Duration::from_millis(500)).await;
     println!("database: {}", database_url.split(':').next().unwrap());
-    println!("idle RSS after start: {:.1} MB", rss_mb(pid, "VmRSS"));
+    println!("idle RSS after start: {:.1} MB", server.memory_mb("VmRSS"));
 
     let client = reqwest::Client::new();
     let username = format!("bench_{}", std::process::id());
@@ -57,7 +56,7 @@ async fn main() {
     let unknown_user = measure_status(LOGINS, failed_login("no_such_user".into())).await;
     report("login, unknown user (401)", &unknown_user);
 
-    println!("RSS after logins: {:.1} MB (peak {:.1} MB)", rss_mb(pid, "VmRSS"), rss_mb(pid, "VmHWM"));
+    println!("RSS after logins: {:.1} MB (peak {:.1} MB)", server.memory_mb("VmRSS"), server.memory_mb("VmHWM"));
 
     let health = measure(SEQUENTIAL_REQUESTS, || client.get(format!("{base}/healthz"))).await;
     report("GET /healthz (baseline)", &health);
@@ -69,38 +68,10 @@ async fn main() {
         percentile(&me, 0.99) - percentile(&health, 0.99),
     );
 
-    println!("RSS after sequential requests: {:.1} MB", rss_mb(pid, "VmRSS"));
+    println!("RSS after sequential requests: {:.1} MB", server.memory_mb("VmRSS"));
     let throughput = throughput(&client, &format!("{base}/api/auth/me"), &token).await;
     println!("GET /api/auth/me with {CONCURRENCY} concurrent clients: {throughput:.0} req/s");
-    println!("peak RSS: {:.1} MB", rss_mb(pid, "VmHWM"));
-
-    server.kill().ok();
-    server.wait().ok();
-}
-
-fn start_server(database_url: &str, data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_troupe-server"))
-        .env("TROUPE_BIND", "127.0.0.1:0")
-        .env("DATABASE_URL", database_url)
-        .env("DATA_DIR", data_dir)
-        .env("LOG_LEVEL", "warn,troupe_server::startup=info")
-        .env("LOG_FORMAT", "json")
-        .env("STATIC_DIR", "/nonexistent")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        if let Some(at) = line.find("listening on http://") {
-            let rest = &line[at + "listening on ".len()..];
-            break rest.split('"').next().unwrap().to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
+    println!("peak RSS: {:.1} MB", server.memory_mb("VmHWM"));
 }
 
 /// Sequential requests expected to succeed; latencies in milliseconds, sorted.
@@ -149,29 +120,4 @@ async fn throughput(client: &reqwest::Client, url: &str, token: &str) -> f64 {
         total += worker.await.unwrap();
     }
     total as f64 / THROUGHPUT_WINDOW.as_secs_f64()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn report(what: &str, sorted: &[f64]) {
-    println!(
-        "{what}: n={} p50 {:.3} ms, p99 {:.3} ms",
-        sorted.len(),
-        percentile(sorted, 0.50),
-        percentile(sorted, 0.99)
-    );
-}
-
-/// A memory figure of a process from /proc, in MB (`VmRSS` now, `VmHWM` peak).
-fn rss_mb(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN);
-    kb / 1024.0
 }

@@ -6,14 +6,13 @@
 //! token through Troupe minus straight to the fake upstream (p50/p99); then the server's RSS
 //! with 1,000 streams open at once.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+mod support;
+
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
+use support::{Server, percentile};
 use troupe_fake_upstream::{FakeUpstream, Script};
 
 const WINDOW: Duration = Duration::from_secs(5);
@@ -32,19 +31,30 @@ async fn main() {
     .unwrap();
     let database_url =
         std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
-    let (mut server, base) = start_server(&database_url, data.path(), &models, &upstream.openai_base_url());
-    let pid = server.id();
+    let data_dir = data.path().to_string_lossy().into_owned();
+    let (models, openai) = (models.to_string_lossy().into_owned(), upstream.openai_base_url());
+    let server = Server::start([
+        ("DATABASE_URL", database_url.as_str()),
+        ("DATA_DIR", data_dir.as_str()),
+        ("MODELS_FILE", models.as_str()),
+        ("OPENAI_BASE_URL", openai.as_str()),
+        ("OPENAI_API_KEY", "sk-bench"),
+        ("RATE_LIMIT_MESSAGES_PER_MINUTE", "0"),
+        ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
+        ("MAX_CONCURRENT_STREAMS", "100000"),
+    ]);
+    let base = server.base.clone();
     println!("database: {}", database_url.split(':').next().unwrap());
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(2000).build().unwrap();
     let max_users = *LEVELS.iter().max().unwrap();
     let sessions = sign_up(&client, &base, max_users).await;
-    println!("{max_users} users with a chat each; idle RSS {:.1} MB", rss_mb(pid, "VmRSS"));
+    println!("{max_users} users with a chat each; idle RSS {:.1} MB", server.memory_mb("VmRSS"));
 
     for &users in &LEVELS {
-        let cpu_before = cpu_seconds(pid);
+        let cpu_before = server.cpu_seconds();
         let turns = json_turns_per_second(&client, &base, &sessions[..users]).await;
-        let server_cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000.0 / (turns * WINDOW.as_secs_f64());
+        let server_cpu_ms = (server.cpu_seconds() - cpu_before) * 1000.0 / (turns * WINDOW.as_secs_f64());
         println!(
             "JSON turns, {users:>3} concurrent users: {turns:>7.0} turns/s ({server_cpu_ms:.2} ms of server CPU per turn)"
         );
@@ -55,18 +65,16 @@ async fn main() {
         println!(
             "SSE TTFT, {users:>3} concurrent streams: through Troupe p50 {:.3} ms p99 {:.3} ms; direct p50 {:.3} ms p99 {:.3} ms; \
              overhead p50 {:.3} ms p99 {:.3} ms",
-            pct(&through, 0.5),
-            pct(&through, 0.99),
-            pct(&direct, 0.5),
-            pct(&direct, 0.99),
-            pct(&through, 0.5) - pct(&direct, 0.5),
-            pct(&through, 0.99) - pct(&direct, 0.99),
+            percentile(&through, 0.5),
+            percentile(&through, 0.99),
+            percentile(&direct, 0.5),
+            percentile(&direct, 0.99),
+            percentile(&through, 0.5) - percentile(&direct, 0.5),
+            percentile(&through, 0.99) - percentile(&direct, 0.99),
         );
     }
-    open_streams_memory(&client, &base, &sessions, &upstream, pid).await;
-    println!("peak RSS: {:.1} MB", rss_mb(pid, "VmHWM"));
-    server.kill().ok();
-    server.wait().ok();
+    open_streams_memory(&client, &base, &sessions, &upstream, &server).await;
+    println!("peak RSS: {:.1} MB", server.memory_mb("VmHWM"));
 }
 
 struct Session {
@@ -202,12 +210,12 @@ async fn open_streams_memory(
     base: &str,
     sessions: &[Session],
     upstream: &FakeUpstream,
-    pid: u32,
+    server: &Server,
 ) {
     // Slow replies keep every stream open while memory is read.
     let tokens = (0..20).map(|i| format!(" t{i}")).collect();
     upstream.set_script(Script { tokens, token_interval: Duration::from_millis(500), ..Script::default() });
-    let before = rss_mb(pid, "VmRSS");
+    let before = server.memory_mb("VmRSS");
     let streams = (0..OPEN_STREAMS).map(|i| {
         let s = &sessions[i % sessions.len()];
         async move {
@@ -226,7 +234,7 @@ async fn open_streams_memory(
         let mut peak: f64 = 0.0;
         for _ in 0..16 {
             tokio::time::sleep(Duration::from_millis(500)).await;
-            peak = peak.max(rss_mb(pid, "VmRSS"));
+            peak = peak.max(server.memory_mb("VmRSS"));
         }
         peak
     };
@@ -234,61 +242,4 @@ async fn open_streams_memory(
     assert!(sizes.iter().all(|n| *n > 0));
     println!("{OPEN_STREAMS} open SSE streams: server RSS before {before:.1} MB, while open {peak:.1} MB");
     upstream.set_script(Script::default());
-}
-
-fn start_server(
-    database_url: &str,
-    data_dir: &std::path::Path,
-    models: &std::path::Path,
-    openai: &str,
-) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_troupe-server"))
-        .env("TROUPE_BIND", "127.0.0.1:0")
-        .env("DATABASE_URL", database_url)
-        .env("DATA_DIR", data_dir)
-        .env("MODELS_FILE", models)
-        .env("OPENAI_BASE_URL", openai)
-        .env("OPENAI_API_KEY", "sk-bench")
-        .env("RATE_LIMIT_MESSAGES_PER_MINUTE", "0")
-        .env("RATE_LIMIT_AUTH_PER_MINUTE", "0")
-        .env("MAX_CONCURRENT_STREAMS", "100000")
-        .env("LOG_LEVEL", "warn,troupe_server::startup=info")
-        .env("LOG_FORMAT", "json")
-        .env("STATIC_DIR", "/nonexistent")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("the server logs its address").unwrap();
-        if let Some(at) = line.find("listening on http://") {
-            break line[at + "listening on ".len()..].split('"').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
-
-/// User + system CPU time of a process so far, in seconds (from /proc, at 100 ticks/s).
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or_default();
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn rss_mb(pid: u32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN);
-    kb / 1024.0
 }

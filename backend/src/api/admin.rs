@@ -33,6 +33,7 @@ use crate::{
 /// How often the live feed pushes.
 const LIVE_INTERVAL: Duration = Duration::from_secs(2);
 
+#[derive(Default)]
 pub struct AdminApi;
 
 /// Sort order of the user list.

@@ -15,6 +15,7 @@ use crate::{
     services::{Accounts, SignedIn, limits::AuthAttempts},
 };
 
+#[derive(Default)]
 pub struct AuthApi;
 
 #[derive(ApiResponse)]

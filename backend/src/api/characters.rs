@@ -11,6 +11,7 @@ use troupe_types::{Character, CharacterInput, CharacterList};
 use super::{ApiTags, error::ApiError, payload::JsonBody, session::Authenticated};
 use crate::{domain::Page, services::Characters, storage::characters::CharacterFilter};
 
+#[derive(Default)]
 pub struct CharactersApi;
 
 #[derive(ApiResponse)]

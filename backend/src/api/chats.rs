@@ -24,6 +24,7 @@ use crate::{
     },
 };
 
+#[derive(Default)]
 pub struct ChatsApi;
 
 #[derive(ApiResponse)]

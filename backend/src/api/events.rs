@@ -17,6 +17,7 @@ use crate::{
     storage::Db,
 };
 
+#[derive(Default)]
 pub struct EventsApi;
 
 #[derive(ApiResponse)]

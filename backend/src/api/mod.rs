@@ -49,21 +49,7 @@ pub type Apis = (
 
 /// The documented API. Building it needs no state, so the spec can be generated anywhere.
 pub fn openapi_service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(
-        (
-            auth::AuthApi,
-            models::ModelsApi,
-            characters::CharactersApi,
-            prompts::PromptsApi,
-            chats::ChatsApi,
-            events::EventsApi,
-            admin::AdminApi,
-            service::ServiceApi,
-        ),
-        "Troupe",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
+    OpenApiService::new(Apis::default(), "Troupe", env!("CARGO_PKG_VERSION")).description(
         "Self-hosted character chat. Every 4xx/5xx answer has the body \
              `{\"error\": {\"code\", \"message\", \"field\"?}}`. Authenticate with \
              `Authorization: Bearer <token>` or the `troupe_session` cookie.",

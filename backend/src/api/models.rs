@@ -7,6 +7,7 @@ use troupe_types::{Model, ModelList};
 use super::{ApiTags, error::ApiError, session::Authenticated};
 use crate::services::ModelCatalog;
 
+#[derive(Default)]
 pub struct ModelsApi;
 
 #[derive(ApiResponse)]

@@ -7,6 +7,7 @@ use troupe_types::{Prompt, PromptInput, PromptList};
 use super::{ApiTags, error::ApiError, payload::JsonBody, session::Authenticated};
 use crate::services::Prompts;
 
+#[derive(Default)]
 pub struct PromptsApi;
 
 #[derive(ApiResponse)]

@@ -6,6 +6,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 use super::{ApiTags, error::ApiError};
 use crate::storage::Db;
 
+#[derive(Default)]
 pub struct ServiceApi;
 
 #[derive(Object)]

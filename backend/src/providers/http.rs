@@ -44,6 +44,14 @@ impl Upstream {
         self.api_key.as_ref().map(ExposeSecret::expose_secret)
     }
 
+    /// `Authorization: Bearer <key>` when a key is configured (local servers may need none).
+    pub fn bearer(&self, request: RequestBuilder) -> RequestBuilder {
+        match self.api_key() {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
     /// POSTs `body` as JSON and waits for a successful answer, retrying connection errors,
     /// 429 and 5xx with exponential backoff and jitter (honouring `Retry-After`) while no byte
     /// of an answer has been accepted. The whole exchange, stream included, must end within

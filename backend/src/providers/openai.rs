@@ -23,14 +23,7 @@ impl OpenAi {
 
     pub async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
         let body = request_body(&request);
-        let key = self.upstream.api_key().map(str::to_owned);
-        let resp = self
-            .upstream
-            .post_streaming("/chat/completions", &body, |b| match &key {
-                Some(key) => b.bearer_auth(key),
-                None => b,
-            })
-            .await?;
+        let resp = self.upstream.post_streaming("/chat/completions", &body, |b| self.upstream.bearer(b)).await?;
         Ok(sse_stream(resp, ChunkReader))
     }
 }

@@ -1,0 +1,92 @@
+//! What the benchmarks share: starting the real server binary, and reading figures.
+#![allow(dead_code)] // each benchmark uses a different part
+
+use std::{
+    ffi::OsStr,
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+};
+
+/// The release server binary with quiet logs, as a command to add settings to.
+pub fn troupe() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe-server"));
+    cmd.env("LOG_LEVEL", "warn").env("STATIC_DIR", "/nonexistent");
+    cmd
+}
+
+/// A running server, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `troupe-server` on a free port with `settings` and waits for its address.
+    pub fn start<K: AsRef<OsStr>, V: AsRef<OsStr>>(settings: impl IntoIterator<Item = (K, V)>) -> Self {
+        let mut child = troupe()
+            .envs(settings)
+            .env("TROUPE_BIND", "127.0.0.1:0")
+            .env("LOG_LEVEL", "warn,troupe_server::startup=info")
+            .env("LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the server binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = loop {
+            let line = lines.next().expect("the server logs its address").unwrap();
+            if let Some(at) = line.find("listening on http://") {
+                break line[at + "listening on ".len()..].split('"').next().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A memory figure from /proc, in MB (`VmRSS` now, `VmHWM` peak).
+    pub fn memory_mb(&self, field: &str) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN);
+        kb / 1024.0
+    }
+
+    /// User + system CPU time so far, in seconds (/proc, 100 ticks a second).
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let after_name = stat.rsplit(')').next().unwrap_or_default();
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (ticks(11) + ticks(12)) / 100.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+/// The `p` quantile (0–1) of sorted samples.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// `label: n=… p50 … ms, p99 … ms` of sorted millisecond samples.
+pub fn report(label: &str, sorted: &[f64]) {
+    println!(
+        "{label}: n={} p50 {:.3} ms, p99 {:.3} ms",
+        sorted.len(),
+        percentile(sorted, 0.5),
+        percentile(sorted, 0.99)
+    );
+}
