@@ -23,6 +23,8 @@ pub fn client(config: &ProviderConfig) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .connect_timeout(config.upstream_connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
+        // After a burst of streams, keep a few warm connections, not one per stream.
+        .pool_max_idle_per_host(32)
         .user_agent(concat!("troupe/", env!("CARGO_PKG_VERSION")))
         .build()?)
 }
