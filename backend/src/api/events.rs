@@ -12,10 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use troupe_types::{Announcement, AnnouncementList};
 
 use super::{ApiTags, error::ApiError, session::Authenticated};
-use crate::{
-    services::{admin::active_announcements, presence::AnnouncementHub},
-    storage::Db,
-};
+use crate::services::{Admin, presence::AnnouncementHub};
 
 #[derive(Default)]
 pub struct EventsApi;
@@ -38,8 +35,12 @@ enum EventsResponse {
 impl EventsApi {
     /// Active announcements
     #[oai(path = "/api/announcements", method = "get", operation_id = "list_announcements")]
-    async fn announcements(&self, _auth: Authenticated, db: Data<&Db>) -> Result<AnnouncementsResponse, ApiError> {
-        let items = active_announcements(&db).await?;
+    async fn announcements(
+        &self,
+        _auth: Authenticated,
+        admin: Data<&Admin>,
+    ) -> Result<AnnouncementsResponse, ApiError> {
+        let items = admin.announcements().await?;
         Ok(AnnouncementsResponse::Announcements(Json(AnnouncementList { items })))
     }
 

@@ -291,6 +291,11 @@ impl Admin {
         Ok(announcement)
     }
 
+    /// Active announcements, newest first (every user may read them).
+    pub async fn announcements(&self) -> Result<Vec<Announcement>, AppError> {
+        Ok(admin::active_announcements(&self.db, now_millis()).await?.into_iter().map(announcement).collect())
+    }
+
     pub async fn end_announcement(&self, id: i64) -> Result<(), AppError> {
         Ok(admin::end_announcement(&self.db, id, now_millis()).await?)
     }
@@ -304,11 +309,6 @@ impl Admin {
             tokens_last_minute: tokens,
         })
     }
-}
-
-/// Active announcements, newest first, for any user.
-pub async fn active_announcements(db: &Db) -> Result<Vec<Announcement>, AppError> {
-    Ok(admin::active_announcements(db, now_millis()).await?.into_iter().map(announcement).collect())
 }
 
 fn announcement(row: admin::AnnouncementRow) -> Announcement {
