@@ -28,7 +28,7 @@ impl UserOrder {
         match self {
             Self::Newest => "u.id DESC",
             Self::Username => "lower(u.username), u.id",
-            Self::Tokens => "total_tokens DESC, u.id",
+            Self::Tokens => "t.total_tokens DESC, t.user_id",
             Self::LastActive => "COALESCE(u.last_active_at, 0) DESC, u.id",
         }
     }
@@ -76,10 +76,9 @@ pub async fn list_users(
     let pattern = if query.trim().is_empty() { String::new() } else { like_pattern(&query.trim().to_lowercase()) };
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT u.id, u.username, u.email, u.is_admin, u.disabled, u.daily_token_quota, u.created_at, u.last_active_at, \
-         COALESCE(t.chats, 0) AS chats, COALESCE(t.messages, 0) AS messages, \
-         COALESCE(t.prompt_tokens + t.completion_tokens, 0) AS total_tokens, \
+         t.chats, t.messages, t.total_tokens, \
          COALESCE(d.prompt_tokens + d.completion_tokens, 0) AS tokens_today \
-         FROM users u LEFT JOIN user_totals t ON t.user_id = u.id \
+         FROM user_totals t JOIN users u ON u.id = t.user_id \
          LEFT JOIN usage_user_days d ON d.user_id = u.id AND d.day = $2 {USER_FILTER} \
          ORDER BY {} LIMIT $3 OFFSET $4",
         order.sql()
