@@ -1,5 +1,5 @@
-//! Chats, their messages, and the usage ledger that every charged message writes in the same
-//! transaction (so recorded usage always equals the sum over messages).
+//! Chats and their messages. Inserting either books its usage through the database's triggers,
+//! in the same statement (so recorded usage always equals the sum over messages).
 
 use sqlx::{Any, FromRow, Transaction};
 use troupe_types::{MessageStatus, Role, UsageSource};
