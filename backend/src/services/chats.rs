@@ -19,7 +19,7 @@ use super::{
     catalog::{ModelCatalog, ModelSpec},
     characters::known_model,
     limits::{KeyedLimit, StreamSlot, StreamSlots, message_limit},
-    prompt::{PastTurn, PromptAssembler},
+    prompt::{PastTurn, PromptAssembler, fill_names},
     tokens,
 };
 use crate::{
@@ -174,12 +174,7 @@ impl Chats {
         let model = self.model_of(&chat);
         let character =
             characters::find_including_deleted(&inner.db, chat.character_id).await?.ok_or(AppError::NotFound)?;
-        let history: Vec<PastTurn> = chats::messages_page(&inner.db, chat.id, None, HISTORY_LIMIT)
-            .await?
-            .into_iter()
-            .filter(|m| m.status != MessageStatus::Error && !m.content.is_empty())
-            .map(|m| PastTurn { tokens: m.token_count as usize, turn: Turn { role: m.role, content: m.content } })
-            .collect();
+        let history = self.history(&chat).await?;
         let shared = inner.prompts.enabled_texts().await?;
         let assembler = PromptAssembler { shared_prompts: &shared, character: &character, user_name: &user.username };
         let prompt = assembler.assemble(&history, text.as_str(), model.context_window, model.max_output_tokens);
@@ -229,6 +224,16 @@ impl Chats {
         Ok(StartedTurn { user_message, events: receiver })
     }
 
+    /// The chat's recent messages that a prompt may include: failed replies are left out.
+    async fn history(&self, chat: &Chat) -> Result<Vec<PastTurn>, AppError> {
+        Ok(chats::messages_page(&self.inner.db, chat.id, None, HISTORY_LIMIT)
+            .await?
+            .into_iter()
+            .filter(|m| m.status != MessageStatus::Error && !m.content.is_empty())
+            .map(|m| PastTurn { tokens: m.token_count as usize, turn: Turn { role: m.role, content: m.content } })
+            .collect())
+    }
+
     async fn check_quota(&self, user: &User) -> Result<(), AppError> {
         let Some(quota) = user.daily_token_quota.or(self.inner.limits.default_daily_token_quota) else {
             return Ok(());
@@ -254,10 +259,6 @@ impl Chats {
             })
             .clone()
     }
-}
-
-fn fill_names(text: &str, character: &str, user: &str) -> String {
-    text.replace("{{char}}", character).replace("{{user}}", user)
 }
 
 /// How the reply stream ended.

@@ -18,6 +18,11 @@ pub struct AssembledPrompt {
     pub dropped_turns: usize,
 }
 
+/// Replaces `{{char}}` and `{{user}}` with the character's and the user's names.
+pub fn fill_names(text: &str, character: &str, user: &str) -> String {
+    text.replace("{{char}}", character).replace("{{user}}", user)
+}
+
 /// An earlier message with its stored token count (so history is not re-tokenised each turn).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PastTurn {
@@ -93,7 +98,7 @@ impl PromptAssembler<'_> {
     }
 
     fn fill(&self, text: &str) -> String {
-        text.replace("{{char}}", self.character.name()).replace("{{user}}", self.user_name)
+        fill_names(text, self.character.name(), self.user_name)
     }
 }
 
