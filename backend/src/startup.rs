@@ -180,7 +180,7 @@ async fn housekeeping(services: Services) {
     loop {
         tick.tick().await;
         services.chats.forget_idle_limits();
-        services.auth_attempts.0.forget_idle();
+        services.auth_attempts.forget_idle();
         match services.accounts.purge_expired_revocations().await {
             Ok(n) if n > 0 => tracing::info!(purged = n, "forgot revocations of expired tokens"),
             Ok(_) => {}

@@ -189,7 +189,7 @@ impl Chats {
                 model: Some(&model.id),
                 usage: TokenUsage::default(),
                 usage_source: None,
-                token_count: tokens::count(text.as_str()) as i64,
+                token_count: prompt.new_message_tokens as i64,
                 upstream_latency_ms: None,
             },
         )

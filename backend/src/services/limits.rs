@@ -57,7 +57,7 @@ pub fn auth_limit(per_minute: u32) -> KeyedLimit<IpAddr> {
 
 /// The sign-in attempt limit, shared by register and login.
 #[derive(Clone)]
-pub struct AuthAttempts(pub Arc<KeyedLimit<IpAddr>>);
+pub struct AuthAttempts(Arc<KeyedLimit<IpAddr>>);
 
 impl AuthAttempts {
     pub fn new(per_minute: u32) -> Self {
@@ -66,6 +66,11 @@ impl AuthAttempts {
 
     pub fn check(&self, client: IpAddr) -> Result<(), AppError> {
         self.0.check(&client).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+    }
+
+    /// Forgets addresses that are back to full allowance.
+    pub fn forget_idle(&self) {
+        self.0.forget_idle();
     }
 }
 

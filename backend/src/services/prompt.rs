@@ -14,6 +14,8 @@ pub struct AssembledPrompt {
     pub messages: Vec<Turn>,
     /// Our own count of the prompt, used when the provider reports no usage.
     pub estimated_tokens: usize,
+    /// Tokens of the new message's own text.
+    pub new_message_tokens: usize,
     /// Oldest turns left out to fit.
     pub dropped_turns: usize,
 }
@@ -74,7 +76,8 @@ impl PromptAssembler<'_> {
         reply_budget: u32,
     ) -> AssembledPrompt {
         let system = self.system_text();
-        let fixed = tokens::count_message(&system) + tokens::count_message(new_message);
+        let new_message_tokens = tokens::count(new_message);
+        let fixed = tokens::count_message(&system) + tokens::message_cost(new_message_tokens);
         let mut room = (context_window as usize).saturating_sub(reply_budget as usize).saturating_sub(fixed);
         let mut kept = 0;
         let mut history_tokens = 0;
@@ -93,6 +96,7 @@ impl PromptAssembler<'_> {
             system,
             messages,
             estimated_tokens: fixed + history_tokens,
+            new_message_tokens,
             dropped_turns: history.len() - kept,
         }
     }

@@ -284,19 +284,15 @@ pub async fn users_in_range(db: &Db, from: &str, to: &str) -> Result<Vec<GroupFi
     .await?)
 }
 
-/// Usernames of the given ids.
+/// Usernames of the given ids, in one query.
 pub async fn usernames(db: &Db, ids: &[i64]) -> Result<HashMap<i64, String>, StorageError> {
-    let mut names = HashMap::new();
-    for id in ids {
-        if let Some(name) = sqlx::query_scalar::<_, String>("SELECT username FROM users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(db.pool())
-            .await?
-        {
-            names.insert(*id, name);
-        }
+    if ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    Ok(names)
+    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = sqlx::AssertSqlSafe(format!("SELECT id, username FROM users WHERE id IN ({})", placeholders.join(", ")));
+    let query = ids.iter().fold(sqlx::query_as::<_, (i64, String)>(sql), |q, id| q.bind(*id));
+    Ok(query.fetch_all(db.pool()).await?.into_iter().collect())
 }
 
 pub async fn top_characters(db: &Db, from: &str, to: &str, limit: i64) -> Result<Vec<GroupFigures>, StorageError> {
