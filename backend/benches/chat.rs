@@ -82,6 +82,21 @@ struct Session {
     chat: i64,
 }
 
+impl Session {
+    /// Sends `content` in this session's chat, as JSON or (`stream`) as SSE.
+    async fn send(&self, client: &reqwest::Client, base: &str, content: &str, stream: bool) -> reqwest::Response {
+        let accept = if stream { "text/event-stream" } else { "application/json" };
+        client
+            .post(format!("{base}/api/chats/{}/messages", self.chat))
+            .bearer_auth(&self.token)
+            .header("accept", accept)
+            .json(&json!({ "content": content }))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 async fn sign_up(client: &reqwest::Client, base: &str, n: usize) -> Vec<Session> {
     let mut sessions = Vec::new();
     for i in 0..n {
@@ -125,13 +140,7 @@ async fn json_turns_per_second(client: &reqwest::Client, base: &str, sessions: &
     let workers = sessions.iter().map(|s| async move {
         let mut done = 0u64;
         while Instant::now() < deadline {
-            let resp = client
-                .post(format!("{base}/api/chats/{}/messages", s.chat))
-                .bearer_auth(&s.token)
-                .json(&json!({"content": "How are you today?"}))
-                .send()
-                .await
-                .unwrap();
+            let resp = s.send(client, base, "How are you today?", false).await;
             assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
             resp.bytes().await.unwrap();
             done += 1;
@@ -167,14 +176,7 @@ static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::ne
 async fn troupe_ttft(client: &reqwest::Client, base: &str, sessions: &[Session]) -> f64 {
     let s = &sessions[NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % sessions.len()];
     let started = Instant::now();
-    let resp = client
-        .post(format!("{base}/api/chats/{}/messages", s.chat))
-        .bearer_auth(&s.token)
-        .header("accept", "text/event-stream")
-        .json(&json!({"content": "Stream to me"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = s.send(client, base, "Stream to me", true).await;
     first_match(resp, "event: delta", started).await
 }
 
@@ -219,14 +221,7 @@ async fn open_streams_memory(
     let streams = (0..OPEN_STREAMS).map(|i| {
         let s = &sessions[i % sessions.len()];
         async move {
-            let resp = client
-                .post(format!("{base}/api/chats/{}/messages", s.chat))
-                .bearer_auth(&s.token)
-                .header("accept", "text/event-stream")
-                .json(&json!({"content": "A long one"}))
-                .send()
-                .await
-                .unwrap();
+            let resp = s.send(client, base, "A long one", true).await;
             resp.bytes().await.unwrap().len()
         }
     });
