@@ -36,14 +36,15 @@ pub struct AdminUserList {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct UpdateUser {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub is_admin: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub disabled: Option<bool>,
     /// Absent: unchanged; `null`: unlimited; a number: tokens per UTC day.
-    #[serde(default, deserialize_with = "present")]
+    // Left out when serialising an absent change, so a client never clears a quota by accident.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub daily_token_quota: Option<Option<i64>>,
 }

@@ -2,15 +2,36 @@
 
 use std::path::Path;
 
-use poem::{EndpointExt, endpoint::StaticFilesEndpoint};
+use poem::{Endpoint, EndpointExt, IntoResponse, endpoint::StaticFilesEndpoint, http::header};
 
 /// `None` when the folder has no `index.html` (API-only deployments, or the SPA not built).
+/// `index.html` is never cached (a new build must show at once); the files trunk names by
+/// their content hash never change, so browsers may keep them for a year.
 pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> {
     if !dir.join("index.html").is_file() {
         return None;
     }
     let files = StaticFilesEndpoint::new(dir).index_file("index.html").fallback_to_index().no_cache_index();
-    Some(files.map_to_response().boxed())
+    let files = files.around(|files, req| async move {
+        let immutable = is_hashed_asset(req.uri().path());
+        let mut resp = files.call(req).await?.into_response();
+        if immutable && resp.status().is_success() {
+            resp.headers_mut().insert(header::CACHE_CONTROL, IMMUTABLE.parse().expect("a valid header value"));
+        }
+        Ok(resp)
+    });
+    Some(files.boxed())
+}
+
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// `troupe-web-0123456789abcdef_bg.wasm`, `app-0123456789abcdef.css`: trunk's hashed names.
+fn is_hashed_asset(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or_default();
+    let Some((stem, ext)) = name.rsplit_once('.') else { return false };
+    let stem = stem.strip_suffix("_bg").unwrap_or(stem);
+    let hash = stem.rsplit_once('-').map_or("", |(_, hash)| hash);
+    matches!(ext, "js" | "wasm" | "css") && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Paths that belong to the API and the service endpoints, never to the SPA.
@@ -33,5 +54,21 @@ impl poem::Endpoint for ApiOrSpa {
             Some(spa) if !is_server_path(req.uri().path()) => spa.call(req).await,
             _ => self.api.call(req).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_hashed_asset;
+
+    #[test]
+    fn only_trunks_hashed_files_count_as_immutable() {
+        assert!(is_hashed_asset("/troupe-web-4f2a9c0d1e3b5a7c_bg.wasm"));
+        assert!(is_hashed_asset("/troupe-web-4f2a9c0d1e3b5a7c.js"));
+        assert!(is_hashed_asset("/app-00112233aabbccdd.css"));
+        assert!(!is_hashed_asset("/index.html"));
+        assert!(!is_hashed_asset("/troupe-web.js"));
+        assert!(!is_hashed_asset("/chats/42"));
+        assert!(!is_hashed_asset("/notes-4f2a9c0d1e3b5a7c.txt"));
     }
 }

@@ -1,0 +1,224 @@
+//! What a user does in the browser, and what an admin then sees.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator, elements::Element, key::Key};
+use serde_json::{Value, json};
+
+use crate::stack::{ADMIN, Browser, Stack, artifacts};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn el(c: &Client, css: &str) -> Element {
+    c.wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
+}
+
+/// Waits until a JavaScript expression is true in the page.
+async fn until(c: &Client, expression: &str) {
+    let script = format!("return !!({expression});");
+    for _ in 0..300 {
+        if c.execute(&script, vec![]).await.unwrap() == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("still false after 15 s: {expression}");
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let input = el(c, css).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Both sizes of the current page: desktop 1280×900, then a 375 px wide phone.
+async fn screenshots(c: &Client, name: &str) {
+    screenshot(c, &format!("{name}-desktop")).await;
+    c.set_window_size(375, 812).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    screenshot(c, &format!("{name}-phone")).await;
+    c.set_window_size(1280, 900).await.unwrap();
+}
+
+async fn count(c: &Client, css: &str) -> usize {
+    c.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+/// `fetch` from inside the page (with its session cookie); returns the status.
+async fn page_fetch_status(c: &Client, path: &str) -> u64 {
+    let script = "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => done(r.status));";
+    c.execute_async(script, vec![json!(path)]).await.unwrap().as_u64().unwrap()
+}
+
+fn number_in(text: &str) -> i64 {
+    text.split(|c: char| !c.is_ascii_digit() && c != ',')
+        .find(|part| part.chars().any(|c| c.is_ascii_digit()))
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .unwrap_or_else(|| panic!("no number in `{text}`"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
+    let stack = Stack::start(&[("DEMO_DELAY_MS", "40")]);
+    let browser = Browser::start(1280, 900).await;
+    let c = &browser.client;
+    let url = |path: &str| format!("{}{path}", stack.base);
+
+    // Signed out, the app sends the visitor to sign in; from there to registration.
+    c.goto(&url("/")).await.unwrap();
+    el(c, "#username").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/signin"));
+    el(c, "a[href^='/register']").await.click().await.unwrap();
+    el(c, "#email").await;
+    // The server's rules, inline as the user types.
+    fill(c, "#username", "a!").await;
+    assert!(el(c, "#username-error").await.text().await.unwrap().contains("3–32"));
+    fill(c, "#username", "e2e_alice").await;
+    fill(c, "#password", "wonderland42").await;
+    el(c, "button[type=submit]").await.click().await.unwrap();
+    el(c, "[data-testid=new-chat]").await;
+    let stored =
+        c.execute("return [localStorage.length, sessionStorage.length, document.cookie];", vec![]).await.unwrap();
+    assert_eq!(stored, json!([0, 0, ""]), "the session lives only in the HttpOnly cookie");
+
+    // A character of one's own.
+    el(c, "a.nav-link[href='/characters']").await.click().await.unwrap();
+    el(c, "a[href='/characters/new']").await.click().await.unwrap();
+    fill(c, "#name", "Captain Nemo").await;
+    fill(c, "#description", "Commander of the Nautilus, a submarine that roams the deep.").await;
+    fill(c, "#greeting", "Welcome aboard the Nautilus, {{user}}.").await;
+    fill(c, "#tags", "sea, adventure").await;
+    el(c, "[data-testid=save-character]").await.click().await.unwrap();
+    until(
+        c,
+        "[...document.querySelectorAll('[data-testid=character-card] h2')].some(h => h.textContent === 'Captain Nemo')",
+    )
+    .await;
+
+    // A chat with it: the greeting is there.
+    el(c, "[data-testid=character-card] .button.primary").await.click().await.unwrap();
+    let composer = el(c, "[data-testid=composer]").await;
+    until(c, "document.querySelectorAll('[data-testid=message]').length === 1").await;
+    assert!(
+        el(c, "[data-testid=message] .bubble")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Welcome aboard the Nautilus, e2e_alice.")
+    );
+
+    // Record how the reply grows on screen, then send with Enter.
+    c.execute(
+        "window.__steps = []; new MutationObserver(() => {
+            const reply = document.querySelector('[data-testid=streaming-reply] .bubble:not(.typing)');
+            if (reply) window.__steps.push(reply.textContent.length);
+         }).observe(document.querySelector('[data-testid=messages]'), {subtree: true, childList: true, characterData: true});",
+        vec![],
+    )
+    .await
+    .unwrap();
+    composer.send_keys("Hello! Where are we headed today?").await.unwrap();
+    assert_eq!(el(c, "[data-testid=char-count]").await.text().await.unwrap(), "33/200");
+    composer.send_keys(&Key::Enter.to_string()).await.unwrap();
+    until(c, "document.querySelectorAll('[data-testid=message]').length === 3 && !document.querySelector('[data-testid=streaming-reply]')").await;
+    let steps: Vec<u64> = serde_json::from_value(c.execute("return window.__steps;", vec![]).await.unwrap()).unwrap();
+    let mut distinct = steps.clone();
+    distinct.dedup();
+    assert!(distinct.len() >= 3, "the reply should arrive in several steps, saw lengths {steps:?}");
+
+    // Its token count, under the reply.
+    let counts = c.find_all(Locator::Css("[data-testid=message] [data-testid=token-count]")).await.unwrap();
+    let reply_tokens = number_in(&counts.last().unwrap().text().await.unwrap());
+    assert!(reply_tokens > 0, "the reply shows its tokens");
+    screenshots(c, "chat").await;
+
+    // 201 characters: refused on the spot, nothing sent.
+    let composer = el(c, "[data-testid=composer]").await;
+    composer.send_keys(&"가".repeat(201)).await.unwrap();
+    assert_eq!(el(c, "[data-testid=char-count]").await.text().await.unwrap(), "201/200");
+    assert!(el(c, "[data-testid=refusal]").await.is_displayed().await.unwrap());
+    assert!(!el(c, "[data-testid=send]").await.is_enabled().await.unwrap());
+    composer.send_keys(&Key::Enter.to_string()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count(c, "[data-testid=message]").await, 3, "nothing was sent");
+    screenshot(c, "chat-refusal-desktop").await;
+
+    // Not an admin: no dashboard in the menu, a refusal on its page and from its API.
+    assert_eq!(count(c, "a.nav-link[href='/admin']").await, 0);
+    c.goto(&url("/admin")).await.unwrap();
+    el(c, "[data-testid=forbidden]").await;
+    assert_eq!(page_fetch_status(c, "/api/admin/users").await, 403);
+
+    // Sign out.
+    el(c, ".topbar-end .button").await.click().await.unwrap();
+    el(c, "#username").await;
+    assert_eq!(page_fetch_status(c, "/api/auth/me").await, 401);
+
+    // An admin opens the users page, signs in on the way, and lands where they were going.
+    c.goto(&url("/admin/users")).await.unwrap();
+    el(c, "#username").await;
+    fill(c, "#username", ADMIN.0).await;
+    fill(c, "#password", ADMIN.1).await;
+    el(c, "button[type=submit]").await.click().await.unwrap();
+    el(c, "[data-testid=user-row]").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/admin/users"));
+    let tokens_of = "[...document.querySelectorAll('[data-testid=user-row]')]
+        .find(r => r.querySelector('th').textContent.startsWith('e2e_alice'))
+        ?.querySelector('[data-testid=user-tokens]').textContent";
+    until(c, &format!("{tokens_of} && {tokens_of} !== '0'")).await;
+    let alice_tokens = c.execute(&format!("return {tokens_of};"), vec![]).await.unwrap();
+    let alice_tokens = number_in(alice_tokens.as_str().unwrap());
+    assert!(alice_tokens >= reply_tokens, "the dashboard counts the user's tokens ({alice_tokens})");
+
+    // The overview: the same user among the top users; live counters over the WebSocket.
+    el(c, "a.tab[href='/admin']").await.click().await.unwrap();
+    until(c, "document.querySelector('[data-testid=top-users]')?.textContent.includes('e2e_alice')").await;
+    until(c, "document.querySelector('.live-dot.on')").await;
+    screenshots(c, "dashboard").await;
+
+    // An announcement reaches the banner live (SSE through nginx).
+    fill(c, "input[placeholder]", "Maintenance at noon").await;
+    el(c, ".card form button[type=submit]").await.click().await.unwrap();
+    until(c, "document.querySelector('.banner')?.textContent.includes('Maintenance at noon')").await;
+
+    browser.close().await;
+    assert!(!stack.nginx_error_log().contains("[emerg]"), "{}", stack.nginx_error_log());
+}
+
+/// The sign-in page in each language, and the choice kept across a reload.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_language_switcher_translates_and_remembers() {
+    let stack = Stack::start(&[]);
+    let browser = Browser::start(1280, 900).await;
+    let c = &browser.client;
+    c.goto(&format!("{}/signin", stack.base)).await.unwrap();
+    el(c, "#username").await;
+    let heading = |c: &Client| {
+        let c = c.clone();
+        async move { c.find(Locator::Css("h1")).await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(heading(c).await, "Welcome back");
+    let mut seen = vec![heading(c).await];
+    for code in ["ko", "es", "zh", "ja"] {
+        el(c, ".lang-switcher select").await.select_by_value(code).await.unwrap();
+        until(c, &format!("document.documentElement.lang === '{code}'")).await;
+        seen.push(heading(c).await);
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 5, "each language has its own words: {seen:?}");
+    c.refresh().await.unwrap();
+    el(c, "#username").await;
+    assert_eq!(heading(c).await, "おかえりなさい");
+    let _: Value = c.execute("localStorage.clear(); return null;", vec![]).await.unwrap();
+    browser.close().await;
+}

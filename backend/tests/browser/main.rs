@@ -1,0 +1,7 @@
+//! The product end to end: headless Chromium → nginx (the project's nginx.conf) → the server
+//! binary → SQLite, with the demo model. Needs nginx, chromium and chromium-driver from
+//! Debian; the web app is built by `frontend/build.sh` on the first run.
+
+mod journey;
+mod stack;
+mod through_nginx;

@@ -1,0 +1,226 @@
+//! The whole product as a user meets it: the built web app, the real server binary, and real
+//! nginx in front with the project's own nginx.conf; plus headless Chromium through
+//! chromedriver. Shared by the browser tests and the `web` benchmark.
+#![allow(dead_code)] // the tests and the benchmark each use a part
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+pub const ADMIN: (&str, &str) = ("admin", "admin-pass-123");
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("backend/ sits in the workspace").to_owned()
+}
+
+/// Builds the web app once per test process with `frontend/build.sh` (which installs the
+/// toolchain the first time). Fails loudly: a browser test that quietly skips tests nothing.
+pub fn web_app() -> PathBuf {
+    static DIST: OnceLock<PathBuf> = OnceLock::new();
+    DIST.get_or_init(|| {
+        let root = workspace();
+        let status = Command::new(root.join("frontend/build.sh")).status().expect("frontend/build.sh runs");
+        assert!(status.success(), "frontend/build.sh failed: the web app did not build");
+        let dist = root.join("frontend/dist");
+        assert!(dist.join("index.html").is_file(), "the build left no frontend/dist/index.html");
+        dist
+    })
+    .clone()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn require(program: &str, package: &str) {
+    let found =
+        Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().is_ok_and(|o| o.status.success());
+    assert!(found, "`{program}` is missing: install Debian's `{package}` (.ci/run does)");
+}
+
+fn wait_for_http(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if reqwest::blocking_get_ok(url) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{url} did not answer within 20 s");
+}
+
+mod reqwest {
+    /// A tiny blocking probe without pulling in a blocking HTTP client.
+    pub fn blocking_get_ok(url: &str) -> bool {
+        let Some(rest) = url.strip_prefix("http://") else { return false };
+        let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+        let Ok(mut stream) = std::net::TcpStream::connect(host) else { return false };
+        use std::io::{Read, Write};
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).is_ok() && head.ends_with(b"200")
+    }
+}
+
+/// The server and nginx, stopped when dropped.
+pub struct Stack {
+    /// nginx's address: what the browser and the checks talk to.
+    pub base: String,
+    server: Child,
+    nginx: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Stack {
+    /// `settings` are extra environment variables for the server.
+    pub fn start(settings: &[(&str, &str)]) -> Self {
+        require("nginx", "nginx");
+        let dist = web_app();
+        let dir = tempfile::tempdir().unwrap();
+        let (server_port, nginx_port) = (free_port(), free_port());
+        let mut server = Command::new(env!("CARGO_BIN_EXE_troupe-server"))
+            .current_dir(dir.path())
+            .env("TROUPE_BIND", format!("127.0.0.1:{server_port}"))
+            .env("DATABASE_URL", format!("sqlite://{}/troupe.db", dir.path().display()))
+            .env("DATA_DIR", dir.path())
+            .env("STATIC_DIR", &dist)
+            .env("ADMIN_USERNAME", ADMIN.0)
+            .env("ADMIN_PASSWORD", ADMIN.1)
+            .env("TRUSTED_PROXIES", "127.0.0.1")
+            .env("LOG_LEVEL", "warn")
+            .envs(settings.iter().copied())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the server binary starts");
+        if let Err(e) = std::panic::catch_unwind(|| wait_for_http(&format!("http://127.0.0.1:{server_port}/healthz"))) {
+            server.kill().ok();
+            std::panic::resume_unwind(e);
+        }
+        let conf = dir.path().join("nginx.conf");
+        std::fs::write(&conf, nginx_conf(nginx_port, server_port, &dist)).unwrap();
+        let error_log = dir.path().join("nginx-error.log");
+        let nginx = Command::new("nginx")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-e")
+            .arg(&error_log)
+            .arg("-g")
+            .arg(format!("daemon off; pid {};", dir.path().join("nginx.pid").display()))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx starts");
+        let stack = Self { base: format!("http://127.0.0.1:{nginx_port}"), server, nginx, dir };
+        wait_for_http(&format!("{}/healthz", stack.base));
+        stack
+    }
+
+    pub fn nginx_error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("nginx-error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SIGTERM lets nginx's master stop its workers too.
+        Command::new("kill").arg(self.nginx.id().to_string()).status().ok();
+        self.nginx.wait().ok();
+        self.server.kill().ok();
+        self.server.wait().ok();
+    }
+}
+
+/// The project's nginx.conf with this run's ports and folder in place of the three lines it
+/// marks as the machine's layout. Each must be found, so the test cannot drift from the file.
+fn nginx_conf(nginx_port: u16, server_port: u16, dist: &Path) -> String {
+    let original = std::fs::read_to_string(workspace().join("nginx.conf")).expect("nginx.conf at the top level");
+    let mut conf = original;
+    for (from, to) in [
+        ("listen 8000;".to_owned(), format!("listen 127.0.0.1:{nginx_port};")),
+        ("server 127.0.0.1:8080;".to_owned(), format!("server 127.0.0.1:{server_port};")),
+        ("root /srv/troupe/dist;".to_owned(), format!("root {};", dist.display())),
+    ] {
+        assert!(conf.contains(&from), "nginx.conf no longer contains `{from}`");
+        conf = conf.replace(&from, &to);
+    }
+    // As root, nginx's workers would run as nobody, who may not read the checkout.
+    if Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
+        conf = format!("user root;\n{conf}");
+    }
+    conf
+}
+
+/// Headless Chromium driven over WebDriver, closed when dropped.
+pub struct Browser {
+    pub client: fantoccini::Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start(width: u32, height: u32) -> Self {
+        require("chromium", "chromium");
+        require("chromedriver", "chromium-driver");
+        let port = free_port();
+        let mut driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let mut lines = BufReader::new(driver.stdout.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            if line.unwrap_or_default().contains("started successfully") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        let profile = tempfile::tempdir().unwrap();
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                    "--disable-dev-shm-usage", "--lang=en-US", format!("--window-size={width},{height}"),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = fantoccini::ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("chromedriver opens a Chromium session");
+        Self { client, driver, _profile: profile }
+    }
+
+    pub async fn close(mut self) {
+        self.client.clone().close().await.ok();
+        self.driver.kill().ok();
+        self.driver.wait().ok();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        self.driver.kill().ok();
+    }
+}
+
+/// Where screenshots go: `target/e2e-artifacts/`, kept after the run.
+pub fn artifacts() -> PathBuf {
+    let dir = workspace().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,215 @@
+//! What nginx must do for the product, checked at the HTTP level through the real proxy.
+
+use std::time::{Duration, Instant};
+
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use reqwest::header;
+use serde_json::{Value, json};
+
+use crate::stack::{ADMIN, Stack};
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn new(stack: &Stack) -> Self {
+        Self { http: reqwest::Client::new(), base: stack.base.clone() }
+    }
+
+    async fn token(&self, path: &str, username: &str, password: &str) -> String {
+        let body = json!({"username": username, "password": password});
+        let resp = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> Value {
+        let resp = self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body).send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    /// A user with a chat with a new character: (token, chat id).
+    async fn user_with_chat(&self, username: &str) -> (String, i64) {
+        let token = self.token("/api/auth/register", username, "password123").await;
+        let character =
+            self.post(&token, "/api/characters", json!({"name": "Ishmael", "description": "A sailor"})).await;
+        let chat = self.post(&token, "/api/chats", json!({"character_id": character["id"]})).await;
+        (token, chat["id"].as_i64().unwrap())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_replies_arrive_token_by_token_through_nginx() {
+    let stack = Stack::start(&[("DEMO_DELAY_MS", "50")]);
+    let api = Api::new(&stack);
+    let (token, chat) = api.user_with_chat("sse_user").await;
+
+    let started = Instant::now();
+    let resp = api
+        .http
+        .post(format!("{}/api/chats/{chat}/messages", stack.base))
+        .bearer_auth(&token)
+        .header(header::ACCEPT, "text/event-stream")
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .json(&json!({"content": "Tell me about the whale"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers().get(header::CONTENT_ENCODING).is_none(), "an event stream must not be compressed");
+    let mut events = resp.bytes_stream().eventsource();
+    let mut deltas = Vec::new();
+    let mut done_at = None;
+    while let Some(event) = events.next().await {
+        let event = event.unwrap();
+        match event.event.as_str() {
+            "delta" => deltas.push(started.elapsed()),
+            "done" => done_at = Some(started.elapsed()),
+            _ => {}
+        }
+    }
+    let done_at = done_at.expect("the stream ends with `done`");
+    assert!(deltas.len() >= 5, "several deltas, got {}", deltas.len());
+    // Buffered, every delta would land together with `done`; unbuffered they are spread out.
+    let spread = *deltas.last().unwrap() - deltas[0];
+    assert!(spread >= Duration::from_millis(150), "deltas arrived within {spread:?}: nginx buffered the stream");
+    assert!(
+        done_at - deltas[0] >= Duration::from_millis(150),
+        "the first delta came {:?} before done",
+        done_at - deltas[0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websockets_and_announcement_events_pass_through_nginx() {
+    let stack = Stack::start(&[]);
+    let api = Api::new(&stack);
+    let admin = api.token("/api/auth/login", ADMIN.0, ADMIN.1).await;
+    let (user, _) = api.user_with_chat("listener").await;
+
+    // The admin live feed: a 101 upgrade, then a snapshot.
+    let ws_url = format!("{}/api/admin/live", stack.base.replace("http://", "ws://"));
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(ws_url).unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {admin}").parse().unwrap());
+    let (mut socket, response) = tokio_tungstenite::connect_async(request).await.expect("the upgrade passes nginx");
+    assert_eq!(response.status(), 101);
+    let first = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.unwrap().unwrap().unwrap();
+    let stats: Value = serde_json::from_str(first.to_text().unwrap()).unwrap();
+    assert!(stats["online_users"].as_i64().unwrap() >= 1, "{stats}");
+
+    // Announcements over SSE on /api/events reach a user as they are posted.
+    let resp = api
+        .http
+        .get(format!("{}/api/events", stack.base))
+        .bearer_auth(&user)
+        .header(header::ACCEPT, "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut events = resp.bytes_stream().eventsource();
+    api.post(&admin, "/api/admin/announcements", json!({"text": "Dry dock on Friday"})).await;
+    let event = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the event arrives")
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.event, "announcement");
+    assert!(event.data.contains("Dry dock on Friday"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nginx_serves_the_app_with_security_and_cache_headers_within_budget() {
+    let stack = Stack::start(&[]);
+    let http = reqwest::Client::builder().no_gzip().build().unwrap();
+    let get = |path: &str| http.get(format!("{}{path}", stack.base)).header(header::ACCEPT_ENCODING, "gzip").send();
+
+    // index.html, for any client route: no-cache, and a policy whose nonce the page carries.
+    let index = http.get(format!("{}/chats/42", stack.base)).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    let headers = index.headers().clone();
+    assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(headers[header::REFERRER_POLICY], "strict-origin-when-cross-origin");
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+    assert!(
+        csp.contains("'wasm-unsafe-eval'")
+            && !csp.contains("'unsafe-eval'")
+            && !csp.contains("script-src 'self' 'unsafe-inline'")
+    );
+    let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy");
+    let html = index.text().await.unwrap();
+    assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the boot script carries this request's nonce");
+    let again = get("/").await.unwrap();
+    assert_ne!(again.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap(), csp, "a fresh nonce per request");
+
+    // The hashed build files: cached for a year, gzip-compressed, wasm with its type.
+    let assets: Vec<String> = html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with('/') && (s.ends_with(".wasm") || s.ends_with(".js") || s.ends_with(".css")))
+        .map(str::to_owned)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert!(assets.iter().any(|a| a.ends_with(".wasm")) && assets.iter().any(|a| a.ends_with(".js")), "{assets:?}");
+    let mut gzip_bytes = 0;
+    for asset in &assets {
+        let resp = get(asset).await.unwrap();
+        assert_eq!(resp.status(), 200, "{asset}");
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable", "{asset}");
+        assert_eq!(resp.headers()[header::CONTENT_ENCODING], "gzip", "{asset}");
+        if asset.ends_with(".wasm") {
+            assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/wasm");
+        }
+        gzip_bytes += resp.bytes().await.unwrap().len();
+    }
+    println!("initial download (wasm + JS + CSS, gzip): {gzip_bytes} bytes ({:.1} KB)", gzip_bytes as f64 / 1024.0);
+    assert!(gzip_bytes <= 350 * 1024, "the initial download is {gzip_bytes} bytes, over the 350 KB budget");
+
+    // The API through the proxy keeps its own answers; the edge adds its headers.
+    let health = get("/healthz").await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(health.headers().get(header::CONTENT_SECURITY_POLICY).is_some());
+    for path in ["/openapi.json", "/docs", "/metrics"] {
+        assert_eq!(get(path).await.unwrap().status(), 200, "{path}");
+    }
+    let missing = get("/api/nope").await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_edge_limits_sign_in_attempts_with_the_contract_error() {
+    // The server's own limit is raised so that what answers 429 here is nginx.
+    let stack = Stack::start(&[("RATE_LIMIT_AUTH_PER_MINUTE", "10000")]);
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..40 {
+        let resp = http
+            .post(format!("{}/api/auth/login", stack.base))
+            .json(&json!({"username": "nobody", "password": "wrong-password-1"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 {
+            assert!(resp.headers().contains_key(header::RETRY_AFTER));
+            limited = Some(resp.json::<Value>().await.unwrap());
+            break;
+        }
+    }
+    let body = limited.unwrap_or_else(|| panic!("no 429 from the edge: {statuses:?}"));
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert!(statuses.iter().filter(|s| **s == 401).count() >= 5, "{statuses:?}");
+
+    // Too large a body is refused at the edge, in the same error shape.
+    let big = "x".repeat(2 * 1024 * 1024);
+    let resp = http.post(format!("{}/api/characters", stack.base)).body(big).send().await.unwrap();
+    assert_eq!(resp.status(), 413);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
+}

@@ -1,0 +1,160 @@
+//! The shell: who is signed in, which language, and which page a URL shows.
+
+use std::rc::Rc;
+
+use troupe_types::User;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::{
+    components::layout::Layout,
+    i18n::{self, I18n, LangContext},
+    pages, services,
+};
+
+#[derive(Clone, Debug, PartialEq, Routable)]
+pub enum Route {
+    #[at("/")]
+    Home,
+    #[at("/chats/:id")]
+    Chat { id: i64 },
+    #[at("/signin")]
+    SignIn,
+    #[at("/register")]
+    Register,
+    #[at("/characters")]
+    Characters,
+    #[at("/characters/new")]
+    NewCharacter,
+    #[at("/characters/:id/edit")]
+    EditCharacter { id: i64 },
+    #[at("/prompts")]
+    Prompts,
+    #[at("/admin")]
+    Admin,
+    #[at("/admin/users")]
+    AdminUsers,
+    #[at("/admin/conversations")]
+    AdminConversations,
+    #[not_found]
+    #[at("/404")]
+    NotFound,
+}
+
+/// Whether someone is signed in; `Loading` until `/api/auth/me` has answered.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Session {
+    Loading,
+    SignedOut,
+    SignedIn(Rc<User>),
+}
+
+impl Session {
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Session::SignedIn(user) => Some(user),
+            _ => None,
+        }
+    }
+}
+
+pub type SessionHandle = UseStateHandle<Session>;
+
+#[hook]
+pub fn use_session() -> SessionHandle {
+    use_context::<SessionHandle>().expect("the session is provided by App")
+}
+
+#[component]
+pub fn App() -> Html {
+    let session = use_state(|| Session::Loading);
+    let lang = use_state(i18n::initial_lang);
+
+    {
+        let session = session.clone();
+        use_effect_with((), move |_| {
+            let expired = session.clone();
+            services::on_unauthorized(Callback::from(move |_| expired.set(Session::SignedOut)));
+            wasm_bindgen_futures::spawn_local(async move {
+                // A network failure leaves the sign-in page up, which retries on submit.
+                let user = services::auth::me().await.ok().flatten();
+                session.set(user.map_or(Session::SignedOut, |u| Session::SignedIn(Rc::new(u))));
+            });
+        });
+    }
+    use_effect_with(*lang, |lang| i18n::mark_document(*lang));
+
+    let lang_context = {
+        let current = *lang;
+        let lang = lang.clone();
+        let choose = Callback::from(move |chosen| {
+            i18n::remember(chosen);
+            lang.set(chosen);
+        });
+        LangContext { i18n: I18n::new(current), set: choose }
+    };
+    html! {
+        <ContextProvider<LangContext> context={lang_context}>
+            <ContextProvider<SessionHandle> context={session}>
+                <BrowserRouter>
+                    <Switch<Route> render={switch} />
+                </BrowserRouter>
+            </ContextProvider<SessionHandle>>
+        </ContextProvider<LangContext>>
+    }
+}
+
+fn switch(route: Route) -> Html {
+    match route {
+        Route::SignIn => html! { <pages::auth::AuthPage register={false} /> },
+        Route::Register => html! { <pages::auth::AuthPage register={true} /> },
+        Route::NotFound => html! { <Layout><pages::not_found::NotFound /></Layout> },
+        route => html! { <RequireUser {route} /> },
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct RequireUserProps {
+    route: Route,
+}
+
+/// Pages for signed-in users: without a session, off to sign in, and back here afterwards.
+#[component]
+fn RequireUser(props: &RequireUserProps) -> Html {
+    let session = use_session();
+    let navigator = use_navigator().expect("inside the router");
+    let location = use_location().expect("inside the router");
+    let signed_out = *session == Session::SignedOut;
+    use_effect_with(signed_out, move |signed_out| {
+        if *signed_out {
+            let next = format!("{}{}", location.path(), location.query_str());
+            let _ = navigator.replace_with_query(&Route::SignIn, &[("next", next)]);
+        }
+    });
+    let Some(user) = session.user() else {
+        return html! { <div class="page-loading" aria-busy="true"></div> };
+    };
+    let admin_only =
+        matches!(props.route, Route::Prompts | Route::Admin | Route::AdminUsers | Route::AdminConversations);
+    let page = if admin_only && !user.is_admin {
+        html! { <pages::not_found::Forbidden /> }
+    } else {
+        page(&props.route)
+    };
+    html! { <Layout>{ page }</Layout> }
+}
+
+fn page(route: &Route) -> Html {
+    match route {
+        Route::Home => html! { <pages::chat::ChatPage chat_id={None::<i64>} /> },
+        Route::Chat { id } => html! { <pages::chat::ChatPage chat_id={Some(*id)} /> },
+        Route::Characters => html! { <pages::characters::CharactersPage /> },
+        Route::NewCharacter => html! { <pages::character_form::CharacterForm id={None::<i64>} /> },
+        Route::EditCharacter { id } => html! { <pages::character_form::CharacterForm id={Some(*id)} /> },
+        Route::Prompts => html! { <pages::prompts::PromptsPage /> },
+        Route::Admin => html! { <pages::admin::AdminPage tab={pages::admin::Tab::Overview} /> },
+        Route::AdminUsers => html! { <pages::admin::AdminPage tab={pages::admin::Tab::Users} /> },
+        Route::AdminConversations => html! { <pages::admin::AdminPage tab={pages::admin::Tab::Conversations} /> },
+        Route::SignIn | Route::Register | Route::NotFound => html! {},
+    }
+}

@@ -1,0 +1,33 @@
+use yew::prelude::*;
+
+use crate::format::monogram;
+
+#[derive(Properties, PartialEq)]
+pub struct AvatarProps {
+    pub name: AttrValue,
+    #[prop_or_default]
+    pub url: Option<AttrValue>,
+    #[prop_or_default]
+    pub large: bool,
+}
+
+/// The character's picture, or its monogram when there is none or it fails to load.
+#[component]
+pub fn Avatar(props: &AvatarProps) -> Html {
+    let failed = use_state(|| false);
+    let class = classes!("avatar", props.large.then_some("large"));
+    // A stable hue per name, so monograms are told apart at a glance.
+    let hue = props.name.chars().fold(0u32, |h, c| h.wrapping_mul(31).wrapping_add(c as u32)) % 360;
+    match &props.url {
+        Some(url) if !*failed => {
+            let onerror = {
+                let failed = failed.clone();
+                Callback::from(move |_| failed.set(true))
+            };
+            html! { <img {class} src={url.clone()} alt="" {onerror} loading="lazy" referrerpolicy="no-referrer" /> }
+        }
+        _ => html! {
+            <span {class} style={format!("--hue: {hue}")} aria-hidden="true">{ monogram(&props.name) }</span>
+        },
+    }
+}

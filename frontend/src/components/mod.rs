@@ -1,0 +1,7 @@
+//! Pieces the pages share.
+
+pub mod avatar;
+pub mod banner;
+pub mod chart;
+pub mod field;
+pub mod layout;

@@ -1,0 +1,127 @@
+//! The history browser: every chat on the server, filtered, and its messages.
+
+use troupe_types::{AdminChatList, Message, Role};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::{
+    format::{local_time, thousands},
+    i18n::use_i18n,
+    services::admin::{self, ConversationFilter, USER_PAGE},
+};
+
+#[component]
+pub fn Conversations() -> Html {
+    let i18n = use_i18n();
+    let location = use_location().expect("inside the router");
+    let from_users =
+        location.query::<std::collections::HashMap<String, i64>>().ok().and_then(|q| q.get("user_id").copied());
+    let filter = use_state(|| ConversationFilter { user_id: from_users, page: 1, ..Default::default() });
+    let list = use_state(|| None::<AdminChatList>);
+    let open = use_state(|| None::<(i64, Vec<Message>)>);
+    let error = use_state(|| None::<String>);
+    {
+        let (list, error, i18n) = (list.clone(), error.clone(), i18n.clone());
+        use_effect_with((*filter).clone(), move |filter| {
+            let filter = filter.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                match admin::conversations(&filter).await {
+                    Ok(chats) => {
+                        error.set(None);
+                        list.set(Some(chats));
+                    }
+                    Err(e) => error.set(Some(i18n.error(&e))),
+                }
+            });
+        });
+    }
+    let set = |change: fn(&mut ConversationFilter, String)| {
+        let filter = filter.clone();
+        Callback::from(move |e: Event| {
+            let mut next = (*filter).clone();
+            change(&mut next, e.target_unchecked_into::<web_sys::HtmlInputElement>().value());
+            next.page = 1;
+            filter.set(next);
+        })
+    };
+    let show = |chat_id: i64| {
+        let open = open.clone();
+        Callback::from(move |_| {
+            let open = open.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(page) = admin::chat_messages(chat_id).await {
+                    open.set(Some((chat_id, page.items)));
+                }
+            });
+        })
+    };
+    let clear_user = {
+        let filter = filter.clone();
+        Callback::from(move |_| filter.set(ConversationFilter { user_id: None, ..(*filter).clone() }))
+    };
+    let pages = list.as_ref().map_or(1, |l| (l.total + USER_PAGE - 1) / USER_PAGE).max(1);
+    let go = |to: i64| {
+        let filter = filter.clone();
+        Callback::from(move |_| filter.set(ConversationFilter { page: to, ..(*filter).clone() }))
+    };
+    html! {
+        <div class="stack">
+            <div class="toolbar">
+                <input type="search" class="search" value={filter.q.clone()} onchange={set(|f, v| f.q = v)}
+                    placeholder={i18n.t("admin.search_conversations")} aria-label={i18n.t("admin.search_conversations")} />
+                <div class="field inline"><label for="conv-from">{ i18n.t("admin.from") }</label>
+                    <input id="conv-from" type="date" value={filter.from.clone()} onchange={set(|f, v| f.from = v)} /></div>
+                <div class="field inline"><label for="conv-to">{ i18n.t("admin.to") }</label>
+                    <input id="conv-to" type="date" value={filter.to.clone()} onchange={set(|f, v| f.to = v)} /></div>
+                if let Some(user_id) = filter.user_id {
+                    <button class="tag active" onclick={clear_user} aria-label={i18n.t("admin.clear_user")}>{ i18n.tf("admin.user_filter", &[("id", user_id.to_string())]) }{ " ×" }</button>
+                }
+            </div>
+            if let Some(error) = &*error { <p class="form-error" role="alert">{ error.clone() }</p> }
+            <div class="table-scroll">
+                <table>
+                    <thead><tr>
+                        <th scope="col">{ i18n.t("auth.username") }</th>
+                        <th scope="col">{ i18n.t("chat.character") }</th>
+                        <th scope="col">{ i18n.t("chat.model") }</th>
+                        <th scope="col">{ i18n.t("admin.last_active") }</th>
+                        <th scope="col" class="num">{ i18n.t("admin.messages") }</th>
+                        <th scope="col" class="num">{ i18n.t("admin.tokens") }</th>
+                        <th scope="col"><span class="visually-hidden">{ i18n.t("admin.actions") }</span></th>
+                    </tr></thead>
+                    <tbody>
+                        { for list.iter().flat_map(|l| l.items.iter()).map(|c| html! {
+                            <tr key={c.id} class={classes!((open.as_ref().map(|(id, _)| *id) == Some(c.id)).then_some("selected"))}>
+                                <td>{ c.username.clone() }</td>
+                                <td>{ c.character_name.clone() }</td>
+                                <td class="muted small">{ c.model.clone() }</td>
+                                <td class="muted small">{ local_time(&c.last_message_at) }</td>
+                                <td class="num">{ thousands(c.message_count) }</td>
+                                <td class="num">{ thousands(c.total_tokens) }</td>
+                                <td><button class="button ghost" onclick={show(c.id)}>{ i18n.t("admin.read") }</button></td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            </div>
+            if pages > 1 {
+                <nav class="pager" aria-label={i18n.t("common.pages")}>
+                    <button class="button ghost" disabled={filter.page <= 1} onclick={go(filter.page - 1)}>{ i18n.t("common.previous") }</button>
+                    <span>{ format!("{} / {pages}", filter.page) }</span>
+                    <button class="button ghost" disabled={filter.page >= pages} onclick={go(filter.page + 1)}>{ i18n.t("common.next") }</button>
+                </nav>
+            }
+            if let Some((_, messages)) = &*open {
+                <section class="card transcript" aria-label={i18n.t("admin.transcript")}>
+                    <h2>{ i18n.t("admin.transcript") }</h2>
+                    { for messages.iter().map(|m| html! {
+                        <div class={classes!("message", if m.role == Role::User { "user" } else { "assistant" })} key={m.id}>
+                            <div class="bubble">{ m.content.clone() }</div>
+                            <div class="message-meta">{ local_time(&m.created_at) }</div>
+                        </div>
+                    }) }
+                </section>
+            }
+        </div>
+    }
+}

@@ -1,0 +1,90 @@
+//! The right pane: who the user is talking to, and which model answers.
+
+use troupe_types::{Character, Chat, Model};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::{
+    app::{Route, use_session},
+    components::avatar::Avatar,
+    i18n::use_i18n,
+    services,
+};
+
+#[derive(Properties, PartialEq)]
+pub struct CardProps {
+    pub chat: Chat,
+    pub on_changed: Callback<Chat>,
+    pub on_close: Callback<MouseEvent>,
+}
+
+#[component]
+pub fn CharacterCard(props: &CardProps) -> Html {
+    let i18n = use_i18n();
+    let session = use_session();
+    let character = use_state(|| None::<Character>);
+    let models = use_state(Vec::<Model>::new);
+    let error = use_state(|| None::<String>);
+    {
+        let character = character.clone();
+        use_effect_with(props.chat.character_id, move |&id| {
+            wasm_bindgen_futures::spawn_local(async move { character.set(services::characters::fetch(id).await.ok()) });
+        });
+    }
+    {
+        let models = models.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(list) = services::characters::models().await {
+                    models.set(list.items);
+                }
+            });
+        });
+    }
+    let onchange = {
+        let (chat_id, on_changed, error, i18n) = (props.chat.id, props.on_changed.clone(), error.clone(), i18n.clone());
+        Callback::from(move |e: Event| {
+            let model = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+            let (on_changed, error, i18n) = (on_changed.clone(), error.clone(), i18n.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match services::chats::set_model(chat_id, model).await {
+                    Ok(chat) => {
+                        error.set(None);
+                        on_changed.emit(chat);
+                    }
+                    Err(e) => error.set(Some(i18n.error(&e))),
+                }
+            });
+        })
+    };
+    let mine = character.as_ref().zip(session.user()).is_some_and(|(c, u)| c.owner_id == u.id);
+    html! {
+        <div class="character-card">
+            <button class="icon-button narrow-only close-card" onclick={props.on_close.clone()} aria-label={i18n.t("common.close")}>{ "×" }</button>
+            if let Some(c) = &*character {
+                <Avatar name={c.name.clone()} url={c.avatar_url.clone().map(AttrValue::from)} large=true />
+                <h2>{ c.name.clone() }</h2>
+                <p class="description">{ c.description.clone() }</p>
+                if !c.scenario.is_empty() {
+                    <h3>{ i18n.t("form.scenario") }</h3>
+                    <p class="muted">{ c.scenario.clone() }</p>
+                }
+                <div class="tags">{ for c.tags.iter().map(|t| html! { <span class="tag static">{ t.clone() }</span> }) }</div>
+                if mine {
+                    <Link<Route> to={Route::EditCharacter { id: c.id }} classes="button ghost">{ i18n.t("characters.edit") }</Link<Route>>
+                }
+            } else {
+                <h2>{ props.chat.character_name.clone() }</h2>
+            }
+            <div class="field">
+                <label for="chat-model">{ i18n.t("chat.model") }</label>
+                <select id="chat-model" {onchange} data-testid="model-select">
+                    { for models.iter().map(|m| html! {
+                        <option value={m.id.clone()} selected={m.id == props.chat.model}>{ m.display_name.clone() }</option>
+                    }) }
+                </select>
+            </div>
+            if let Some(error) = &*error { <p class="form-error" role="alert">{ error.clone() }</p> }
+        </div>
+    }
+}

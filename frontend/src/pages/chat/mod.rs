@@ -1,0 +1,153 @@
+//! The home page: the user's chats, the conversation, and the character's card. Three panes
+//! side by side on a desktop; on a phone one at a time (list, or conversation with the card
+//! opening over it).
+
+mod card;
+mod conversation;
+mod picker;
+
+use troupe_types::Chat;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use crate::{app::Route, format::local_time, i18n::use_i18n, services};
+
+#[derive(Properties, PartialEq)]
+pub struct ChatPageProps {
+    pub chat_id: Option<i64>,
+}
+
+#[component]
+pub fn ChatPage(props: &ChatPageProps) -> Html {
+    let i18n = use_i18n();
+    let navigator = use_navigator().expect("inside the router");
+    let chats = use_state(|| None::<Vec<Chat>>);
+    let refresh = use_state(|| 0u32);
+    let picking = use_state(|| false);
+    let show_card = use_state(|| false);
+    let current = use_state(|| None::<Chat>);
+
+    {
+        let chats = chats.clone();
+        use_effect_with(*refresh, move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(list) = services::chats::list().await {
+                    chats.set(Some(list.items));
+                }
+            });
+        });
+    }
+    {
+        let current = current.clone();
+        let show_card = show_card.clone();
+        use_effect_with(props.chat_id, move |id| {
+            show_card.set(false);
+            current.set(None);
+            if let Some(id) = *id {
+                wasm_bindgen_futures::spawn_local(async move {
+                    current.set(services::chats::fetch(id).await.ok());
+                });
+            }
+        });
+    }
+
+    let on_activity = {
+        let refresh = refresh.clone();
+        Callback::from(move |_| refresh.set(*refresh + 1))
+    };
+    let on_chat_changed = {
+        let (current, refresh) = (current.clone(), refresh.clone());
+        Callback::from(move |chat: Chat| {
+            current.set(Some(chat));
+            refresh.set(*refresh + 1);
+        })
+    };
+    let open_picker = {
+        let picking = picking.clone();
+        Callback::from(move |_| picking.set(true))
+    };
+    let on_picked = {
+        let (picking, navigator, refresh) = (picking.clone(), navigator.clone(), refresh.clone());
+        Callback::from(move |chat: Option<Chat>| {
+            picking.set(false);
+            if let Some(chat) = chat {
+                refresh.set(*refresh + 1);
+                navigator.push(&Route::Chat { id: chat.id });
+            }
+        })
+    };
+    let toggle_card = {
+        let show_card = show_card.clone();
+        Callback::from(move |_| show_card.set(!*show_card))
+    };
+    let on_delete = {
+        let (navigator, refresh, chat_id) = (navigator.clone(), refresh.clone(), props.chat_id);
+        Callback::from(move |_| {
+            let (navigator, refresh) = (navigator.clone(), refresh.clone());
+            let Some(id) = chat_id else { return };
+            wasm_bindgen_futures::spawn_local(async move {
+                if services::chats::remove(id).await.is_ok() {
+                    refresh.set(*refresh + 1);
+                    navigator.push(&Route::Home);
+                }
+            });
+        })
+    };
+    let back = {
+        let navigator = navigator.clone();
+        Callback::from(move |_| navigator.push(&Route::Home))
+    };
+
+    let layout = classes!("chat-layout", props.chat_id.map(|_| "has-chat"), show_card.then_some("show-card"),);
+    let list = match &*chats {
+        None => html! { <p class="muted pad">{ i18n.t("common.loading") }</p> },
+        Some(items) if items.is_empty() => html! { <p class="muted pad">{ i18n.t("chat.no_chats") }</p> },
+        Some(items) => html! {
+            <ul class="chat-list">
+                { for items.iter().map(|chat| {
+                    let active = props.chat_id == Some(chat.id);
+                    html! {
+                        <li key={chat.id}>
+                            <Link<Route> to={Route::Chat { id: chat.id }} classes={classes!("chat-item", active.then_some("active"))}>
+                                <span class="chat-item-name">{ chat.character_name.clone() }</span>
+                                <span class="chat-item-meta" title={local_time(&chat.last_message_at)}>
+                                    { i18n.tf("chat.message_count", &[("n", chat.message_count.to_string())]) }
+                                </span>
+                            </Link<Route>>
+                        </li>
+                    }
+                }) }
+            </ul>
+        },
+    };
+    html! {
+        <div class={layout}>
+            <aside class="pane chats-pane" aria-label={i18n.t("chat.your_chats")}>
+                <div class="pane-head">
+                    <h2>{ i18n.t("chat.your_chats") }</h2>
+                    <button class="button primary" onclick={open_picker} data-testid="new-chat">{ i18n.t("chat.new_chat") }</button>
+                </div>
+                { list }
+            </aside>
+            <section class="pane conversation-pane">
+                if let Some(id) = props.chat_id {
+                    <conversation::Conversation key={id} chat_id={id} chat={(*current).clone()}
+                        {on_activity} on_back={back} on_card={toggle_card.clone()} {on_delete} />
+                } else {
+                    <div class="empty-state">
+                        <h1>{ i18n.t("chat.welcome") }</h1>
+                        <p class="muted">{ i18n.t("chat.pick_hint") }</p>
+                    </div>
+                }
+            </section>
+            <aside class="pane card-pane" aria-label={i18n.t("chat.character")}>
+                if let Some(chat) = &*current {
+                    <card::CharacterCard chat={chat.clone()} on_changed={on_chat_changed} on_close={toggle_card} />
+                }
+            </aside>
+            if *picking {
+                <picker::CharacterPicker on_done={on_picked} />
+            }
+        </div>
+    }
+}

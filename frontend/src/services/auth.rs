@@ -1,0 +1,25 @@
+use troupe_types::{AuthResponse, LoginRequest, RegisterRequest, User};
+
+use super::{ApiResult, get, post};
+
+/// The signed-in user, or `None` when there is no session.
+pub async fn me() -> ApiResult<Option<User>> {
+    match get::<User>("/api/auth/me").await {
+        Ok(user) => Ok(Some(user)),
+        Err(e) if e.is_unauthorized() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn login(request: &LoginRequest) -> ApiResult<User> {
+    post::<_, AuthResponse>("/api/auth/login", request).await.map(|r| r.user)
+}
+
+pub async fn register(request: &RegisterRequest) -> ApiResult<User> {
+    post::<_, AuthResponse>("/api/auth/register", request).await.map(|r| r.user)
+}
+
+pub async fn logout() -> ApiResult<()> {
+    let request = gloo_net::http::Request::post("/api/auth/logout").build().map_err(super::ApiError::network)?;
+    super::send(request).await.map(drop)
+}

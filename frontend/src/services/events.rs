@@ -1,0 +1,38 @@
+//! Live feeds: announcements over SSE (`/api/events`) and the admin counters over a
+//! WebSocket (`/api/admin/live`). Both ride on the session cookie.
+
+use futures::{Stream, StreamExt};
+use gloo_net::{eventsource::futures::EventSource, websocket::futures::WebSocket};
+use troupe_types::{Announcement, AnnouncementList, LiveStats};
+
+use super::{ApiResult, get};
+
+pub async fn announcements() -> ApiResult<AnnouncementList> {
+    get("/api/announcements").await
+}
+
+/// New announcements as admins post them. The browser reconnects on its own after a drop.
+/// Keep the returned source alive as long as the stream is read.
+pub fn announcement_stream() -> Option<(EventSource, impl Stream<Item = Announcement>)> {
+    let mut source = EventSource::new("/api/events").ok()?;
+    let events = source.subscribe("announcement").ok()?;
+    let announcements = events.filter_map(|event| async move {
+        let (_, message) = event.ok()?;
+        serde_json::from_str(&message.data().as_string()?).ok()
+    });
+    Some((source, announcements))
+}
+
+/// The admin live counters, one snapshot every ~2 s, until the socket closes.
+pub fn live_stats() -> Option<impl Stream<Item = LiveStats>> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    let url = format!("{scheme}://{}/api/admin/live", location.host().ok()?);
+    let socket = WebSocket::open(&url).ok()?;
+    Some(socket.filter_map(|message| async move {
+        match message.ok()? {
+            gloo_net::websocket::Message::Text(text) => serde_json::from_str(&text).ok(),
+            gloo_net::websocket::Message::Bytes(_) => None,
+        }
+    }))
+}
