@@ -59,7 +59,7 @@ pub fn BarChart(props: &BarChartProps) -> Html {
     html! {
         <figure class="chart">
             <figcaption>{ props.title.clone() }</figcaption>
-            <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="img" aria-label={format!("{}: {first} – {last}; {summary}", props.title)} preserveAspectRatio="none">
+            <svg viewBox={format!("0 0 {WIDTH} {HEIGHT}")} role="img" aria-label={format!("{}: {first} – {last}; {summary}", props.title)}>
                 <line class="axis" x1={LEFT.to_string()} y1={plot_h.to_string()} x2={WIDTH.to_string()} y2={plot_h.to_string()} />
                 <text class="tick" x={(LEFT - 6.0).to_string()} y="12" text-anchor="end">{ thousands(max as i64) }</text>
                 <text class="tick" x={(LEFT - 6.0).to_string()} y={plot_h.to_string()} text-anchor="end">{ "0" }</text>

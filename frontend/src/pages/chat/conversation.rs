@@ -253,7 +253,7 @@ pub fn Conversation(props: &ConversationProps) -> Html {
                     </span>
                 } else {
                     <button class="button ghost narrow-only" onclick={props.on_card.clone()}>{ i18n.t("chat.character") }</button>
-                    <button class="icon-button danger-text" onclick={ask_delete(true)} aria-label={i18n.t("chat.delete")} title={i18n.t("chat.delete")}>{ "🗑" }</button>
+                    <button class="icon-button danger-text" onclick={ask_delete(true)} aria-label={i18n.t("chat.delete")} title={i18n.t("chat.delete")}>{ trash_icon() }</button>
                 }
             </header>
             <div class="messages" ref={scroller} {onscroll} role="log" aria-live="polite" aria-busy={streaming.to_string()} data-testid="messages">
@@ -289,6 +289,15 @@ pub fn Conversation(props: &ConversationProps) -> Html {
     }
 }
 
+/// A bin, drawn rather than taken from an emoji font that may be missing.
+fn trash_icon() -> Html {
+    html! {
+        <svg width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true">
+            <path d="M3 6h18M8 6V4h8v2M6 6l1 14h10l1-14M10 11v6M14 11v6" />
+        </svg>
+    }
+}
+
 fn stop(abort: &std::cell::RefCell<Option<AbortController>>) {
     if let Some(controller) = abort.borrow_mut().take() {
         controller.abort();
@@ -305,12 +314,14 @@ fn message_view(i18n: &I18n, message: &Message) -> Html {
         Role::User => "user",
         Role::Assistant => "assistant",
     };
+    // A greeting cost nothing and a stopped reply is counted once the server has it: no line.
     let tokens = match message.role {
-        Role::User => i18n.tf("chat.tokens", &[("n", thousands(message.token_count))]),
-        Role::Assistant => i18n.tf(
+        Role::User => Some(i18n.tf("chat.tokens", &[("n", thousands(message.token_count))])),
+        Role::Assistant if message.prompt_tokens + message.completion_tokens == 0 => None,
+        Role::Assistant => Some(i18n.tf(
             "chat.reply_tokens",
             &[("n", thousands(message.completion_tokens)), ("prompt", thousands(message.prompt_tokens))],
-        ),
+        )),
     };
     let status = match message.status {
         MessageStatus::Complete => None,
@@ -321,8 +332,8 @@ fn message_view(i18n: &I18n, message: &Message) -> Html {
         <div class={classes!("message", role, status.as_ref().map(|_| "flagged"))} key={message.id} data-testid="message">
             <div class="bubble">{ message.content.clone() }</div>
             <div class="message-meta" title={local_time(&message.created_at)}>
-                if let Some(status) = status { <span class="status">{ status }</span>{ " · " } }
-                <span data-testid="token-count">{ tokens }</span>
+                if let Some(status) = status { <span class="status">{ status }</span> }
+                if let Some(tokens) = tokens { <span data-testid="token-count">{ tokens }</span> }
             </div>
         </div>
     }
