@@ -35,20 +35,21 @@ fn main() {
 async fn initial_download(stack: &Stack) {
     let http = reqwest::Client::builder().no_gzip().build().unwrap();
     let html = http.get(format!("{}/signin", stack.base)).send().await.unwrap().text().await.unwrap();
-    let mut total = 0;
-    for asset in html
+    let assets: std::collections::BTreeSet<&str> = html
         .split(['"', '\''])
         .filter(|s| s.starts_with('/') && [".wasm", ".js", ".css"].iter().any(|e| s.ends_with(e)))
-    {
+        .collect();
+    let mut total = 0;
+    for asset in assets {
         let resp = http.get(format!("{}{asset}", stack.base)).header("accept-encoding", "gzip").send().await.unwrap();
         let bytes = resp.bytes().await.unwrap().len();
         println!("  {asset}: {bytes} B");
         total += bytes;
     }
-    let html_gz = html.len(); // index.html itself is tiny; counted uncompressed
     println!(
-        "initial download (wasm + JS + CSS, gzip): {total} B = {:.1} KB; index.html {html_gz} B",
-        total as f64 / 1000.0
+        "initial download (wasm + JS + CSS, gzip): {total} B = {:.1} KB = {:.1} KiB",
+        total as f64 / 1000.0,
+        total as f64 / 1024.0
     );
 }
 
@@ -92,7 +93,8 @@ async fn time_to_first_token(stack: &Stack) {
     };
     let register = json!({"username": "bench_api", "password": "password123"});
     let resp = http.post(format!("{}/api/auth/register", stack.base)).json(&register).send().await.unwrap();
-    let token = resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned();
+    let body = resp.json::<Value>().await.unwrap();
+    let token = body["token"].as_str().unwrap_or_else(|| panic!("registration failed: {body}")).to_owned();
     let character: Value =
         post(&token, "/api/characters", json!({"name": "Bench"})).await.unwrap().json().await.unwrap();
     let chat: Value =
@@ -135,7 +137,8 @@ async fn time_to_first_token(stack: &Stack) {
         c.execute(
             "window.__ttft = null;
              const box = document.querySelector('[data-testid=composer]');
-             box.addEventListener('keydown', e => { if (e.key === 'Enter') window.__sent = performance.now(); }, {once: true});
+             window.__sent = null;
+             box.onkeydown = e => { if (e.key === 'Enter' && window.__sent === null) window.__sent = performance.now(); };
              const watch = new MutationObserver(() => {
                  const reply = document.querySelector('[data-testid=streaming-reply] .bubble:not(.typing)');
                  if (reply && reply.textContent.length && window.__ttft === null) {
@@ -150,10 +153,15 @@ async fn time_to_first_token(stack: &Stack) {
         .unwrap();
         composer.send_keys("How are you today?").await.unwrap();
         composer.send_keys(&Key::Enter.to_string()).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
         let ttft = loop {
             let value = c.execute("return window.__ttft;", vec![]).await.unwrap();
             if let Some(ms) = value.as_f64() {
                 break ms;
+            }
+            if Instant::now() > deadline {
+                let page = c.execute("return document.querySelector('main').innerText;", vec![]).await.unwrap();
+                panic!("no token on screen after 20 s; the page says: {page}");
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
