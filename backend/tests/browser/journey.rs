@@ -49,6 +49,19 @@ async fn screenshots(c: &Client, name: &str) {
     c.set_window_size(1280, 900).await.unwrap();
 }
 
+/// Collects the page's uncaught errors (a panic in the wasm shows up as one) from now on.
+async fn watch_errors(c: &Client) {
+    let script = "window.__errors = [];
+        addEventListener('error', e => __errors.push(String(e.message)));
+        addEventListener('unhandledrejection', e => __errors.push(String(e.reason)));";
+    c.execute(script, vec![]).await.unwrap();
+}
+
+async fn assert_no_errors(c: &Client) {
+    let errors = c.execute("return window.__errors;", vec![]).await.unwrap();
+    assert_eq!(errors, json!([]), "errors on the page");
+}
+
 async fn count(c: &Client, css: &str) -> usize {
     c.find_all(Locator::Css(css)).await.unwrap().len()
 }
@@ -76,6 +89,7 @@ async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
     // Signed out, the app sends the visitor to sign in; from there to registration.
     c.goto(&url("/")).await.unwrap();
     el(c, "#username").await;
+    watch_errors(c).await;
     assert!(c.current_url().await.unwrap().path().ends_with("/signin"));
     el(c, "a[href^='/register']").await.click().await.unwrap();
     el(c, "#email").await;
@@ -104,8 +118,12 @@ async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
     )
     .await;
 
-    // A chat with it: the greeting is there.
-    el(c, "[data-testid=character-card] .button.primary").await.click().await.unwrap();
+    // A chat with it, started from the picker on the home page: the greeting is there.
+    el(c, "a.nav-link[href='/']").await.click().await.unwrap();
+    el(c, "[data-testid=new-chat]").await.click().await.unwrap();
+    fill(c, ".modal input[type=search]", "Nemo").await;
+    until(c, "document.querySelectorAll('[data-testid=pick-character]').length === 1").await;
+    el(c, "[data-testid=pick-character]").await.click().await.unwrap();
     let composer = el(c, "[data-testid=composer]").await;
     until(c, "document.querySelectorAll('[data-testid=message]').length === 1").await;
     assert!(
@@ -154,6 +172,7 @@ async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
     screenshot(c, "chat-refusal-desktop").await;
 
     // Not an admin: no dashboard in the menu, a refusal on its page and from its API.
+    assert_no_errors(c).await;
     assert_eq!(count(c, "a.nav-link[href='/admin']").await, 0);
     c.goto(&url("/admin")).await.unwrap();
     el(c, "[data-testid=forbidden]").await;
@@ -171,6 +190,7 @@ async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
     fill(c, "#password", ADMIN.1).await;
     el(c, "button[type=submit]").await.click().await.unwrap();
     el(c, "[data-testid=user-row]").await;
+    watch_errors(c).await;
     assert!(c.current_url().await.unwrap().path().ends_with("/admin/users"));
     let tokens_of = "[...document.querySelectorAll('[data-testid=user-row]')]
         .find(r => r.querySelector('th').textContent.startsWith('e2e_alice'))
@@ -191,8 +211,48 @@ async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
     el(c, ".card form button[type=submit]").await.click().await.unwrap();
     until(c, "document.querySelector('.banner')?.textContent.includes('Maintenance at noon')").await;
 
+    // The history browser: the user's conversation, readable.
+    el(c, "a.tab[href='/admin/conversations']").await.click().await.unwrap();
+    until(c, "[...document.querySelectorAll('td')].some(td => td.textContent === 'e2e_alice')").await;
+    el(c, "tbody .button").await.click().await.unwrap();
+    until(c, "document.querySelector('.transcript')?.textContent.includes('Where are we headed today?')").await;
+
+    // A shared prompt: written, then switched off.
+    el(c, "a.nav-link[href='/prompts']").await.click().await.unwrap();
+    el(c, ".page-head .button.primary").await.click().await.unwrap();
+    fill(c, "#prompt-name", "House rules").await;
+    fill(c, "#prompt-content", "Stay kind to {{user}}.").await;
+    el(c, "form.card button[type=submit]").await.click().await.unwrap();
+    until(c, "document.querySelector('.prompt h2')?.textContent === 'House rules'").await;
+    el(c, ".prompt input[type=checkbox]").await.click().await.unwrap();
+    until(c, "document.querySelector('.prompt.disabled')").await;
+    assert_no_errors(c).await;
+
     browser.close().await;
     assert!(!stack.nginx_error_log().contains("[emerg]"), "{}", stack.nginx_error_log());
+}
+
+/// With the system in dark mode, so is Troupe.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_follows_a_dark_system_theme() {
+    let stack = Stack::start(&[]);
+    let browser = Browser::start_with(375, 812, &["--force-dark-mode"]).await;
+    let c = &browser.client;
+    c.set_window_size(375, 812).await.unwrap(); // the switch alone stops at Chromium's 500 px minimum
+    c.goto(&format!("{}/register", stack.base)).await.unwrap();
+    el(c, "#username").await;
+    let background = c.execute("return getComputedStyle(document.body).backgroundColor;", vec![]).await.unwrap();
+    let channels: Vec<u32> = background
+        .as_str()
+        .unwrap()
+        .trim_start_matches("rgb(")
+        .trim_end_matches(')')
+        .split(", ")
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(channels.iter().all(|c| *c < 60), "a dark background, got {background}");
+    screenshot(c, "register-dark-phone").await;
+    browser.close().await;
 }
 
 /// The sign-in page in each language, and the choice kept across a reload.

@@ -166,6 +166,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start(width: u32, height: u32) -> Self {
+        Self::start_with(width, height, &[]).await
+    }
+
+    /// With extra Chromium switches, e.g. `--force-dark-mode` for a dark system theme.
+    pub async fn start_with(width: u32, height: u32, switches: &[&str]) -> Self {
         require("chromium", "chromium");
         require("chromedriver", "chromium-driver");
         let port = free_port();
@@ -183,19 +188,27 @@ impl Browser {
         }
         std::thread::spawn(move || for _ in lines {});
         let profile = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--disable-dev-shm-usage",
+            "--lang=en-US",
+        ]
+        .into_iter()
+        .chain(switches.iter().copied())
+        .map(str::to_owned)
+        .collect();
+        args.push(format!("--window-size={width},{height}"));
+        args.push(format!("--user-data-dir={}", profile.path().display()));
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                    "--disable-dev-shm-usage", "--lang=en-US", format!("--window-size={width},{height}"),
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            }),
-        );
+        capabilities
+            .insert("goog:chromeOptions".into(), serde_json::json!({ "binary": "/usr/bin/chromium", "args": args }));
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let client = fantoccini::ClientBuilder::new(connector)
             .capabilities(capabilities)
