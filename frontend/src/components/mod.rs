@@ -5,3 +5,4 @@ pub mod banner;
 pub mod chart;
 pub mod field;
 pub mod layout;
+pub mod pager;

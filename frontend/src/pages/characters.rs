@@ -6,7 +6,10 @@ use yew_router::prelude::*;
 
 use crate::{
     app::{Route, use_session},
-    components::avatar::Avatar,
+    components::{
+        avatar::Avatar,
+        pager::{Pager, page_count},
+    },
     i18n::use_i18n,
     services::{
         self,
@@ -52,9 +55,9 @@ pub fn CharactersPage() -> Html {
         set_filter(|f, t| f.tag = Some(t).filter(|t| !t.is_empty()))
             .reform(move |_: MouseEvent| tag.clone().unwrap_or_default())
     };
-    let go_page = |page: i64| {
+    let go_page = {
         let filter = filter.clone();
-        Callback::from(move |_| filter.set(CharacterFilter { page, ..(*filter).clone() }))
+        Callback::from(move |page| filter.set(CharacterFilter { page, ..(*filter).clone() }))
     };
 
     let start_chat = |id: i64| {
@@ -123,7 +126,7 @@ pub fn CharactersPage() -> Html {
             </li>
         }
     };
-    let pages = found.as_ref().map_or(1, |f| (f.total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let pages = found.as_ref().map_or(1, |f| page_count(f.total, PAGE_SIZE));
     html! {
         <section class="page">
             <div class="page-head">
@@ -147,13 +150,7 @@ pub fn CharactersPage() -> Html {
                 Some(list) if list.items.is_empty() => html! { <p class="muted">{ i18n.t("characters.none_found") }</p> },
                 Some(list) => html! { <ul class="card-grid">{ for list.items.iter().map(card) }</ul> },
             } }
-            if pages > 1 {
-                <nav class="pager" aria-label={i18n.t("common.pages")}>
-                    <button class="button ghost" disabled={filter.page <= 1} onclick={go_page(filter.page - 1)}>{ i18n.t("common.previous") }</button>
-                    <span>{ format!("{} / {pages}", filter.page) }</span>
-                    <button class="button ghost" disabled={filter.page >= pages} onclick={go_page(filter.page + 1)}>{ i18n.t("common.next") }</button>
-                </nav>
-            }
+            <Pager page={filter.page} {pages} on_go={go_page} />
         </section>
     }
 }

@@ -5,6 +5,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
+    components::pager::{Pager, page_count},
     format::{local_time, thousands},
     i18n::use_i18n,
     services::admin::{self, ConversationFilter, USER_PAGE},
@@ -59,10 +60,10 @@ pub fn Conversations() -> Html {
         let filter = filter.clone();
         Callback::from(move |_| filter.set(ConversationFilter { user_id: None, ..(*filter).clone() }))
     };
-    let pages = list.as_ref().map_or(1, |l| (l.total + USER_PAGE - 1) / USER_PAGE).max(1);
-    let go = |to: i64| {
+    let pages = list.as_ref().map_or(1, |l| page_count(l.total, USER_PAGE));
+    let go = {
         let filter = filter.clone();
-        Callback::from(move |_| filter.set(ConversationFilter { page: to, ..(*filter).clone() }))
+        Callback::from(move |page| filter.set(ConversationFilter { page, ..(*filter).clone() }))
     };
     html! {
         <div class="stack">
@@ -104,13 +105,7 @@ pub fn Conversations() -> Html {
                     </tbody>
                 </table>
             </div>
-            if pages > 1 {
-                <nav class="pager" aria-label={i18n.t("common.pages")}>
-                    <button class="button ghost" disabled={filter.page <= 1} onclick={go(filter.page - 1)}>{ i18n.t("common.previous") }</button>
-                    <span>{ format!("{} / {pages}", filter.page) }</span>
-                    <button class="button ghost" disabled={filter.page >= pages} onclick={go(filter.page + 1)}>{ i18n.t("common.next") }</button>
-                </nav>
-            }
+            <Pager page={filter.page} {pages} on_go={go} />
             if let Some((_, messages)) = &*open {
                 <section class="card transcript" aria-label={i18n.t("admin.transcript")}>
                     <h2>{ i18n.t("admin.transcript") }</h2>

@@ -6,6 +6,7 @@ use yew_router::prelude::*;
 
 use crate::{
     app::Route,
+    components::pager::{Pager, page_count},
     format::{local_time, thousands},
     i18n::use_i18n,
     services::admin::{self, USER_PAGE},
@@ -96,10 +97,10 @@ pub fn Users() -> Html {
             </tr>
         }
     };
-    let pages = list.as_ref().map_or(1, |l| (l.total + USER_PAGE - 1) / USER_PAGE).max(1);
-    let go = |to: i64| {
+    let pages = list.as_ref().map_or(1, |l| page_count(l.total, USER_PAGE));
+    let go = {
         let page = page.clone();
-        Callback::from(move |_| page.set(to))
+        Callback::from(move |to| page.set(to))
     };
     html! {
         <div class="stack">
@@ -130,13 +131,7 @@ pub fn Users() -> Html {
                     <tbody>{ for list.iter().flat_map(|l| l.items.iter()).map(row) }</tbody>
                 </table>
             </div>
-            if pages > 1 {
-                <nav class="pager" aria-label={i18n.t("common.pages")}>
-                    <button class="button ghost" disabled={*page <= 1} onclick={go(*page - 1)}>{ i18n.t("common.previous") }</button>
-                    <span>{ format!("{} / {pages}", *page) }</span>
-                    <button class="button ghost" disabled={*page >= pages} onclick={go(*page + 1)}>{ i18n.t("common.next") }</button>
-                </nav>
-            }
+            <Pager page={*page} {pages} on_go={go} />
         </div>
     }
 }
