@@ -2,7 +2,11 @@
 
 use std::path::Path;
 
-use poem::{Endpoint, EndpointExt, IntoResponse, endpoint::StaticFilesEndpoint, http::header};
+use poem::{
+    Endpoint, EndpointExt, IntoResponse,
+    endpoint::StaticFilesEndpoint,
+    http::{Method, header},
+};
 
 /// `None` when the folder has no `index.html` (API-only deployments, or the SPA not built).
 /// `index.html` is never cached (a new build must show at once); the files trunk names by
@@ -12,8 +16,12 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
         return None;
     }
     let files = StaticFilesEndpoint::new(dir).index_file("index.html").fallback_to_index().no_cache_index();
-    let files = files.around(|files, req| async move {
+    let files = files.around(|files, mut req| async move {
         let immutable = is_hashed_asset(req.uri().path());
+        // The file endpoint knows only GET; a HEAD gets the same headers (hyper drops the body).
+        if req.method() == Method::HEAD {
+            req.set_method(Method::GET);
+        }
         let mut resp = files.call(req).await?.into_response();
         if immutable && resp.status().is_success() {
             resp.headers_mut().insert(header::CACHE_CONTROL, IMMUTABLE.parse().expect("a valid header value"));

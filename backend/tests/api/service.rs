@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Engine, error_code, spawn_app};
+use crate::helpers::{Engine, error_code, spawn_app, spawn_app_with};
 
 async fn health_and_readiness(engine: Engine) {
     let app = spawn_app(engine).await;
@@ -73,3 +73,30 @@ crate::engine_tests!(
     metrics_count_requests_per_route_and_status,
     docs_serve_swagger_ui,
 );
+
+/// The built web app: client routes get index.html (never cached), trunk's hashed files are
+/// cached for a year, HEAD works, and API paths never fall through to the app. The database
+/// plays no part, so one engine is enough.
+#[tokio::test]
+async fn the_server_serves_the_web_app() {
+    let dist = tempfile::tempdir().unwrap();
+    std::fs::write(dist.path().join("index.html"), "<!doctype html><title>Troupe</title>").unwrap();
+    std::fs::write(dist.path().join("troupe-web-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    let app = spawn_app_with(Engine::Sqlite, &[("STATIC_DIR", dist.path().to_str().unwrap())]).await;
+
+    for route in ["/", "/chats/42", "/admin/users"] {
+        let page = app.get(route).await;
+        assert_eq!(page.status(), StatusCode::OK, "{route}");
+        assert_eq!(page.headers()["cache-control"], "no-cache", "{route}");
+        assert!(page.text().await.unwrap().contains("<title>Troupe</title>"), "{route}");
+    }
+    let wasm = app.get("/troupe-web-0123456789abcdef_bg.wasm").await;
+    assert_eq!(wasm.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    let head = app.client.head(app.url("/chats/42")).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+
+    let (code, _) = error_code(app.get("/api/no-such-thing").await, StatusCode::NOT_FOUND).await;
+    assert_eq!(code, "not_found");
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+}
