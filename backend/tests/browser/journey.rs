@@ -171,6 +171,16 @@ async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
     assert_eq!(count(c, "[data-testid=message]").await, 3, "nothing was sent");
     screenshot(c, "chat-refusal-desktop").await;
 
+    // Stop a reply halfway: what arrived stays, marked as stopped.
+    let composer = el(c, "[data-testid=composer]").await;
+    composer.send_keys(&format!("{}a{}{}", Key::Control, Key::Null, Key::Backspace)).await.unwrap();
+    assert_eq!(el(c, "[data-testid=char-count]").await.text().await.unwrap(), "0/200");
+    composer.send_keys(&format!("Tell me everything about the sea{}", Key::Enter)).await.unwrap();
+    until(c, "document.querySelector('[data-testid=streaming-reply] .bubble:not(.typing)')").await;
+    el(c, "[data-testid=stop]").await.click().await.unwrap();
+    until(c, "!document.querySelector('[data-testid=streaming-reply]') && document.querySelectorAll('[data-testid=message]').length === 5").await;
+    until(c, "document.querySelector('[data-testid=message]:last-child .status')?.textContent === 'Stopped'").await;
+
     // Not an admin: no dashboard in the menu, a refusal on its page and from its API.
     assert_no_errors(c).await;
     assert_eq!(count(c, "a.nav-link[href='/admin']").await, 0);
