@@ -13,8 +13,10 @@ use poem::{
 /// their content hash never change, so browsers may keep them for a year.
 pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> {
     if !dir.join("index.html").is_file() {
+        tracing::warn!(dir = %dir.display(), "no web app here (build it with frontend/build.sh): serving the API only");
         return None;
     }
+    tracing::info!(dir = %dir.display(), "serving the web app");
     let files = StaticFilesEndpoint::new(dir).index_file("index.html").fallback_to_index().no_cache_index();
     let files = files.around(|files, mut req| async move {
         let immutable = is_hashed_asset(req.uri().path());
