@@ -292,3 +292,81 @@ async fn the_language_switcher_translates_and_remembers() {
     let _: Value = c.execute("localStorage.clear(); return null;", vec![]).await.unwrap();
     browser.close().await;
 }
+
+/// Signs `username` in through the form and waits for the chats page.
+async fn sign_in(c: &Client, base: &str, username: &str, password: &str) {
+    c.goto(&format!("{base}/signin")).await.unwrap();
+    fill(c, "#username", username).await;
+    fill(c, "#password", password).await;
+    el(c, "button[type=submit]").await.click().await.unwrap();
+    el(c, "[data-testid=new-chat]").await;
+}
+
+/// A user and a chat made over the API: (token, chat id).
+async fn user_with_chat(base: &str, username: &str) -> (String, i64) {
+    let http = reqwest::Client::new();
+    let body = json!({"username": username, "password": "password123"});
+    let token =
+        http.post(format!("{base}/api/auth/register")).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
+            ["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let post = |path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send();
+    let character: Value = post("/api/characters", json!({"name": "Ahab"})).await.unwrap().json().await.unwrap();
+    let chat: Value = post("/api/chats", json!({"character_id": character["id"]})).await.unwrap().json().await.unwrap();
+    (token, chat["id"].as_i64().unwrap())
+}
+
+/// A refused turn shows why, inline, with a retry; nothing is added to the conversation.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_message_shows_the_reason_and_a_retry() {
+    let stack = Stack::start(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1"), ("DEMO_DELAY_MS", "1")]);
+    let (_, chat) = user_with_chat(&stack.base, "limited").await;
+    let browser = Browser::start(1280, 900).await;
+    let c = &browser.client;
+    sign_in(c, &stack.base, "limited", "password123").await;
+    c.goto(&format!("{}/chats/{chat}", stack.base)).await.unwrap();
+    let composer = el(c, "[data-testid=composer]").await;
+    composer.send_keys(&format!("First{}", Key::Enter)).await.unwrap();
+    until(c, "document.querySelectorAll('[data-testid=message]').length === 2 && document.querySelector('[data-testid=send]')").await;
+    composer.send_keys(&format!("Second{}", Key::Enter)).await.unwrap();
+    let error = el(c, "[data-testid=turn-error]").await;
+    assert!(error.text().await.unwrap().contains("Too many requests"), "{}", error.text().await.unwrap());
+    el(c, "[data-testid=turn-error] button").await.click().await.unwrap();
+    until(c, "document.querySelector('[data-testid=turn-error]') && document.querySelector('[data-testid=send]')")
+        .await;
+    assert_eq!(count(c, "[data-testid=message]").await, 2, "a refused message is not in the conversation");
+    browser.close().await;
+}
+
+/// A long conversation (40 messages, no greeting) opens at its end; the older ten come in
+/// when scrolling up.
+#[tokio::test(flavor = "multi_thread")]
+async fn older_messages_load_when_scrolling_up() {
+    let stack = Stack::start(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1000"), ("DEMO_DELAY_MS", "0")]);
+    let (token, chat) = user_with_chat(&stack.base, "historian").await;
+    let http = reqwest::Client::new();
+    for i in 0..20 {
+        let resp = http
+            .post(format!("{}/api/chats/{chat}/messages", stack.base))
+            .bearer_auth(&token)
+            .json(&json!({"content": format!("message {i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+    }
+    let browser = Browser::start(1280, 900).await;
+    let c = &browser.client;
+    sign_in(c, &stack.base, "historian", "password123").await;
+    c.goto(&format!("{}/chats/{chat}", stack.base)).await.unwrap();
+    until(c, "document.querySelectorAll('[data-testid=message]').length === 30").await;
+    let at_bottom = "(() => { const m = document.querySelector('[data-testid=messages]');
+        return m.scrollHeight - m.scrollTop - m.clientHeight < 5; })()";
+    until(c, at_bottom).await;
+    c.execute("document.querySelector('[data-testid=messages]').scrollTop = 0;", vec![]).await.unwrap();
+    until(c, "document.querySelectorAll('[data-testid=message]').length === 40").await;
+    assert_eq!(el(c, "[data-testid=message] .bubble").await.text().await.unwrap(), "message 0");
+    browser.close().await;
+}
