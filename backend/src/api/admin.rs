@@ -148,7 +148,7 @@ impl ApiResponse for Upgrade {
     fn register(_: &mut Registry) {}
 }
 
-fn page(limit: Option<i64>, page: Option<i64>) -> Result<Page, ApiError> {
+fn paging(limit: Option<i64>, page: Option<i64>) -> Result<Page, ApiError> {
     Ok(Page::parse(limit, page).map_err(AppError::from)?)
 }
 
@@ -169,10 +169,10 @@ impl AdminApi {
         q: Query<Option<String>>,
         sort: Query<Option<UserSort>>,
         limit: Query<Option<i64>>,
-        page_number: Query<Option<i64>>,
+        page: Query<Option<i64>>,
     ) -> Result<UsersResponse, ApiError> {
         let order = sort.0.unwrap_or(UserSort::Newest).into();
-        let (items, total) = service.users(q.0.as_deref().unwrap_or(""), order, page(limit.0, page_number.0)?).await?;
+        let (items, total) = service.users(q.0.as_deref().unwrap_or(""), order, paging(limit.0, page.0)?).await?;
         Ok(UsersResponse::Users(Json(AdminUserList { items, total })))
     }
 
@@ -200,9 +200,9 @@ impl AdminApi {
         service: Data<&Admin>,
         id: Path<i64>,
         limit: Query<Option<i64>>,
-        page_number: Query<Option<i64>>,
+        page: Query<Option<i64>>,
     ) -> Result<ChatsResponse, ApiError> {
-        let (items, total) = service.user_chats(id.0, page(limit.0, page_number.0)?).await?;
+        let (items, total) = service.user_chats(id.0, paging(limit.0, page.0)?).await?;
         Ok(ChatsResponse::Chats(Json(AdminChatList { items, total })))
     }
 
@@ -238,7 +238,7 @@ impl AdminApi {
         to: Query<Option<String>>,
         q: Query<Option<String>>,
         limit: Query<Option<i64>>,
-        page_number: Query<Option<i64>>,
+        page: Query<Option<i64>>,
     ) -> Result<ChatsResponse, ApiError> {
         let span = if from.0.is_some() || to.0.is_some() { Some(range(from.0, to.0)?) } else { None };
         let filter = ChatFilter {
@@ -248,7 +248,7 @@ impl AdminApi {
             to: span.map(|r| r.end_millis()),
             text: q.0.filter(|t| !t.trim().is_empty()),
         };
-        let (items, total) = service.conversations(&filter, page(limit.0, page_number.0)?).await?;
+        let (items, total) = service.conversations(&filter, paging(limit.0, page.0)?).await?;
         Ok(ChatsResponse::Chats(Json(AdminChatList { items, total })))
     }
 
@@ -262,7 +262,7 @@ impl AdminApi {
         before_id: Query<Option<i64>>,
         limit: Query<Option<i64>>,
     ) -> Result<MessagesResponse, ApiError> {
-        let page = page(limit.0, None)?;
+        let page = paging(limit.0, None)?;
         let items = service.chat_messages(id.0, before_id.0, page).await?;
         let next_before_id = items.first().filter(|_| items.len() as i64 == page.limit).map(|m| m.id);
         Ok(MessagesResponse::Messages(Json(MessageList {

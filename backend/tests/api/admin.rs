@@ -413,8 +413,39 @@ async fn the_seeder_writes_a_ledger_consistent_with_its_messages(engine: Engine)
     assert_eq!(seeded.status(), StatusCode::OK, "seeded users can sign in");
 }
 
+async fn the_user_list_pages_with_page_and_limit(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let admin = admin(&app).await;
+    for _ in 0..2 {
+        app.new_user().await;
+    }
+    let page = |n: i64| {
+        let (app, token) = (&app, admin.token.clone());
+        async move {
+            let list: Value = app
+                .get_authed(&format!("/api/admin/users?sort=username&limit=1&page={n}"), &token)
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(list["total"], 3);
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["username"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let (first, second, third) = (page(1).await, page(2).await, page(3).await);
+    assert_eq!([first.len(), second.len(), third.len()], [1, 1, 1]);
+    assert!(first[0] < second[0] && second[0] < third[0], "{first:?} {second:?} {third:?}");
+    assert!(page(4).await.is_empty());
+}
+
 crate::engine_tests!(
     every_admin_route_is_401_without_a_session_and_403_for_users,
+    the_user_list_pages_with_page_and_limit,
     overview_and_user_list_equal_the_sums_over_messages,
     date_ranges_include_their_edges_and_nothing_else,
     csv_export_parses_back_to_the_same_figures,

@@ -24,7 +24,7 @@ pub async fn users(q: &str, sort: &str, page: i64) -> ApiResult<AdminUserList> {
         ("q", Some(q.trim().to_owned()).filter(|q| !q.is_empty())),
         ("sort", Some(sort.to_owned())),
         ("limit", Some(USER_PAGE.to_string())),
-        ("page_number", Some(page.to_string())),
+        ("page", Some(page.to_string())),
     ]);
     get(&format!("/api/admin/users{q}")).await
 }
@@ -50,7 +50,7 @@ pub async fn conversations(filter: &ConversationFilter) -> ApiResult<AdminChatLi
         ("from", non_empty(&filter.from)),
         ("to", non_empty(&filter.to)),
         ("limit", Some(USER_PAGE.to_string())),
-        ("page_number", Some(filter.page.max(1).to_string())),
+        ("page", Some(filter.page.max(1).to_string())),
     ]);
     get(&format!("/api/admin/conversations{q}")).await
 }
