@@ -5,7 +5,7 @@ use std::path::Path;
 use poem::{
     Endpoint, EndpointExt, IntoResponse,
     endpoint::StaticFilesEndpoint,
-    http::{Method, header},
+    http::{HeaderValue, Method, header},
 };
 
 /// `None` when the folder has no `index.html` (API-only deployments, or the SPA not built).
@@ -18,17 +18,33 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
     }
     tracing::info!(dir = %dir.display(), "serving the web app");
     let files = StaticFilesEndpoint::new(dir).index_file("index.html").fallback_to_index().no_cache_index();
-    let files = files.around(|files, mut req| async move {
-        let immutable = is_hashed_asset(req.uri().path());
-        // The file endpoint knows only GET; a HEAD gets the same headers (hyper drops the body).
-        if req.method() == Method::HEAD {
-            req.set_method(Method::GET);
+    let dir = dir.to_owned();
+    let files = files.around(move |files, mut req| {
+        let dir = dir.clone();
+        async move {
+            // A build file that is gone (an old hash after a deploy) is a 404, never index.html
+            // under a name browsers would keep for a year.
+            let path = req.uri().path().to_owned();
+            let immutable = is_hashed_asset(&path) && !path.contains("..");
+            if immutable && !dir.join(path.trim_start_matches('/')).is_file() {
+                return Err(poem::error::NotFoundError.into());
+            }
+            // The file endpoint knows only GET; a HEAD gets the same headers (hyper drops the body).
+            if req.method() == Method::HEAD {
+                req.set_method(Method::GET);
+            }
+            let mut resp = files.call(req).await?.into_response();
+            let found = resp.status().is_success();
+            let headers = resp.headers_mut();
+            if immutable && found {
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+            }
+            // nginx adds the full set (with the CSP) in production; these hold without it too.
+            headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+            Ok(resp)
         }
-        let mut resp = files.call(req).await?.into_response();
-        if immutable && resp.status().is_success() {
-            resp.headers_mut().insert(header::CACHE_CONTROL, IMMUTABLE.parse().expect("a valid header value"));
-        }
-        Ok(resp)
     });
     Some(files.boxed())
 }

@@ -75,7 +75,8 @@ crate::engine_tests!(
 );
 
 /// The built web app: client routes get index.html (never cached), trunk's hashed files are
-/// cached for a year, HEAD works, and API paths never fall through to the app. The database
+/// cached for a year and a missing one is a 404, HEAD works, and API paths never fall through
+/// to the app. The database
 /// plays no part, so one engine is enough.
 #[tokio::test]
 async fn the_server_serves_the_web_app() {
@@ -93,6 +94,9 @@ async fn the_server_serves_the_web_app() {
     let wasm = app.get("/troupe-web-0123456789abcdef_bg.wasm").await;
     assert_eq!(wasm.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(wasm.headers()["content-type"], "application/wasm");
+    assert_eq!(wasm.headers()["x-content-type-options"], "nosniff");
+    let (code, _) = error_code(app.get("/troupe-web-fedcba9876543210_bg.wasm").await, StatusCode::NOT_FOUND).await;
+    assert_eq!(code, "not_found", "a build file that is gone is not index.html");
     let head = app.client.head(app.url("/chats/42")).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::OK);
 

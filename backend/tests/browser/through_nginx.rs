@@ -144,6 +144,7 @@ async fn nginx_serves_the_app_with_security_and_cache_headers_within_budget() {
     let nonce = csp.split("'nonce-").nth(1).and_then(|rest| rest.split('\'').next()).expect("a nonce in the policy");
     let html = index.text().await.unwrap();
     assert!(html.contains(&format!("nonce=\"{nonce}\"")), "the boot script carries this request's nonce");
+    assert!(!html.contains("TROUPE_CSP_NONCE"), "every placeholder is replaced");
     let again = get("/").await.unwrap();
     assert_ne!(again.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap(), csp, "a fresh nonce per request");
 
@@ -199,6 +200,7 @@ async fn the_edge_limits_sign_in_attempts_with_the_contract_error() {
         statuses.push(resp.status().as_u16());
         if resp.status() == 429 {
             assert!(resp.headers().contains_key(header::RETRY_AFTER));
+            assert_eq!(resp.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
             limited = Some(resp.json::<Value>().await.unwrap());
             break;
         }
