@@ -24,13 +24,13 @@ pub fn usd(amount: f64) -> String {
     }
 }
 
-/// An RFC 3339 time in the reader's locale and time zone.
-pub fn local_time(rfc3339: &str) -> String {
+/// An RFC 3339 time in the reader's language (`locale`, e.g. `ko`) and time zone.
+pub fn local_time(rfc3339: &str, locale: &str) -> String {
     let date = js_sys::Date::new(&rfc3339.into());
     if date.get_time().is_nan() {
         return rfc3339.to_owned();
     }
-    date.to_locale_string("default", &js_sys::Object::new()).into()
+    date.to_locale_string(locale, &js_sys::Object::new()).into()
 }
 
 /// Today and the day `days_back` days before it, as UTC `YYYY-MM-DD` (the API's days are UTC).

@@ -82,11 +82,16 @@ impl I18n {
         values.iter().fold(self.t(key), |text, (name, value)| text.replace(&format!("{{{name}}}"), value))
     }
 
-    /// An API error in the reader's language: by its code when we have words for it,
-    /// else the server's own sentence.
+    /// An API error in the reader's language: by its code when we have words for it (an
+    /// error's own, else the input rule's when it needs no number), else the server's sentence.
     pub fn error(&self, error: &ApiError) -> String {
-        let key = format!("error.{}", error.code);
-        if self.table.contains_key(&key) { self.t(&key) } else { error.message.clone() }
+        let own = format!("error.{}", error.code);
+        let rule = format!("rule.{}", error.code);
+        match (self.table.get(&own), self.table.get(&rule)) {
+            (Some(text), _) => text.clone(),
+            (None, Some(text)) if !text.contains('{') => text.clone(),
+            _ => error.message.clone(),
+        }
     }
 
     /// A broken input rule in the reader's language.

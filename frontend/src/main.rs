@@ -6,6 +6,7 @@
 mod app;
 mod components;
 mod format;
+mod hooks;
 mod i18n;
 mod pages;
 mod services;

@@ -179,7 +179,13 @@ async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
     until(c, "document.querySelector('[data-testid=streaming-reply] .bubble:not(.typing)')").await;
     el(c, "[data-testid=stop]").await.click().await.unwrap();
     until(c, "!document.querySelector('[data-testid=streaming-reply]') && document.querySelectorAll('[data-testid=message]').length === 5").await;
-    until(c, "document.querySelector('[data-testid=message]:last-child .status')?.textContent === 'Stopped'").await;
+    // The server's stored copy replaces ours: still marked stopped, now with the tokens it cost.
+    until(
+        c,
+        "document.querySelector('[data-testid=message]:last-child .status')?.textContent === 'Stopped'
+        && document.querySelector('[data-testid=message]:last-child [data-testid=token-count]')",
+    )
+    .await;
 
     // Not an admin: no dashboard in the menu, a refusal on its page and from its API.
     assert_no_errors(c).await;
@@ -333,9 +339,19 @@ async fn a_refused_message_shows_the_reason_and_a_retry() {
     composer.send_keys(&format!("Second{}", Key::Enter)).await.unwrap();
     let error = el(c, "[data-testid=turn-error]").await;
     assert!(error.text().await.unwrap().contains("Too many requests"), "{}", error.text().await.unwrap());
+    // Retry really sends again (and is refused again): count the requests the page makes.
+    c.execute(
+        "window.__sends = 0; const original = window.fetch;
+         window.fetch = (input, init) => {
+             if ((init?.method ?? input?.method) === 'POST') window.__sends++;
+             return original(input, init);
+         };",
+        vec![],
+    )
+    .await
+    .unwrap();
     el(c, "[data-testid=turn-error] button").await.click().await.unwrap();
-    until(c, "document.querySelector('[data-testid=turn-error]') && document.querySelector('[data-testid=send]')")
-        .await;
+    until(c, "window.__sends === 1 && document.querySelector('[data-testid=turn-error]') && document.querySelector('[data-testid=send]')").await;
     assert_eq!(count(c, "[data-testid=message]").await, 2, "a refused message is not in the conversation");
     browser.close().await;
 }

@@ -161,7 +161,7 @@ fn nginx_conf(nginx_port: u16, server_port: u16, dist: &Path) -> String {
 pub struct Browser {
     pub client: fantoccini::Client,
     driver: Child,
-    _profile: tempfile::TempDir,
+    profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -215,19 +215,22 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("chromedriver opens a Chromium session");
-        Self { client, driver, _profile: profile }
+        Self { client, driver, profile }
     }
 
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         self.client.clone().close().await.ok();
-        self.driver.kill().ok();
-        self.driver.wait().ok();
+        // Drop stops chromedriver and whatever it left running.
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
         self.driver.kill().ok();
+        self.driver.wait().ok();
+        // A test that failed half-way never closed its session: its Chromium processes are
+        // the ones started with this profile folder.
+        Command::new("pkill").arg("-KILL").arg("-f").arg(self.profile.path()).status().ok();
     }
 }
 

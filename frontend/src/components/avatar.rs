@@ -15,6 +15,11 @@ pub struct AvatarProps {
 #[component]
 pub fn Avatar(props: &AvatarProps) -> Html {
     let failed = use_state(|| false);
+    {
+        // A new address deserves a new try.
+        let failed = failed.clone();
+        use_effect_with(props.url.clone(), move |_| failed.set(false));
+    }
     let class = classes!("avatar", props.large.then_some("large"));
     // A stable hue per name, so monograms are told apart at a glance.
     let hue = props.name.chars().fold(0u32, |h, c| h.wrapping_mul(31).wrapping_add(c as u32)) % 360;

@@ -160,13 +160,16 @@ pub fn CharacterForm(props: &CharacterFormProps) -> Html {
         })
     };
     let avatar_url = input.avatar_url.clone().unwrap_or_default();
+    // Previewed only once it is a whole address, not at every keystroke on the way.
+    let preview_url =
+        input.avatar_url.clone().filter(|url| rules::check_url("avatar_url", url).is_ok()).map(AttrValue::from);
     let general_error = server_error.as_ref().filter(|(field, _)| field.is_none()).map(|(_, m)| m.clone());
     html! {
         <section class="page narrow">
             <div class="page-head">
                 <h1>{ if props.id.is_some() { i18n.t("form.edit_title") } else { i18n.t("form.new_title") } }</h1>
                 <Avatar name={if input.name.is_empty() { "?".to_owned() } else { input.name.clone() }}
-                    url={input.avatar_url.clone().map(AttrValue::from)} large=true />
+                    url={preview_url} large=true />
             </div>
             <form class="stack" {onsubmit} novalidate=true>
                 <Field id="name" label={i18n.t("form.name")} value={input.name.clone()} oninput={edit(|i, v| i.name = v)} error={error_for("name")} required=true />

@@ -10,6 +10,7 @@ use crate::{
         avatar::Avatar,
         pager::{Pager, page_count},
     },
+    hooks::{liveness, use_refresh},
     i18n::use_i18n,
     services::{
         self,
@@ -26,16 +27,17 @@ pub fn CharactersPage() -> Html {
     let found = use_state(|| None::<CharacterList>);
     let confirming = use_state(|| None::<i64>);
     let error = use_state(|| None::<String>);
-    let reload = use_state(|| 0u32);
+    let reload = use_refresh();
     {
         let found = found.clone();
-        use_effect_with(((*filter).clone(), *reload), move |(filter, _)| {
-            let filter = filter.clone();
+        use_effect_with(((*filter).clone(), reload.0), move |(filter, _)| {
+            let (filter, (live, end)) = (filter.clone(), liveness());
             wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(list) = services::characters::list(&filter).await {
+                if let (Ok(list), true) = (services::characters::list(&filter).await, live.get()) {
                     found.set(Some(list));
                 }
             });
+            end
         });
     }
     let set_filter = |change: fn(&mut CharacterFilter, String)| {
@@ -82,7 +84,7 @@ pub fn CharactersPage() -> Html {
             let (confirming, reload, error, i18n) = (confirming.clone(), reload.clone(), error.clone(), i18n.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 match services::characters::remove(id).await {
-                    Ok(()) => reload.set(*reload + 1),
+                    Ok(()) => reload.dispatch(()),
                     Err(e) => error.set(Some(i18n.error(&e))),
                 }
                 confirming.set(None);

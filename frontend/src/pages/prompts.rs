@@ -3,7 +3,7 @@
 use troupe_types::{Prompt, PromptInput, rules};
 use yew::prelude::*;
 
-use crate::{components::field::Field, i18n::use_i18n, services};
+use crate::{components::field::Field, hooks::use_refresh, i18n::use_i18n, services};
 
 #[component]
 pub fn PromptsPage() -> Html {
@@ -11,10 +11,10 @@ pub fn PromptsPage() -> Html {
     let prompts = use_state(|| None::<Vec<Prompt>>);
     let editing = use_state(|| None::<Option<i64>>); // Some(None): a new one
     let error = use_state(|| None::<String>);
-    let reload = use_state(|| 0u32);
+    let reload = use_refresh();
     {
         let prompts = prompts.clone();
-        use_effect_with(*reload, move |_| {
+        use_effect_with(reload.0, move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(list) = services::prompts::list().await {
                     prompts.set(Some(list.items));
@@ -32,7 +32,7 @@ pub fn PromptsPage() -> Html {
                     Ok(()) => error.set(None),
                     Err(e) => error.set(Some(i18n.error(&e))),
                 }
-                reload.set(*reload + 1);
+                reload.dispatch(());
             });
         }
     };
@@ -86,7 +86,7 @@ pub fn PromptsPage() -> Html {
         let (editing, reload) = (editing.clone(), reload.clone());
         Callback::from(move |_| {
             editing.set(None);
-            reload.set(*reload + 1);
+            reload.dispatch(());
         })
     };
     let next_position = list.iter().map(|p| p.position).max().unwrap_or(0) + 10;

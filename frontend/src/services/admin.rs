@@ -55,8 +55,10 @@ pub async fn conversations(filter: &ConversationFilter) -> ApiResult<AdminChatLi
     get(&format!("/api/admin/conversations{q}")).await
 }
 
-pub async fn chat_messages(chat_id: i64) -> ApiResult<MessageList> {
-    get(&format!("/api/admin/chats/{chat_id}/messages?limit=200")).await
+/// A page of any chat's messages, oldest first: the newest 200 before `before_id`.
+pub async fn chat_messages(chat_id: i64, before_id: Option<i64>) -> ApiResult<MessageList> {
+    let q = query(&[("before_id", before_id.map(|id| id.to_string())), ("limit", Some("200".to_owned()))]);
+    get(&format!("/api/admin/chats/{chat_id}/messages{q}")).await
 }
 
 pub async fn announce(announcement: &NewAnnouncement) -> ApiResult<Announcement> {

@@ -65,7 +65,7 @@ pub(crate) async fn send(request: Request) -> ApiResult<Response> {
     }
     let error = match response.json::<ErrorBody>().await {
         Ok(body) => ApiError { status, code: body.error.code, message: body.error.message, field: body.error.field },
-        Err(_) => ApiError { status, code: "http".into(), message: response.status_text(), field: None },
+        Err(_) => ApiError { status, code: "http".into(), message: format!("HTTP {status}"), field: None },
     };
     Err(error)
 }

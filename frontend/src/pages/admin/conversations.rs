@@ -1,12 +1,13 @@
 //! The history browser: every chat on the server, filtered, and its messages.
 
-use troupe_types::{AdminChatList, Message, Role};
+use troupe_types::{AdminChatList, MessageList, Role};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
     components::pager::{Pager, page_count},
     format::{local_time, thousands},
+    hooks::liveness,
     i18n::use_i18n,
     services::admin::{self, ConversationFilter, USER_PAGE},
 };
@@ -19,14 +20,15 @@ pub fn Conversations() -> Html {
         location.query::<std::collections::HashMap<String, i64>>().ok().and_then(|q| q.get("user_id").copied());
     let filter = use_state(|| ConversationFilter { user_id: from_users, page: 1, ..Default::default() });
     let list = use_state(|| None::<AdminChatList>);
-    let open = use_state(|| None::<(i64, Vec<Message>)>);
+    let open = use_state(|| None::<(i64, MessageList)>);
     let error = use_state(|| None::<String>);
     {
         let (list, error, i18n) = (list.clone(), error.clone(), i18n.clone());
         use_effect_with((*filter).clone(), move |filter| {
-            let filter = filter.clone();
+            let (filter, (live, end)) = (filter.clone(), liveness());
             wasm_bindgen_futures::spawn_local(async move {
                 match admin::conversations(&filter).await {
+                    _ if !live.get() => {}
                     Ok(chats) => {
                         error.set(None);
                         list.set(Some(chats));
@@ -34,6 +36,7 @@ pub fn Conversations() -> Html {
                     Err(e) => error.set(Some(i18n.error(&e))),
                 }
             });
+            end
         });
     }
     let set = |change: fn(&mut ConversationFilter, String)| {
@@ -50,8 +53,21 @@ pub fn Conversations() -> Html {
         Callback::from(move |_| {
             let open = open.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(page) = admin::chat_messages(chat_id).await {
-                    open.set(Some((chat_id, page.items)));
+                if let Ok(page) = admin::chat_messages(chat_id, None).await {
+                    open.set(Some((chat_id, page)));
+                }
+            });
+        })
+    };
+    let load_older = {
+        let open = open.clone();
+        Callback::from(move |_| {
+            let Some((chat_id, shown)) = (*open).clone() else { return };
+            let open = open.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(mut page) = admin::chat_messages(chat_id, shown.next_before_id).await {
+                    page.items.extend(shown.items);
+                    open.set(Some((chat_id, page)));
                 }
             });
         })
@@ -96,7 +112,7 @@ pub fn Conversations() -> Html {
                                 <td>{ c.username.clone() }</td>
                                 <td>{ c.character_name.clone() }</td>
                                 <td class="muted small">{ c.model.clone() }</td>
-                                <td class="muted small">{ local_time(&c.last_message_at) }</td>
+                                <td class="muted small">{ local_time(&c.last_message_at, i18n.lang.code()) }</td>
                                 <td class="num">{ thousands(c.message_count) }</td>
                                 <td class="num">{ thousands(c.total_tokens) }</td>
                                 <td><button class="button ghost" onclick={show(c.id)}>{ i18n.t("admin.read") }</button></td>
@@ -106,13 +122,16 @@ pub fn Conversations() -> Html {
                 </table>
             </div>
             <Pager page={filter.page} {pages} on_go={go} />
-            if let Some((_, messages)) = &*open {
+            if let Some((_, shown)) = &*open {
                 <section class="card transcript" aria-label={i18n.t("admin.transcript")}>
                     <h2>{ i18n.t("admin.transcript") }</h2>
-                    { for messages.iter().map(|m| html! {
+                    if shown.next_before_id.is_some() {
+                        <button class="button ghost" onclick={load_older}>{ i18n.t("admin.load_older") }</button>
+                    }
+                    { for shown.items.iter().map(|m| html! {
                         <div class={classes!("message", if m.role == Role::User { "user" } else { "assistant" })} key={m.id}>
                             <div class="bubble">{ m.content.clone() }</div>
-                            <div class="message-meta">{ local_time(&m.created_at) }</div>
+                            <div class="message-meta">{ local_time(&m.created_at, i18n.lang.code()) }</div>
                         </div>
                     }) }
                 </section>

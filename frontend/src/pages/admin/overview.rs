@@ -6,6 +6,7 @@ use yew::prelude::*;
 use crate::{
     components::chart::{BarChart, Series},
     format::{thousands, usd, utc_day},
+    hooks::{liveness, use_refresh},
     i18n::use_i18n,
     services::{admin, events},
 };
@@ -21,8 +22,10 @@ pub fn Overview() -> Html {
         let (stats, error, i18n) = (stats.clone(), error.clone(), i18n.clone());
         use_effect_with(((*from).clone(), (*to).clone()), move |(from, to)| {
             let (from, to) = (from.clone(), to.clone());
+            let (live, end) = liveness();
             wasm_bindgen_futures::spawn_local(async move {
                 match admin::overview(&from, &to).await {
+                    _ if !live.get() => {}
                     Ok(s) => {
                         error.set(None);
                         stats.set(Some(s));
@@ -30,6 +33,7 @@ pub fn Overview() -> Html {
                     Err(e) => error.set(Some(i18n.error(&e))),
                 }
             });
+            end
         });
     }
     let date_input = |id: &'static str, state: &UseStateHandle<String>, label: String| {
@@ -126,11 +130,11 @@ fn AnnouncementForm() -> Html {
     let text = use_state(String::new);
     let warning = use_state(|| false);
     let active = use_state(Vec::new);
-    let reload = use_state(|| 0u32);
+    let reload = use_refresh();
     let error = use_state(|| None::<String>);
     {
         let active = active.clone();
-        use_effect_with(*reload, move |_| {
+        use_effect_with(reload.0, move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(list) = events::announcements().await {
                     active.set(list.items);
@@ -151,7 +155,7 @@ fn AnnouncementForm() -> Html {
                     Ok(_) => {
                         text.set(String::new());
                         error.set(None);
-                        reload.set(*reload + 1);
+                        reload.dispatch(());
                     }
                     Err(e) => error.set(Some(i18n.error(&e))),
                 }
@@ -164,7 +168,7 @@ fn AnnouncementForm() -> Html {
             let reload = reload.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 let _ = admin::end_announcement(id).await;
-                reload.set(*reload + 1);
+                reload.dispatch(());
             });
         })
     };

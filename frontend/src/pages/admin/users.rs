@@ -8,6 +8,7 @@ use crate::{
     app::Route,
     components::pager::{Pager, page_count},
     format::{local_time, thousands},
+    hooks::{liveness, use_refresh},
     i18n::use_i18n,
     services::admin::{self, USER_PAGE},
 };
@@ -20,17 +21,20 @@ pub fn Users() -> Html {
     let page = use_state(|| 1i64);
     let list = use_state(|| None::<AdminUserList>);
     let error = use_state(|| None::<String>);
-    let reload = use_state(|| 0u32);
+    let reload = use_refresh();
     {
         let (list, error, i18n) = (list.clone(), error.clone(), i18n.clone());
-        use_effect_with(((*q).clone(), (*sort).clone(), *page, *reload), move |(q, sort, page, _)| {
+        use_effect_with(((*q).clone(), (*sort).clone(), *page, reload.0), move |(q, sort, page, _)| {
             let (q, sort, page) = (q.clone(), sort.clone(), *page);
+            let (live, end) = liveness();
             wasm_bindgen_futures::spawn_local(async move {
                 match admin::users(&q, &sort, page).await {
+                    _ if !live.get() => {}
                     Ok(users) => list.set(Some(users)),
                     Err(e) => error.set(Some(i18n.error(&e))),
                 }
             });
+            end
         });
     }
     let change = {
@@ -42,7 +46,7 @@ pub fn Users() -> Html {
                     Ok(_) => error.set(None),
                     Err(e) => error.set(Some(i18n.error(&e))),
                 }
-                reload.set(*reload + 1);
+                reload.dispatch(());
             });
         }
     };
@@ -83,7 +87,7 @@ pub fn Users() -> Html {
                     if u.disabled { <span class="badge muted">{ i18n.t("admin.disabled_badge") }</span> }
                     <div class="muted small">{ u.email.clone().unwrap_or_default() }</div>
                 </th>
-                <td class="muted small">{ u.last_active_at.as_deref().map(local_time).unwrap_or_else(|| "–".into()) }</td>
+                <td class="muted small">{ u.last_active_at.as_deref().map(|t| local_time(t, i18n.lang.code())).unwrap_or_else(|| "–".into()) }</td>
                 <td class="num">{ thousands(u.chats) }</td>
                 <td class="num">{ thousands(u.messages) }</td>
                 <td class="num" data-testid="user-tokens">{ thousands(u.total_tokens) }</td>

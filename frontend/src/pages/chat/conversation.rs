@@ -39,6 +39,8 @@ struct Thread {
 
 enum Step {
     Loaded(MessageList),
+    /// The newest page again: replaces what is shown from its first message on.
+    Latest(MessageList),
     Older(MessageList),
     Start,
     UserMessage(Message),
@@ -59,6 +61,11 @@ impl Reducible for Thread {
                 thread.older = page.next_before_id;
                 thread.messages = page.items;
                 thread.loaded = true;
+            }
+            Step::Latest(page) => {
+                let first = page.items.first().map_or(i64::MAX, |m| m.id);
+                thread.messages.retain(|m| m.id < first);
+                thread.messages.extend(page.items);
             }
             Step::Older(page) => {
                 thread.older = page.next_before_id;
@@ -197,8 +204,12 @@ pub fn Conversation(props: &ConversationProps) -> Html {
             let (i18n, on_activity) = (i18n.clone(), on_activity.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let mut finished = false;
+                let mut sent = None;
                 let events = |event: TurnEvent| match event {
-                    TurnEvent::UserMessage(message) => dispatcher.dispatch(Step::UserMessage(message)),
+                    TurnEvent::UserMessage(message) => {
+                        sent = Some(message.id);
+                        dispatcher.dispatch(Step::UserMessage(message));
+                    }
                     TurnEvent::Delta(text) => dispatcher.dispatch(Step::Delta(text)),
                     TurnEvent::Done(done) => {
                         finished = true;
@@ -212,10 +223,8 @@ pub fn Conversation(props: &ConversationProps) -> Html {
                 let result = chats::send_streaming(chat_id, content.clone(), &controller.signal(), events).await;
                 if controller.signal().aborted() {
                     dispatcher.dispatch(Step::Stopped);
-                    // The server stores the partial reply when it notices; then show its copy.
-                    gloo_timers::future::TimeoutFuture::new(600).await;
-                    if let Ok(page) = chats::messages(chat_id, None).await {
-                        dispatcher.dispatch(Step::Loaded(page));
+                    if let Some(sent) = sent {
+                        show_stored_reply(chat_id, sent, &dispatcher).await;
                     }
                 } else if let Err(error) = result {
                     // Before the stream began (limits, quota) nothing was stored: offer the words again.
@@ -298,6 +307,20 @@ fn trash_icon() -> Html {
     }
 }
 
+/// The server stores a stopped reply once it notices the client has gone, which takes a moment:
+/// ask until the reply to message `sent` is there, then show the stored copy in place of ours.
+async fn show_stored_reply(chat_id: i64, sent: i64, dispatcher: &UseReducerDispatcher<Thread>) {
+    for _ in 0..10 {
+        gloo_timers::future::TimeoutFuture::new(300).await;
+        if let Ok(page) = chats::messages(chat_id, None).await {
+            if page.items.last().is_some_and(|m| m.role == Role::Assistant && m.id > sent) {
+                dispatcher.dispatch(Step::Latest(page));
+                return;
+            }
+        }
+    }
+}
+
 fn stop(abort: &std::cell::RefCell<Option<AbortController>>) {
     if let Some(controller) = abort.borrow_mut().take() {
         controller.abort();
@@ -331,7 +354,7 @@ fn message_view(i18n: &I18n, message: &Message) -> Html {
     html! {
         <div class={classes!("message", role, status.as_ref().map(|_| "flagged"))} key={message.id} data-testid="message">
             <div class="bubble">{ message.content.clone() }</div>
-            <div class="message-meta" title={local_time(&message.created_at)}>
+            <div class="message-meta" title={local_time(&message.created_at, i18n.lang.code())}>
                 if let Some(status) = status { <span class="status">{ status }</span> }
                 if let Some(tokens) = tokens { <span data-testid="token-count">{ tokens }</span> }
             </div>

@@ -10,7 +10,13 @@ use troupe_types::Chat;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::{app::Route, format::local_time, i18n::use_i18n, services};
+use crate::{
+    app::Route,
+    format::local_time,
+    hooks::{liveness, use_refresh},
+    i18n::use_i18n,
+    services,
+};
 
 #[derive(Properties, PartialEq)]
 pub struct ChatPageProps {
@@ -22,14 +28,14 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
     let i18n = use_i18n();
     let navigator = use_navigator().expect("inside the router");
     let chats = use_state(|| None::<Vec<Chat>>);
-    let refresh = use_state(|| 0u32);
+    let refresh = use_refresh();
     let picking = use_state(|| false);
     let show_card = use_state(|| false);
     let current = use_state(|| None::<Chat>);
 
     {
         let chats = chats.clone();
-        use_effect_with(*refresh, move |_| {
+        use_effect_with(refresh.0, move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(list) = services::chats::list().await {
                     chats.set(Some(list.items));
@@ -43,23 +49,28 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
         use_effect_with(props.chat_id, move |id| {
             show_card.set(false);
             current.set(None);
+            let (live, end) = liveness();
             if let Some(id) = *id {
                 wasm_bindgen_futures::spawn_local(async move {
-                    current.set(services::chats::fetch(id).await.ok());
+                    let chat = services::chats::fetch(id).await.ok();
+                    if live.get() {
+                        current.set(chat);
+                    }
                 });
             }
+            end
         });
     }
 
     let on_activity = {
         let refresh = refresh.clone();
-        Callback::from(move |_| refresh.set(*refresh + 1))
+        Callback::from(move |_| refresh.dispatch(()))
     };
     let on_chat_changed = {
         let (current, refresh) = (current.clone(), refresh.clone());
         Callback::from(move |chat: Chat| {
             current.set(Some(chat));
-            refresh.set(*refresh + 1);
+            refresh.dispatch(());
         })
     };
     let open_picker = {
@@ -71,7 +82,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
         Callback::from(move |chat: Option<Chat>| {
             picking.set(false);
             if let Some(chat) = chat {
-                refresh.set(*refresh + 1);
+                refresh.dispatch(());
                 navigator.push(&Route::Chat { id: chat.id });
             }
         })
@@ -87,7 +98,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
             let Some(id) = chat_id else { return };
             wasm_bindgen_futures::spawn_local(async move {
                 if services::chats::remove(id).await.is_ok() {
-                    refresh.set(*refresh + 1);
+                    refresh.dispatch(());
                     navigator.push(&Route::Home);
                 }
             });
@@ -98,6 +109,8 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
         Callback::from(move |_| navigator.push(&Route::Home))
     };
 
+    // Only the chat this page is about, whatever answer came last.
+    let current_chat = current.as_ref().filter(|chat| Some(chat.id) == props.chat_id).cloned();
     let layout = classes!("chat-layout", props.chat_id.map(|_| "has-chat"), show_card.then_some("show-card"),);
     let list = match &*chats {
         None => html! { <p class="muted pad">{ i18n.t("common.loading") }</p> },
@@ -110,7 +123,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
                         <li key={chat.id}>
                             <Link<Route> to={Route::Chat { id: chat.id }} classes={classes!("chat-item", active.then_some("active"))}>
                                 <span class="chat-item-name">{ chat.character_name.clone() }</span>
-                                <span class="chat-item-meta" title={local_time(&chat.last_message_at)}>
+                                <span class="chat-item-meta" title={local_time(&chat.last_message_at, i18n.lang.code())}>
                                     { i18n.tf("chat.message_count", &[("n", chat.message_count.to_string())]) }
                                 </span>
                             </Link<Route>>
@@ -131,7 +144,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
             </aside>
             <section class="pane conversation-pane">
                 if let Some(id) = props.chat_id {
-                    <conversation::Conversation key={id} chat_id={id} chat={(*current).clone()}
+                    <conversation::Conversation key={id} chat_id={id} chat={current_chat.clone()}
                         {on_activity} on_back={back} on_card={toggle_card.clone()} {on_delete} />
                 } else {
                     <div class="empty-state">
@@ -141,7 +154,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
                 }
             </section>
             <aside class="pane card-pane" aria-label={i18n.t("chat.character")}>
-                if let Some(chat) = &*current {
+                if let Some(chat) = &current_chat {
                     <card::CharacterCard chat={chat.clone()} on_changed={on_chat_changed} on_close={toggle_card} />
                 }
             </aside>

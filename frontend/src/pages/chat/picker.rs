@@ -5,6 +5,7 @@ use yew::prelude::*;
 
 use crate::{
     components::avatar::Avatar,
+    hooks::liveness,
     i18n::use_i18n,
     services::{self, characters::CharacterFilter},
 };
@@ -25,12 +26,13 @@ pub fn CharacterPicker(props: &PickerProps) -> Html {
     {
         let found = found.clone();
         use_effect_with((*filter).clone(), move |filter| {
-            let filter = filter.clone();
+            let (filter, (live, end)) = (filter.clone(), liveness());
             wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(list) = services::characters::list(&filter).await {
+                if let (Ok(list), true) = (services::characters::list(&filter).await, live.get()) {
                     found.set(Some(list.items));
                 }
             });
+            end
         });
     }
     {
