@@ -226,6 +226,10 @@ async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
     fill(c, "input[placeholder]", "Maintenance at noon").await;
     el(c, ".card form button[type=submit]").await.click().await.unwrap();
     until(c, "document.querySelector('.banner')?.textContent.includes('Maintenance at noon')").await;
+    // And on arrival, for a page opened afterwards.
+    c.goto(&url("/admin")).await.unwrap();
+    until(c, "document.querySelector('.banner')?.textContent.includes('Maintenance at noon')").await;
+    watch_errors(c).await;
 
     // The history browser: the user's conversation, readable.
     el(c, "a.tab[href='/admin/conversations']").await.click().await.unwrap();

@@ -1,4 +1,5 @@
-//! Admins' announcements as banners: the active ones on arrival, new ones live over SSE.
+//! Admins' announcements as banners: the active ones each time the live feed (re)connects,
+//! new ones as they are posted.
 
 use futures::StreamExt;
 use troupe_types::{Announcement, AnnouncementLevel};
@@ -16,12 +17,19 @@ pub fn Announcements() -> Html {
         use_effect_with((), move |_| {
             let (alive_tx, mut alive_rx) = futures::channel::oneshot::channel::<()>();
             wasm_bindgen_futures::spawn_local(async move {
-                let mut known = events::announcements().await.map(|list| list.items).unwrap_or_default();
-                items.set(known.clone());
-                let Some((source, incoming)) = events::announcement_stream() else { return };
-                let mut incoming = incoming.boxed_local().fuse();
+                let mut known = Vec::new();
+                let Some(feed) = events::announcement_feed() else { return };
+                let mut incoming = feed.announcements.boxed_local().fuse();
+                let mut connected = feed.connected.boxed_local().fuse();
                 loop {
                     futures::select! {
+                        // First contact or back after a drop: whatever was posted meanwhile.
+                        _ = connected.next() => {
+                            if let Ok(list) = events::announcements().await {
+                                known = list.items;
+                                items.set(known.clone());
+                            }
+                        },
                         next = incoming.next() => match next {
                             Some(announcement) => {
                                 known.retain(|a| a.id != announcement.id);
@@ -33,7 +41,7 @@ pub fn Announcements() -> Html {
                         _ = alive_rx => break,
                     }
                 }
-                source.close();
+                feed.source.close();
             });
             // Dropping the sender (when the layout goes) ends the loop and closes the source.
             move || drop(alive_tx)

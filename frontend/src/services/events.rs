@@ -11,16 +11,26 @@ pub async fn announcements() -> ApiResult<AnnouncementList> {
     get("/api/announcements").await
 }
 
-/// New announcements as admins post them. The browser reconnects on its own after a drop.
-/// Keep the returned source alive as long as the stream is read.
-pub fn announcement_stream() -> Option<(EventSource, impl Stream<Item = Announcement>)> {
+/// The live feed of `/api/events`. The browser reconnects on its own after a drop; keep
+/// `source` alive as long as the streams are read.
+pub struct AnnouncementFeed<A, C> {
+    pub source: EventSource,
+    /// New announcements as admins post them.
+    pub announcements: A,
+    /// Once per (re)connection: the moment to re-read the active ones.
+    pub connected: C,
+}
+
+pub fn announcement_feed() -> Option<AnnouncementFeed<impl Stream<Item = Announcement>, impl Stream<Item = ()>>> {
     let mut source = EventSource::new("/api/events").ok()?;
     let events = source.subscribe("announcement").ok()?;
     let announcements = events.filter_map(|event| async move {
         let (_, message) = event.ok()?;
         serde_json::from_str(&message.data().as_string()?).ok()
     });
-    Some((source, announcements))
+    // gloo hands every listened-to event over as a message; `open` carries no data.
+    let connected = source.subscribe("open").ok()?.map(drop);
+    Some(AnnouncementFeed { source, announcements, connected })
 }
 
 /// The admin live counters, one snapshot every ~2 s, until the socket closes.

@@ -312,11 +312,11 @@ fn trash_icon() -> Html {
 async fn show_stored_reply(chat_id: i64, sent: i64, dispatcher: &UseReducerDispatcher<Thread>) {
     for _ in 0..10 {
         gloo_timers::future::TimeoutFuture::new(300).await;
-        if let Ok(page) = chats::messages(chat_id, None).await {
-            if page.items.last().is_some_and(|m| m.role == Role::Assistant && m.id > sent) {
-                dispatcher.dispatch(Step::Latest(page));
-                return;
-            }
+        if let Ok(page) = chats::messages(chat_id, None).await
+            && page.items.last().is_some_and(|m| m.role == Role::Assistant && m.id > sent)
+        {
+            dispatcher.dispatch(Step::Latest(page));
+            return;
         }
     }
 }
