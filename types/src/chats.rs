@@ -155,3 +155,19 @@ pub struct TurnError {
     pub code: String,
     pub message: String,
 }
+
+/// What a message must fit on this server, for the signed-in user (`GET /api/limits`), so a
+/// client can check before sending.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct MessageLimits {
+    /// Characters (Unicode scalar values) a message may hold after trimming.
+    pub max_message_chars: i64,
+    /// Messages per minute; 0 means no limit.
+    pub messages_per_minute: i64,
+    /// Replies that may stream at once.
+    pub max_concurrent_streams: i64,
+    /// Tokens per UTC day for this user (their own quota, else the server's default); `null`
+    /// means unlimited.
+    pub daily_token_quota: Option<i64>,
+}

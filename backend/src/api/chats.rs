@@ -10,8 +10,8 @@ use poem_openapi::{
     payload::{EventStream, Json},
 };
 use troupe_types::{
-    Chat, ChatList, ChatTurn, CreateChat, Message, MessageList, SendMessage, TurnDelta, TurnDone, TurnError,
-    UpdateChat, Usage,
+    Chat, ChatList, ChatTurn, CreateChat, Message, MessageLimits, MessageList, SendMessage, TurnDelta, TurnDone,
+    TurnError, UpdateChat, Usage,
 };
 
 use super::{ApiTags, error::ApiError, payload::JsonBody, session::Authenticated};
@@ -26,6 +26,13 @@ use crate::{
 
 #[derive(Default)]
 pub struct ChatsApi;
+
+#[derive(ApiResponse)]
+enum LimitsResponse {
+    /// The limits in force for this user.
+    #[oai(status = 200)]
+    Limits(Json<MessageLimits>),
+}
 
 #[derive(ApiResponse)]
 enum ListResponse {
@@ -96,6 +103,15 @@ enum SendResponse {
 
 #[OpenApi(tag = "ApiTags::Chats")]
 impl ChatsApi {
+    /// What a message must fit
+    ///
+    /// The server's message limits for the signed-in user, so a client can check a message
+    /// (length in characters) before sending it.
+    #[oai(path = "/api/limits", method = "get", operation_id = "message_limits")]
+    async fn limits(&self, auth: Authenticated, chats: Data<&Chats>) -> Result<LimitsResponse, ApiError> {
+        Ok(LimitsResponse::Limits(Json(chats.limits_for(&auth.0.user))))
+    }
+
     /// List my chats
     #[oai(path = "/api/chats", method = "get", operation_id = "list_chats")]
     async fn list(

@@ -12,7 +12,7 @@ use std::{
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
-use troupe_types::{CreateChat, MessageStatus, Role, UpdateChat, UsageSource, rules};
+use troupe_types::{CreateChat, MessageLimits, MessageStatus, Role, UpdateChat, UsageSource, rules};
 
 use super::{
     Characters, Prompts,
@@ -232,6 +232,17 @@ impl Chats {
             .filter(|m| m.status != MessageStatus::Error && !m.content.is_empty())
             .map(|m| PastTurn { tokens: m.token_count as usize, turn: Turn { role: m.role, content: m.content } })
             .collect())
+    }
+
+    /// The limits a message of `user` must fit (what `send` enforces).
+    pub fn limits_for(&self, user: &User) -> MessageLimits {
+        let limits = &self.inner.limits;
+        MessageLimits {
+            max_message_chars: limits.max_message_chars as i64,
+            messages_per_minute: i64::from(limits.messages_per_minute),
+            max_concurrent_streams: limits.max_concurrent_streams as i64,
+            daily_token_quota: user.daily_token_quota.or(limits.default_daily_token_quota),
+        }
     }
 
     async fn check_quota(&self, user: &User) -> Result<(), AppError> {

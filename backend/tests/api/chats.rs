@@ -515,8 +515,30 @@ async fn usage_matches_messages_after_100_concurrent_sends(engine: Engine) {
     assert_usage_invariant(&app).await;
 }
 
+async fn the_message_limits_are_published_per_user(engine: Engine) {
+    let settings =
+        [("MAX_MESSAGE_CHARS", "120"), ("DEFAULT_DAILY_TOKEN_QUOTA", "5000"), ("MAX_CONCURRENT_STREAMS", "3")];
+    let app = spawn_app_with(engine, &settings).await;
+    assert_eq!(app.get("/api/limits").await.status(), StatusCode::UNAUTHORIZED);
+    let user = app.new_user().await;
+    let limits: Value = app.get_authed("/api/limits", &user.token).await.json().await.unwrap();
+    let expected = json!({"max_message_chars": 120, "messages_per_minute": 0, "max_concurrent_streams": 3, "daily_token_quota": 5000});
+    assert_eq!(limits, expected);
+
+    // A quota of the user's own wins over the default.
+    let admin = app.new_user().await;
+    app.make_admin(admin.id).await;
+    let own = app
+        .patch_authed(&format!("/api/admin/users/{}", user.id), &admin.token, &json!({"daily_token_quota": 700}))
+        .await;
+    assert_eq!(own.status(), StatusCode::OK);
+    let limits: Value = app.get_authed("/api/limits", &user.token).await.json().await.unwrap();
+    assert_eq!(limits["daily_token_quota"], 700);
+}
+
 crate::engine_tests!(
     every_chat_route_is_404_for_another_users_chat,
+    the_message_limits_are_published_per_user,
     a_new_chat_opens_with_the_greeting_uncharged,
     chats_can_be_renamed_listed_and_deleted_keeping_usage,
     messages_are_limited_in_characters_not_bytes,

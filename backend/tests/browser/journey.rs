@@ -328,16 +328,20 @@ async fn user_with_chat(base: &str, username: &str) -> (String, i64) {
     (token, chat["id"].as_i64().unwrap())
 }
 
-/// A refused turn shows why, inline, with a retry; nothing is added to the conversation.
+/// The box counts against the server's limit; a refused turn shows why, inline, with a retry;
+/// nothing is added to the conversation.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_message_shows_the_reason_and_a_retry() {
-    let stack = Stack::start(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1"), ("DEMO_DELAY_MS", "1")]);
+    let stack =
+        Stack::start(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1"), ("DEMO_DELAY_MS", "1"), ("MAX_MESSAGE_CHARS", "50")]);
     let (_, chat) = user_with_chat(&stack.base, "limited").await;
     let browser = Browser::start(1280, 900).await;
     let c = &browser.client;
     sign_in(c, &stack.base, "limited", "password123").await;
     c.goto(&format!("{}/chats/{chat}", stack.base)).await.unwrap();
     let composer = el(c, "[data-testid=composer]").await;
+    // The box counts against the server's own limit, not the default.
+    until(c, "document.querySelector('[data-testid=char-count]').textContent === '0/50'").await;
     composer.send_keys(&format!("First{}", Key::Enter)).await.unwrap();
     until(c, "document.querySelectorAll('[data-testid=message]').length === 2 && document.querySelector('[data-testid=send]')").await;
     composer.send_keys(&format!("Second{}", Key::Enter)).await.unwrap();

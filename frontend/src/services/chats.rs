@@ -1,9 +1,16 @@
 use futures::{Stream, StreamExt};
 use gloo_net::http::Request;
-use troupe_types::{Chat, ChatList, CreateChat, Message, MessageList, SendMessage, TurnDone, TurnError, UpdateChat};
+use troupe_types::{
+    Chat, ChatList, CreateChat, Message, MessageLimits, MessageList, SendMessage, TurnDone, TurnError, UpdateChat,
+};
 use web_sys::AbortSignal;
 
 use super::{ApiError, ApiResult, delete, get, patch, post, query, send};
+
+/// What a message must fit on this server (its length limit above all).
+pub async fn limits() -> ApiResult<MessageLimits> {
+    get("/api/limits").await
+}
 
 pub async fn list() -> ApiResult<ChatList> {
     get("/api/chats?limit=100").await

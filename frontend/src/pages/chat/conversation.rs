@@ -138,6 +138,18 @@ pub fn Conversation(props: &ConversationProps) -> Html {
     let height_before_older = use_mut_ref(|| None::<i32>);
     let loading_older = use_mut_ref(|| false);
     let confirming_delete = use_state(|| false);
+    // The server's limit once it has said; its default until then.
+    let max_chars = use_state(|| DEFAULT_MAX_MESSAGE_CHARS);
+    {
+        let max_chars = max_chars.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(limits) = chats::limits().await {
+                    max_chars.set(usize::try_from(limits.max_message_chars).unwrap_or(DEFAULT_MAX_MESSAGE_CHARS));
+                }
+            });
+        });
+    }
     let chat_id = props.chat_id;
 
     {
@@ -293,7 +305,7 @@ pub fn Conversation(props: &ConversationProps) -> Html {
                     </div>
                 }
             </div>
-            <Composer draft={draft.clone()} {streaming} on_send={send} {on_stop} />
+            <Composer draft={draft.clone()} {streaming} max={*max_chars} on_send={send} {on_stop} />
         </div>
     }
 }
@@ -365,6 +377,8 @@ fn message_view(i18n: &I18n, message: &Message) -> Html {
 #[derive(Properties, PartialEq)]
 struct ComposerProps {
     draft: UseStateHandle<String>,
+    /// Characters a message may hold.
+    max: usize,
     streaming: bool,
     on_send: Callback<String>,
     on_stop: Callback<MouseEvent>,
@@ -375,7 +389,7 @@ struct ComposerProps {
 fn Composer(props: &ComposerProps) -> Html {
     let i18n = use_i18n();
     let draft = props.draft.clone();
-    let max = DEFAULT_MAX_MESSAGE_CHARS;
+    let max = props.max;
     let count = draft.trim().chars().count();
     let verdict = check_message(&draft, max).map(str::to_owned);
     let refusal = match &verdict {
