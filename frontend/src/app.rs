@@ -8,7 +8,8 @@ use yew_router::prelude::*;
 
 use crate::{
     components::layout::Layout,
-    i18n::{self, I18n, LangContext},
+    hooks::liveness,
+    i18n::{self, I18n, Lang, LangContext},
     pages, services,
 };
 
@@ -69,6 +70,8 @@ pub fn use_session() -> SessionHandle {
 pub fn App() -> Html {
     let session = use_state(|| Session::Loading);
     let lang = use_state(i18n::initial_lang);
+    // The chosen language's words; English is at hand at once, the others once fetched.
+    let words = use_state(|| (*lang == Lang::En).then(I18n::english));
 
     {
         let session = session.clone();
@@ -82,17 +85,30 @@ pub fn App() -> Html {
             });
         });
     }
-    use_effect_with(*lang, |lang| i18n::mark_document(*lang));
-
-    let lang_context = {
-        let current = *lang;
-        let lang = lang.clone();
-        let choose = Callback::from(move |chosen| {
-            i18n::remember(chosen);
-            lang.set(chosen);
+    {
+        let words = words.clone();
+        use_effect_with(*lang, move |&lang| {
+            let (live, end) = liveness();
+            wasm_bindgen_futures::spawn_local(async move {
+                // If a table cannot be fetched, English is better than nothing.
+                let loaded = I18n::load(lang).await.unwrap_or_else(I18n::english);
+                if live.get() {
+                    i18n::mark_document(loaded.lang);
+                    words.set(Some(loaded));
+                }
+            });
+            end
         });
-        LangContext { i18n: I18n::new(current), set: choose }
+    }
+
+    let Some(current) = (*words).clone() else {
+        return html! { <div class="page-loading" aria-busy="true"></div> };
     };
+    let choose = Callback::from(move |chosen| {
+        i18n::remember(chosen);
+        lang.set(chosen);
+    });
+    let lang_context = LangContext { i18n: current, set: choose };
     html! {
         <ContextProvider<LangContext> context={lang_context}>
             <ContextProvider<SessionHandle> context={session}>

@@ -1,6 +1,9 @@
 //! The UI's words in five languages. Each language is a flat JSON table in `frontend/i18n/`,
 //! keyed like `chat.send`; `{name}` marks a value filled in at run time. A test checks that
 //! every language has every key the code uses, so nothing shows up untranslated.
+//!
+//! English is built in; the other tables are fetched when chosen (`/i18n/<code>.json`, copied
+//! next to the app by trunk), which keeps them out of every visitor's download.
 
 use std::{collections::HashMap, rc::Rc};
 
@@ -47,17 +50,9 @@ impl Lang {
         let primary = tag.split(['-', '_']).next()?.to_ascii_lowercase();
         Lang::ALL.into_iter().find(|lang| lang.code() == primary)
     }
-
-    fn source(self) -> &'static str {
-        match self {
-            Lang::En => include_str!("../i18n/en.json"),
-            Lang::Ko => include_str!("../i18n/ko.json"),
-            Lang::Es => include_str!("../i18n/es.json"),
-            Lang::Zh => include_str!("../i18n/zh.json"),
-            Lang::Ja => include_str!("../i18n/ja.json"),
-        }
-    }
 }
+
+const ENGLISH: &str = include_str!("../i18n/en.json");
 
 /// A language's table. Cheap to clone; components read it through [`use_i18n`].
 #[derive(Clone, Debug, PartialEq)]
@@ -67,9 +62,19 @@ pub struct I18n {
 }
 
 impl I18n {
-    pub fn new(lang: Lang) -> Self {
-        let table = serde_json::from_str(lang.source()).expect("the language tables are valid JSON (tested)");
-        Self { lang, table: Rc::new(table) }
+    pub fn english() -> Self {
+        let table = serde_json::from_str(ENGLISH).expect("the language tables are valid JSON (tested)");
+        Self { lang: Lang::En, table: Rc::new(table) }
+    }
+
+    /// `lang`'s table: built in for English, fetched for the others (`None` if that fails).
+    pub async fn load(lang: Lang) -> Option<Self> {
+        if lang == Lang::En {
+            return Some(Self::english());
+        }
+        let response = gloo_net::http::Request::get(&format!("/i18n/{}.json", lang.code())).send().await.ok()?;
+        let table = response.json().await.ok().filter(|_| response.ok())?;
+        Some(Self { lang, table: Rc::new(table) })
     }
 
     /// The text for `key`; the key itself if it is missing (the tests keep that from happening).
@@ -149,9 +154,13 @@ mod tests {
 
     use super::*;
 
+    fn table(lang: Lang) -> HashMap<String, String> {
+        let path = format!("{}/i18n/{}.json", env!("CARGO_MANIFEST_DIR"), lang.code());
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
     fn keys(lang: Lang) -> BTreeSet<String> {
-        let table: HashMap<String, String> = serde_json::from_str(lang.source()).unwrap();
-        table.into_keys().collect()
+        table(lang).into_keys().collect()
     }
 
     /// Every string literal in the code shaped like a key (`area.name`): what the code hands
@@ -209,9 +218,9 @@ mod tests {
         let placeholders = |text: &str| -> BTreeSet<String> {
             text.split('{').skip(1).filter_map(|p| p.split_once('}')).map(|(name, _)| name.to_owned()).collect()
         };
-        let english: HashMap<String, String> = serde_json::from_str(Lang::En.source()).unwrap();
+        let english = table(Lang::En);
         for lang in Lang::ALL {
-            let table: HashMap<String, String> = serde_json::from_str(lang.source()).unwrap();
+            let table = table(lang);
             for (key, text) in &english {
                 assert_eq!(placeholders(text), placeholders(&table[key]), "{lang:?} {key}");
             }
