@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use eventsource_stream::Eventsource;
 use fantoccini::{Client, Locator, key::Key};
 use futures::StreamExt;
-use serde_json::{Value, json};
-use stack::{Browser, Stack};
+use serde_json::json;
+use stack::{Api, Browser, PASSWORD, Stack};
 use support::{percentile, report};
 
 const RUNS: usize = 20;
@@ -87,25 +87,16 @@ async fn first_render(stack: &Stack) {
 }
 
 async fn time_to_first_token(stack: &Stack) {
-    let http = reqwest::Client::new();
-    let post = |token: &str, path: &str, body: Value| {
-        http.post(format!("{}{path}", stack.base)).bearer_auth(token.to_owned()).json(&body).send()
-    };
-    let register = json!({"username": "bench_api", "password": "password123"});
-    let resp = http.post(format!("{}/api/auth/register", stack.base)).json(&register).send().await.unwrap();
-    let body = resp.json::<Value>().await.unwrap();
-    let token = body["token"].as_str().unwrap_or_else(|| panic!("registration failed: {body}")).to_owned();
-    let character: Value =
-        post(&token, "/api/characters", json!({"name": "Bench"})).await.unwrap().json().await.unwrap();
-    let chat: Value =
-        post(&token, "/api/chats", json!({"character_id": character["id"]})).await.unwrap().json().await.unwrap();
+    let api = Api::new(stack);
+    let (token, chat) = api.user_with_chat("bench_api").await;
+    let http = &api.http;
 
     // The API alone: from sending to the first `delta` event.
     let mut api = Vec::new();
     for _ in 0..RUNS {
         let started = Instant::now();
         let resp = http
-            .post(format!("{}/api/chats/{}/messages", stack.base, chat["id"]))
+            .post(format!("{}/api/chats/{chat}/messages", stack.base))
             .bearer_auth(&token)
             .header("accept", "text/event-stream")
             .json(&json!({"content": "How are you today?"}))
@@ -127,10 +118,10 @@ async fn time_to_first_token(stack: &Stack) {
     let c = &browser.client;
     c.goto(&format!("{}/signin", stack.base)).await.unwrap();
     c.wait().for_element(Locator::Css("#username")).await.unwrap().send_keys("bench_api").await.unwrap();
-    c.find(Locator::Css("#password")).await.unwrap().send_keys("password123").await.unwrap();
+    c.find(Locator::Css("#password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
     c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
     c.wait().for_element(Locator::Css("[data-testid=new-chat]")).await.unwrap();
-    c.goto(&format!("{}/chats/{}", stack.base, chat["id"])).await.unwrap();
+    c.goto(&format!("{}/chats/{chat}", stack.base)).await.unwrap();
     let mut screen = Vec::new();
     for _ in 0..RUNS {
         let composer = c.wait().for_element(Locator::Css("[data-testid=composer]")).await.unwrap();

@@ -89,6 +89,11 @@ pub fn App() -> Html {
         let words = words.clone();
         use_effect_with(*lang, move |&lang| {
             let (live, end) = liveness();
+            // English is there from the start; only another language needs fetching.
+            if words.as_ref().is_some_and(|w| w.lang == lang) {
+                i18n::mark_document(lang);
+                return end;
+            }
             wasm_bindgen_futures::spawn_local(async move {
                 // If a table cannot be fetched, English is better than nothing.
                 let loaded = I18n::load(lang).await.unwrap_or_else(I18n::english);

@@ -5,7 +5,7 @@ use std::time::Duration;
 use fantoccini::{Client, Locator, elements::Element, key::Key};
 use serde_json::{Value, json};
 
-use crate::stack::{ADMIN, Browser, Stack, artifacts};
+use crate::stack::{ADMIN, Api, Browser, PASSWORD, Stack, artifacts};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -312,32 +312,16 @@ async fn sign_in(c: &Client, base: &str, username: &str, password: &str) {
     el(c, "[data-testid=new-chat]").await;
 }
 
-/// A user and a chat made over the API: (token, chat id).
-async fn user_with_chat(base: &str, username: &str) -> (String, i64) {
-    let http = reqwest::Client::new();
-    let body = json!({"username": username, "password": "password123"});
-    let token =
-        http.post(format!("{base}/api/auth/register")).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
-            ["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    let post = |path: &str, body: Value| http.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send();
-    let character: Value = post("/api/characters", json!({"name": "Ahab"})).await.unwrap().json().await.unwrap();
-    let chat: Value = post("/api/chats", json!({"character_id": character["id"]})).await.unwrap().json().await.unwrap();
-    (token, chat["id"].as_i64().unwrap())
-}
-
 /// The box counts against the server's limit; a refused turn shows why, inline, with a retry;
 /// nothing is added to the conversation.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refused_message_shows_the_reason_and_a_retry() {
     let stack =
         Stack::start(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1"), ("DEMO_DELAY_MS", "1"), ("MAX_MESSAGE_CHARS", "50")]);
-    let (_, chat) = user_with_chat(&stack.base, "limited").await;
+    let (_, chat) = Api::new(&stack).user_with_chat("limited").await;
     let browser = Browser::start(1280, 900).await;
     let c = &browser.client;
-    sign_in(c, &stack.base, "limited", "password123").await;
+    sign_in(c, &stack.base, "limited", PASSWORD).await;
     c.goto(&format!("{}/chats/{chat}", stack.base)).await.unwrap();
     let composer = el(c, "[data-testid=composer]").await;
     // The box counts against the server's own limit, not the default.
@@ -369,7 +353,7 @@ async fn a_refused_message_shows_the_reason_and_a_retry() {
 #[tokio::test(flavor = "multi_thread")]
 async fn older_messages_load_when_scrolling_up() {
     let stack = Stack::start(&[("RATE_LIMIT_MESSAGES_PER_MINUTE", "1000"), ("DEMO_DELAY_MS", "0")]);
-    let (token, chat) = user_with_chat(&stack.base, "historian").await;
+    let (token, chat) = Api::new(&stack).user_with_chat("historian").await;
     let http = reqwest::Client::new();
     for i in 0..20 {
         let resp = http
@@ -383,7 +367,7 @@ async fn older_messages_load_when_scrolling_up() {
     }
     let browser = Browser::start(1280, 900).await;
     let c = &browser.client;
-    sign_in(c, &stack.base, "historian", "password123").await;
+    sign_in(c, &stack.base, "historian", PASSWORD).await;
     c.goto(&format!("{}/chats/{chat}", stack.base)).await.unwrap();
     until(c, "document.querySelectorAll('[data-testid=message]').length === 30").await;
     let at_bottom = "(() => { const m = document.querySelector('[data-testid=messages]');

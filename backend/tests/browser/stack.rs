@@ -3,6 +3,7 @@
 //! chromedriver. Shared by the browser tests and the `web` benchmark.
 #![allow(dead_code)] // the tests and the benchmark each use a part
 
+use serde_json::{Value, json};
 use std::{
     io::{BufRead, BufReader},
     net::TcpListener,
@@ -13,6 +14,8 @@ use std::{
 };
 
 pub const ADMIN: (&str, &str) = ("admin", "admin-pass-123");
+/// The password of the users `Api::user_with_chat` makes.
+pub const PASSWORD: &str = "password123";
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("backend/ sits in the workspace").to_owned()
@@ -46,7 +49,7 @@ fn require(program: &str, package: &str) {
 fn wait_for_http(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if reqwest::blocking_get_ok(url) {
+        if probe::blocking_get_ok(url) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -54,7 +57,7 @@ fn wait_for_http(url: &str) {
     panic!("{url} did not answer within 20 s");
 }
 
-mod reqwest {
+mod probe {
     /// A tiny blocking probe without pulling in a blocking HTTP client.
     pub fn blocking_get_ok(url: &str) -> bool {
         let Some(rest) = url.strip_prefix("http://") else { return false };
@@ -239,4 +242,39 @@ pub fn artifacts() -> PathBuf {
     let dir = workspace().join("target/e2e-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// The API over plain HTTP (through nginx), to set the scene for a test.
+pub struct Api {
+    pub http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    pub fn new(stack: &Stack) -> Self {
+        Self { http: reqwest::Client::new(), base: stack.base.clone() }
+    }
+
+    pub async fn token(&self, path: &str, username: &str, password: &str) -> String {
+        let body = json!({"username": username, "password": password});
+        let resp = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Value {
+        let resp = self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body).send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    /// A new user (password [`PASSWORD`]) with a chat with a new character (no greeting):
+    /// (token, chat id).
+    pub async fn user_with_chat(&self, username: &str) -> (String, i64) {
+        let token = self.token("/api/auth/register", username, PASSWORD).await;
+        let character =
+            self.post(&token, "/api/characters", json!({"name": "Ishmael", "description": "A sailor"})).await;
+        let chat = self.post(&token, "/api/chats", json!({"character_id": character["id"]})).await;
+        (token, chat["id"].as_i64().unwrap())
+    }
 }

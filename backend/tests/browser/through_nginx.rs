@@ -7,40 +7,7 @@ use futures::StreamExt;
 use reqwest::header;
 use serde_json::{Value, json};
 
-use crate::stack::{ADMIN, Stack};
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    fn new(stack: &Stack) -> Self {
-        Self { http: reqwest::Client::new(), base: stack.base.clone() }
-    }
-
-    async fn token(&self, path: &str, username: &str, password: &str) -> String {
-        let body = json!({"username": username, "password": password});
-        let resp = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
-    }
-
-    async fn post(&self, token: &str, path: &str, body: Value) -> Value {
-        let resp = self.http.post(format!("{}{path}", self.base)).bearer_auth(token).json(&body).send().await.unwrap();
-        assert!(resp.status().is_success(), "{path}: {}", resp.status());
-        resp.json().await.unwrap()
-    }
-
-    /// A user with a chat with a new character: (token, chat id).
-    async fn user_with_chat(&self, username: &str) -> (String, i64) {
-        let token = self.token("/api/auth/register", username, "password123").await;
-        let character =
-            self.post(&token, "/api/characters", json!({"name": "Ishmael", "description": "A sailor"})).await;
-        let chat = self.post(&token, "/api/chats", json!({"character_id": character["id"]})).await;
-        (token, chat["id"].as_i64().unwrap())
-    }
-}
+use crate::stack::{ADMIN, Api, Stack};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn streamed_replies_arrive_token_by_token_through_nginx() {

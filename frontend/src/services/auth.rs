@@ -1,6 +1,6 @@
 use troupe_types::{AuthResponse, LoginRequest, RegisterRequest, User};
 
-use super::{ApiResult, get, post};
+use super::{ApiResult, get, post, post_empty};
 
 /// The signed-in user, or `None` when there is no session.
 pub async fn me() -> ApiResult<Option<User>> {
@@ -20,6 +20,5 @@ pub async fn register(request: &RegisterRequest) -> ApiResult<User> {
 }
 
 pub async fn logout() -> ApiResult<()> {
-    let request = gloo_net::http::Request::post("/api/auth/logout").build().map_err(super::ApiError::network)?;
-    super::send(request).await.map(drop)
+    post_empty("/api/auth/logout").await
 }

@@ -98,6 +98,11 @@ pub(crate) async fn patch<B: Serialize, T: DeserializeOwned>(url: &str, body: &B
     json(send(with_body(Request::patch(url), body)?).await?).await
 }
 
+/// A POST without a body, for actions such as signing out.
+pub(crate) async fn post_empty(url: &str) -> ApiResult<()> {
+    send(bare(Request::post(url))?).await.map(drop)
+}
+
 pub(crate) async fn delete(url: &str) -> ApiResult<()> {
     send(bare(Request::delete(url))?).await.map(drop)
 }

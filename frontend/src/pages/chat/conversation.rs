@@ -3,10 +3,7 @@
 
 use std::rc::Rc;
 
-use troupe_types::{
-    Chat, Message, MessageList, MessageStatus, Role, TurnError,
-    rules::{DEFAULT_MAX_MESSAGE_CHARS, check_message},
-};
+use troupe_types::{Chat, Message, MessageList, MessageStatus, Role, TurnError, rules::check_message};
 use web_sys::{AbortController, HtmlElement};
 use yew::prelude::*;
 
@@ -117,6 +114,8 @@ fn local_reply(id: i64, content: String) -> Message {
 pub struct ConversationProps {
     pub chat_id: i64,
     pub chat: Option<Chat>,
+    /// Characters a message may hold on this server.
+    pub max_chars: usize,
     /// A turn ended: the chat list may have changed.
     pub on_activity: Callback<()>,
     pub on_back: Callback<MouseEvent>,
@@ -138,18 +137,6 @@ pub fn Conversation(props: &ConversationProps) -> Html {
     let height_before_older = use_mut_ref(|| None::<i32>);
     let loading_older = use_mut_ref(|| false);
     let confirming_delete = use_state(|| false);
-    // The server's limit once it has said; its default until then.
-    let max_chars = use_state(|| DEFAULT_MAX_MESSAGE_CHARS);
-    {
-        let max_chars = max_chars.clone();
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(limits) = chats::limits().await {
-                    max_chars.set(usize::try_from(limits.max_message_chars).unwrap_or(DEFAULT_MAX_MESSAGE_CHARS));
-                }
-            });
-        });
-    }
     let chat_id = props.chat_id;
 
     {
@@ -305,7 +292,7 @@ pub fn Conversation(props: &ConversationProps) -> Html {
                     </div>
                 }
             </div>
-            <Composer draft={draft.clone()} {streaming} max={*max_chars} on_send={send} {on_stop} />
+            <Composer draft={draft.clone()} {streaming} max={props.max_chars} on_send={send} {on_stop} />
         </div>
     }
 }

@@ -6,7 +6,7 @@ mod card;
 mod conversation;
 mod picker;
 
-use troupe_types::Chat;
+use troupe_types::{Chat, rules::DEFAULT_MAX_MESSAGE_CHARS};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -32,6 +32,18 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
     let picking = use_state(|| false);
     let show_card = use_state(|| false);
     let current = use_state(|| None::<Chat>);
+    // The server's message limit once it has said (asked once per visit); its default until then.
+    let max_chars = use_state(|| DEFAULT_MAX_MESSAGE_CHARS);
+    {
+        let max_chars = max_chars.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(limits) = services::chats::limits().await {
+                    max_chars.set(usize::try_from(limits.max_message_chars).unwrap_or(DEFAULT_MAX_MESSAGE_CHARS));
+                }
+            });
+        });
+    }
 
     {
         let chats = chats.clone();
@@ -144,7 +156,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
             </aside>
             <section class="pane conversation-pane">
                 if let Some(id) = props.chat_id {
-                    <conversation::Conversation key={id} chat_id={id} chat={current_chat.clone()}
+                    <conversation::Conversation key={id} chat_id={id} chat={current_chat.clone()} max_chars={*max_chars}
                         {on_activity} on_back={back} on_card={toggle_card.clone()} {on_delete} />
                 } else {
                     <div class="empty-state">
