@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `migrate`, `create-admin`.
+//! The command line: `serve` (the default), `migrate`, `backup`, `create-admin`, `seed`.
 
 use std::io::BufRead;
 
@@ -27,6 +27,9 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the SQLite database to PATH, safe while the server runs
+    /// (PostgreSQL: use pg_dump).
+    Backup { path: std::path::PathBuf },
     /// Create an admin, or promote an existing user. A new admin's password is read from
     /// `ADMIN_PASSWORD` or, if unset, from the first line of standard input — never from argv.
     CreateAdmin { username: String },
@@ -57,6 +60,11 @@ impl Cli {
                 tracing::info!("migrations are up to date");
                 Ok(())
             }
+            Command::Backup { path } => {
+                Db::connect(&config.database_url).await?.backup_into(&path).await?;
+                println!("backed up to {}", path.display());
+                Ok(())
+            }
             Command::CreateAdmin { username } => create_admin(config, &username).await,
             Command::Seed { users, days, messages, rng_seed } => seed(config, users, days, messages, rng_seed).await,
         }
@@ -67,7 +75,7 @@ async fn create_admin(config: Config, username: &str) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let secret = secret::resolve(&config)?;
-    let accounts = Accounts::new(db, TokenIssuer::new(&secret, config.jwt_ttl).into());
+    let accounts = Accounts::new(db, TokenIssuer::new(&secret, config.jwt_ttl).into(), Default::default());
     let outcome =
         accounts.create_or_promote_admin(username, read_new_password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     match outcome {

@@ -56,7 +56,11 @@ pub struct Limits {
     pub messages_per_minute: u32,
     /// Register and login attempts per client IP; 0 disables.
     pub auth_per_minute: u32,
+    /// Creates and imports per user; 0 disables.
+    pub writes_per_minute: u32,
     pub max_concurrent_streams: usize,
+    /// Live connections (`/api/events`, `/api/admin/live`) per user.
+    pub max_live_connections_per_user: usize,
     /// For users without a quota of their own; `None` = unlimited.
     pub default_daily_token_quota: Option<i64>,
 }
@@ -104,14 +108,18 @@ impl Config {
             Some(other) => bail!("APP_ENV must be `development` or `production`, not `{other}`"),
         };
         let jwt_secret = var("JWT_SECRET").map(SecretString::from);
-        if app_env == AppEnv::Production {
-            let long_enough = jwt_secret.as_ref().is_some_and(|s| s.expose_secret().len() >= MIN_JWT_SECRET_BYTES);
-            if !long_enough {
-                bail!(
-                    "APP_ENV=production requires JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes \
-                     (generate one with `openssl rand -hex 32`)"
-                );
-            }
+        if let Some(secret) = &jwt_secret
+            && secret.expose_secret().len() < MIN_JWT_SECRET_BYTES
+        {
+            bail!(
+                "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (generate one with `openssl rand -hex 32`)"
+            );
+        }
+        if app_env == AppEnv::Production && jwt_secret.is_none() {
+            bail!(
+                "APP_ENV=production requires JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes \
+                 (generate one with `openssl rand -hex 32`)"
+            );
         }
         let admin_bootstrap = match (var("ADMIN_USERNAME"), lookup("ADMIN_PASSWORD")) {
             (Some(username), Some(password)) => Some(AdminBootstrap { username, password: password.into() }),
@@ -154,7 +162,9 @@ impl Config {
                 max_message_chars: parse_var(&var, "MAX_MESSAGE_CHARS", 200)?,
                 messages_per_minute: parse_var(&var, "RATE_LIMIT_MESSAGES_PER_MINUTE", 10)?,
                 auth_per_minute: parse_var(&var, "RATE_LIMIT_AUTH_PER_MINUTE", 5)?,
+                writes_per_minute: parse_var(&var, "RATE_LIMIT_WRITES_PER_MINUTE", 60)?,
                 max_concurrent_streams: parse_var(&var, "MAX_CONCURRENT_STREAMS", 2)?,
+                max_live_connections_per_user: parse_var(&var, "MAX_LIVE_CONNECTIONS_PER_USER", 10)?,
                 default_daily_token_quota: var("DEFAULT_DAILY_TOKEN_QUOTA")
                     .map(|q| q.parse().with_context(|| format!("DEFAULT_DAILY_TOKEN_QUOTA=`{q}` is not a number")))
                     .transpose()?,
@@ -235,6 +245,8 @@ mod tests {
         assert_eq!(c.limits.messages_per_minute, 10);
         assert_eq!(c.limits.auth_per_minute, 5);
         assert_eq!(c.limits.max_concurrent_streams, 2);
+        assert_eq!(c.limits.writes_per_minute, 60);
+        assert_eq!(c.limits.max_live_connections_per_user, 10);
         assert_eq!(c.limits.default_daily_token_quota, None);
         assert!(c.providers.openai.is_none() && c.providers.anthropic.is_none() && c.providers.dify.is_none());
         assert_eq!(c.providers.demo_delay, Duration::from_millis(30));
@@ -251,6 +263,13 @@ mod tests {
         assert!(
             !format!("{:?}", config(&[("OPENAI_API_KEY", "sk-secret-value")]).unwrap()).contains("sk-secret-value")
         );
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_everywhere() {
+        let err = config(&[("JWT_SECRET", "short")]).unwrap_err();
+        assert!(err.to_string().contains("32"), "{err}");
+        assert!(config(&[("JWT_SECRET", &"k".repeat(32))]).is_ok());
     }
 
     #[test]

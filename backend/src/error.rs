@@ -34,6 +34,8 @@ pub enum AppError {
     QuotaExceeded { quota: i64, retry_after_secs: u64 },
     #[error("at most {max} replies may stream at once")]
     TooManyStreams { max: usize },
+    #[error("at most {max} live connections may be open at once")]
+    TooManyLiveConnections { max: usize },
     /// The model provider failed before or during the reply.
     #[error("{message}")]
     Upstream { timeout: bool, message: String },

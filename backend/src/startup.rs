@@ -14,11 +14,15 @@ use crate::{
     api::{self, ApiError, session::SessionCookie},
     auth::{TokenIssuer, secret},
     config::Config,
-    http::{BodyLimit, CsrfGuard, RequestBoundary, client_ip::TrustedProxies, nodelay::NoDelayAcceptor, spa},
+    http::{
+        BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, client_ip::TrustedProxies,
+        nodelay::NoDelayAcceptor, spa,
+    },
     providers::ProviderSet,
     services::{
         Accounts, Admin, Characters, Chats, ModelCatalog, Prompts,
-        limits::AuthAttempts,
+        limits::{AuthAttempts, CreateLimit},
+        live::{LiveConnections, SessionChanges},
         presence::{AnnouncementHub, Presence},
     },
     storage::Db,
@@ -49,13 +53,17 @@ pub struct Services {
     pub presence: Presence,
     pub hub: AnnouncementHub,
     pub auth_attempts: AuthAttempts,
+    pub create_limit: CreateLimit,
+    pub live: LiveConnections,
 }
 
 impl Services {
     pub fn build(config: &Config, db: Db, tokens: TokenIssuer) -> anyhow::Result<Self> {
+        let limits = &config.limits;
         let catalog = Arc::new(ModelCatalog::load(&config.providers)?);
         let providers = Arc::new(ProviderSet::new(&config.providers)?);
-        let characters = Characters::new(db.clone(), catalog.clone());
+        let create_limit = CreateLimit::new(limits.writes_per_minute);
+        let characters = Characters::new(db.clone(), catalog.clone(), create_limit.clone());
         let prompts = Prompts::new(db.clone());
         let chats = Chats::new(
             db.clone(),
@@ -63,21 +71,26 @@ impl Services {
             providers,
             characters.clone(),
             prompts.clone(),
-            config.limits.clone(),
+            create_limit.clone(),
+            limits.clone(),
         );
-        let (presence, hub) = (Presence::default(), AnnouncementHub::default());
-        let admin = Admin::new(db.clone(), catalog.clone(), chats.clone(), presence.clone(), hub.clone());
+        let (presence, hub, changes) = (Presence::default(), AnnouncementHub::default(), SessionChanges::default());
+        let accounts = Accounts::new(db.clone(), Arc::new(tokens), changes.clone());
+        let admin =
+            Admin::new(db.clone(), catalog.clone(), chats.clone(), presence.clone(), hub.clone(), changes.clone());
         Ok(Self {
             admin,
             presence,
             hub,
-            accounts: Accounts::new(db.clone(), Arc::new(tokens)),
+            live: LiveConnections::new(accounts.clone(), changes, limits.max_live_connections_per_user),
+            accounts,
             db,
             catalog,
             characters,
             prompts,
             chats,
-            auth_attempts: AuthAttempts::new(config.limits.auth_per_minute),
+            auth_attempts: AuthAttempts::new(limits.auth_per_minute),
+            create_limit,
         })
     }
 }
@@ -133,6 +146,8 @@ impl Application {
 /// Routes and middleware, outermost last.
 fn http_stack(config: &Config, services: &Services) -> poem::endpoint::BoxEndpoint<'static> {
     let api = api::openapi_service();
+    let spec: serde_json::Value = serde_json::from_str(&api.spec()).expect("the generated spec is JSON");
+    let route_methods = Arc::new(RouteMethods::from_spec(&spec));
     let metrics = telemetry::metrics_handle();
     let routes = Route::new()
         .at("/openapi.json", api.spec_endpoint())
@@ -168,9 +183,10 @@ fn http_stack(config: &Config, services: &Services) -> poem::endpoint::BoxEndpoi
         .data(services.admin.clone())
         .data(services.presence.clone())
         .data(services.hub.clone())
+        .data(services.live.clone())
         .data(TrustedProxies(Arc::new(config.trusted_proxies.clone())))
         .data(SessionCookie { secure: config.secure_cookies() })
-        .with(RequestBoundary)
+        .with(RequestBoundary { routes: route_methods })
         .boxed()
 }
 
@@ -180,7 +196,9 @@ async fn housekeeping(services: Services) {
     loop {
         tick.tick().await;
         services.chats.forget_idle_limits();
+        services.create_limit.forget_idle();
         services.auth_attempts.forget_idle();
+        services.accounts.forget_idle_failures();
         match services.accounts.purge_expired_revocations().await {
             Ok(n) if n > 0 => tracing::info!(purged = n, "forgot revocations of expired tokens"),
             Ok(_) => {}

@@ -8,12 +8,15 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub struct AdminUser {
     pub id: i64,
     pub username: String,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub email: Option<String>,
     pub is_admin: bool,
     pub disabled: bool,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub daily_token_quota: Option<i64>,
     pub created_at: String,
     /// Last message sent, RFC 3339.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub last_active_at: Option<String>,
     /// Chats ever started (deleting a chat does not lower it).
     pub chats: i64,
@@ -32,20 +35,20 @@ pub struct AdminUserList {
 }
 
 /// Body of `PATCH /api/admin/users/{id}`: absent fields stay; `daily_token_quota: null` means
-/// unlimited.
+/// unlimited; `is_admin` and `disabled` are `true` or `false` (`null` is refused).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct UpdateUser {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub is_admin: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub disabled: Option<bool>,
     /// Absent: unchanged; `null`: unlimited; a number: tokens per UTC day.
     // Left out when serialising an absent change, so a client never clears a quota by accident.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(default, nullable))]
     pub daily_token_quota: Option<Option<i64>>,
 }
 
@@ -204,6 +207,7 @@ pub struct NewAnnouncement {
     /// How long it stays active: 1–720 hours, default 24.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub duration_hours: Option<i64>,
 }
 

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 pub struct User {
     pub id: i64,
     pub username: String,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub email: Option<String>,
     pub is_admin: bool,
     pub disabled: bool,
     /// Tokens this user may spend per UTC day; `null` means the server default (unlimited if unset).
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub daily_token_quota: Option<i64>,
     /// RFC 3339, UTC.
     pub created_at: String,
@@ -25,6 +27,7 @@ pub struct RegisterRequest {
     pub username: String,
     /// 8–128 characters with at least one letter and one digit.
     pub password: String,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub email: Option<String>,
 }
 

@@ -26,10 +26,12 @@ pub struct Character {
     pub system_prompt: String,
     pub greeting: String,
     pub example_dialogue: String,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub avatar_url: Option<String>,
     pub tags: Vec<String>,
     pub visibility: Visibility,
     /// The model new chats with this character use unless they pick one.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub model: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -67,6 +69,7 @@ pub struct CharacterInput {
     /// An `http(s)` image URL.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub avatar_url: Option<String>,
     /// Up to 10 tags of 1–32 characters; stored lowercase, duplicates dropped.
     #[serde(default)]
@@ -78,6 +81,7 @@ pub struct CharacterInput {
     /// A model id from `/api/models`.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub model: Option<String>,
 }
 

@@ -23,18 +23,19 @@ pub struct CreateChat {
     /// A model id from `/api/models`; default: the character's model, else the server default.
     #[serde(default)]
     #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub model: Option<String>,
 }
 
-/// Body of `PATCH /api/chats/{id}`; absent fields stay as they are.
+/// Body of `PATCH /api/chats/{id}`; absent fields stay as they are (`null` is refused).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct UpdateChat {
     /// 1–100 characters.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub title: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub model: Option<String>,
 }
@@ -89,10 +90,12 @@ pub struct Message {
     pub role: Role,
     pub content: String,
     pub status: MessageStatus,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub model: Option<String>,
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub token_count: i64,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub usage_source: Option<UsageSource>,
     pub created_at: String,
 }
@@ -103,6 +106,7 @@ pub struct MessageList {
     /// Oldest first.
     pub items: Vec<Message>,
     /// Pass as `before_id` to get the page before this one; absent on the first page.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub next_before_id: Option<i64>,
 }
 
@@ -169,5 +173,6 @@ pub struct MessageLimits {
     pub max_concurrent_streams: i64,
     /// Tokens per UTC day for this user (their own quota, else the server's default); `null`
     /// means unlimited.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub daily_token_quota: Option<i64>,
 }

@@ -25,3 +25,25 @@ pub use chats::{
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use models::{Model, ModelList};
+
+/// For optional request fields where `null` is not a value: absent is `None`, a value is
+/// `Some`, and `null` fails like any other wrong type (use with `#[serde(default)]`).
+fn absent_or_value<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod null_tests {
+    use super::*;
+
+    #[test]
+    fn null_means_what_each_field_says() {
+        let quota: UpdateUser = serde_json::from_str(r#"{"daily_token_quota": null}"#).unwrap();
+        assert_eq!(quota.daily_token_quota, Some(None), "null quota = unlimited");
+        assert_eq!(serde_json::from_str::<UpdateUser>("{}").unwrap(), UpdateUser::default(), "absent = unchanged");
+        assert!(serde_json::from_str::<UpdateUser>(r#"{"is_admin": null}"#).is_err());
+        assert!(serde_json::from_str::<UpdateChat>(r#"{"title": null}"#).is_err());
+        let chat: CreateChat = serde_json::from_str(r#"{"character_id": 1, "model": null}"#).unwrap();
+        assert_eq!(chat.model, None, "null model = the default");
+    }
+}

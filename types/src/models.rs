@@ -13,8 +13,10 @@ pub struct Model {
     pub context_window: i64,
     pub max_output_tokens: i64,
     /// USD per million prompt tokens.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub input_price_per_mtok: Option<f64>,
     /// USD per million completion tokens.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
     pub output_price_per_mtok: Option<f64>,
     pub is_default: bool,
 }

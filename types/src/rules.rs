@@ -155,22 +155,24 @@ pub fn check_message(content: &str, max_chars: usize) -> Result<&str, RuleViolat
 }
 
 /// Tags: trimmed and lowercased, duplicates dropped; each 1–32 letters, digits, spaces,
-/// `-` or `_`; at most 10.
+/// `-` or `_`; at most 10. The list's length is checked before any tag is looked at, so a
+/// flood of tags costs nothing (a list of more than 10 is refused even if it holds duplicates).
 pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, RuleViolation> {
     let invalid = |message: String| RuleViolation::new("tags", "invalid_tags", message);
-    let mut out: Vec<String> = Vec::new();
+    if tags.len() > MAX_TAGS {
+        return Err(invalid(format!("at most {MAX_TAGS} tags")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for tag in tags {
         let tag = tag.trim().to_lowercase();
         let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_');
         if tag.is_empty() || tag.chars().count() > TAG_MAX_CHARS || !tag.chars().all(allowed) {
             return Err(invalid(format!("each tag must be 1 to {TAG_MAX_CHARS} letters, digits, spaces, '-' or '_'")));
         }
+        // At most MAX_TAGS kept: the search is bounded.
         if !out.contains(&tag) {
             out.push(tag);
         }
-    }
-    if out.len() > MAX_TAGS {
-        return Err(invalid(format!("at most {MAX_TAGS} tags")));
     }
     Ok(out)
 }
@@ -206,5 +208,7 @@ mod chat_rule_tests {
         assert!(normalize_tags(&["bad\"quote".into()]).is_err());
         let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
         assert!(normalize_tags(&many).is_err());
+        let flood: Vec<String> = (0..100_000).map(|i| format!("t{i}")).collect();
+        assert_eq!(normalize_tags(&flood).unwrap_err().code, "invalid_tags");
     }
 }

@@ -26,12 +26,18 @@ use super::{ApiTags, error::ApiError, payload::JsonBody, session::AdminOnly};
 use crate::{
     domain::Page,
     error::AppError,
-    services::{Admin, admin::DayRange},
+    services::{
+        Admin,
+        admin::DayRange,
+        live::{Audience, LiveConnections},
+    },
     storage::admin::{ChatFilter, UserOrder},
 };
 
 /// How often the live feed pushes.
 const LIVE_INTERVAL: Duration = Duration::from_secs(2);
+/// WebSocket close code for "the session behind this socket has ended" (RFC 6455 1008).
+const CLOSE_POLICY_VIOLATION: u16 = 1008;
 
 #[derive(Default)]
 pub struct AdminApi;
@@ -333,14 +339,29 @@ impl AdminApi {
     ///
     /// Every ~2 s a text message `{online_users, active_streams, messages_last_minute,
     /// tokens_last_minute}` (see `LiveStats`). Online means a request in the last 5 minutes.
+    /// The socket closes when the session ends or its admin is demoted; it counts toward
+    /// `MAX_LIVE_CONNECTIONS_PER_USER`.
     #[oai(path = "/api/admin/live", method = "get", operation_id = "admin_live")]
-    async fn live(&self, _admin: AdminOnly, service: Data<&Admin>, ws: WebSocket) -> Result<Upgrade, ApiError> {
+    async fn live(
+        &self,
+        admin: AdminOnly,
+        service: Data<&Admin>,
+        live: Data<&LiveConnections>,
+        ws: WebSocket,
+    ) -> Result<Upgrade, ApiError> {
+        let ticket = live.open(&admin.0, Audience::Admins)?;
         let service = service.clone();
         let upgraded = ws.on_upgrade(move |socket| async move {
             let (mut sink, mut incoming) = socket.split();
             let mut tick = tokio::time::interval(LIVE_INTERVAL);
+            let ended = ticket.ended();
+            tokio::pin!(ended);
             loop {
                 tokio::select! {
+                    () = &mut ended => {
+                        let _ = sink.send(WsMessage::close_with(CLOSE_POLICY_VIOLATION, "the session has ended")).await;
+                        break;
+                    }
                     _ = tick.tick() => {
                         let stats = match service.live().await {
                             Ok(stats) => stats,

@@ -74,6 +74,9 @@ impl From<AppError> for ApiError {
             AppError::TooManyStreams { .. } => {
                 Self::new(S::TOO_MANY_REQUESTS, "too_many_streams", err.to_string()).retry_after(1)
             }
+            AppError::TooManyLiveConnections { .. } => {
+                Self::new(S::TOO_MANY_REQUESTS, "too_many_connections", err.to_string()).retry_after(5)
+            }
             AppError::Upstream { timeout: true, message } => Self::new(S::GATEWAY_TIMEOUT, "upstream_timeout", message),
             AppError::Upstream { timeout: false, message } => Self::new(S::BAD_GATEWAY, "upstream_error", message),
             AppError::Internal(cause) => {

@@ -12,7 +12,16 @@ use tokio::sync::broadcast::error::RecvError;
 use troupe_types::{Announcement, AnnouncementList};
 
 use super::{ApiTags, error::ApiError, session::Authenticated};
-use crate::services::{Admin, presence::AnnouncementHub};
+use crate::services::{
+    Admin,
+    live::{Audience, LiveConnections},
+    presence::AnnouncementHub,
+};
+
+/// How often an idle event stream sends a comment. The server learns that a client has gone
+/// only when a write to it fails (the second after it left), so this also bounds how long a
+/// closed connection keeps its place under `MAX_LIVE_CONNECTIONS_PER_USER`: about 10 s.
+const KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 pub struct EventsApi;
@@ -47,9 +56,18 @@ impl EventsApi {
     /// Live events (SSE)
     ///
     /// New announcements as they are posted, as `announcement` events; a keep-alive comment
-    /// every 15 s. Reconnect and read `/api/announcements` to catch up after a break.
+    /// every 5 s. Reconnect and read `/api/announcements` to catch up after a break. The
+    /// stream ends with the session (signed out, expired, account disabled). At most
+    /// `MAX_LIVE_CONNECTIONS_PER_USER` (default 10) live connections per user (429
+    /// `too_many_connections`).
     #[oai(path = "/api/events", method = "get", operation_id = "events")]
-    async fn events(&self, _auth: Authenticated, hub: Data<&AnnouncementHub>) -> Result<EventsResponse, ApiError> {
+    async fn events(
+        &self,
+        auth: Authenticated,
+        hub: Data<&AnnouncementHub>,
+        live: Data<&LiveConnections>,
+    ) -> Result<EventsResponse, ApiError> {
+        let ticket = live.open(&auth.0, Audience::AnyUser)?;
         let receiver = hub.subscribe();
         let stream = futures::stream::unfold(receiver, |mut receiver| async move {
             loop {
@@ -61,7 +79,7 @@ impl EventsApi {
                 }
             }
         });
-        let events = EventStream::new(stream.boxed()).keep_alive(Duration::from_secs(15)).to_event(|a| {
+        let events = EventStream::new(stream.take_until(ticket.ended()).boxed()).keep_alive(KEEP_ALIVE).to_event(|a| {
             poem::web::sse::Event::message(poem_openapi::types::ToJSON::to_json_string(&a)).event_type("announcement")
         });
         Ok(EventsResponse::Events(events))

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Instant};
 use poem::{
     Endpoint, IntoResponse, Request, Response,
     error::{MethodNotAllowedError, NotFoundError, ParseJsonError, ReadBodyError},
-    http::{HeaderValue, StatusCode},
+    http::{HeaderValue, Method, StatusCode, header},
 };
 use poem_openapi::{
     OperationId,
@@ -14,23 +14,28 @@ use poem_openapi::{
 };
 use tracing::Instrument;
 
+use super::{allow::RouteMethods, spa::is_server_path};
 use crate::api::ApiError;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Wraps the whole app; see the module docs.
-pub struct RequestBoundary;
+pub struct RequestBoundary {
+    /// For the `Allow` header of 405 answers.
+    pub routes: Arc<RouteMethods>,
+}
 
 impl<E: Endpoint + 'static> poem::Middleware<E> for RequestBoundary {
     type Output = RequestBoundaryEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        RequestBoundaryEndpoint { inner: Arc::new(inner) }
+        RequestBoundaryEndpoint { inner: Arc::new(inner), routes: Arc::clone(&self.routes) }
     }
 }
 
 pub struct RequestBoundaryEndpoint<E> {
     inner: Arc<E>,
+    routes: Arc<RouteMethods>,
 }
 
 impl<E: Endpoint + 'static> Endpoint for RequestBoundaryEndpoint<E> {
@@ -58,18 +63,47 @@ impl<E: Endpoint + 'static> Endpoint for RequestBoundaryEndpoint<E> {
         let status = resp.status();
         let route = operation.unwrap_or_else(|| route_without_operation(&path, status));
         let elapsed = started.elapsed();
-        let labels =
-            [("route", route.to_owned()), ("method", method.to_string()), ("status", status.as_u16().to_string())];
+        let labels = [
+            ("route", route.to_owned()),
+            ("method", method_label(&method).to_owned()),
+            ("status", status.as_u16().to_string()),
+        ];
         metrics::counter!("http_requests_total", &labels).increment(1);
         metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
         span.in_scope(|| {
             tracing::info!(status = status.as_u16(), route, latency_ms = elapsed.as_secs_f64() * 1000.0, "request")
         });
 
+        let headers = resp.headers_mut();
         if let Ok(value) = HeaderValue::from_str(&request_id) {
-            resp.headers_mut().insert(REQUEST_ID_HEADER, value);
+            headers.insert(REQUEST_ID_HEADER, value);
+        }
+        if status == StatusCode::METHOD_NOT_ALLOWED
+            && let Some(allow) = self.routes.allowed(&path).and_then(|a| HeaderValue::from_str(a).ok())
+        {
+            headers.insert(header::ALLOW, allow);
+        }
+        // API answers are per user and per moment: no cache may keep them (an answer that may be
+        // cached says so itself).
+        if (is_server_path(&path) || path == "/metrics") && !headers.contains_key(header::CACHE_CONTROL) {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
         Ok(resp)
+    }
+}
+
+/// A bounded metrics label for a method: the standard ones by name, any other as `other` (a
+/// client may invent methods; each would otherwise add series to `/metrics`).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 
@@ -87,7 +121,7 @@ fn route_without_operation(path: &str, status: StatusCode) -> &'static str {
         "/openapi.json" => "openapi_spec",
         p if p.starts_with("/docs") => "docs",
         _ if status == StatusCode::NOT_FOUND => "not_found",
-        p if crate::http::spa::is_server_path(p) => "api_unmatched",
+        p if is_server_path(p) => "api_unmatched",
         _ => "spa",
     }
 }

@@ -1,6 +1,7 @@
-//! Cookie sessions are sent by browsers on cross-site requests too. An unsafe request that
-//! carries the session cookie and an `Origin` other than ours or an allowed one is refused
-//! with 403 `csrf_rejected`. Requests without `Origin` (non-browser clients) pass.
+//! Cookie sessions are sent by browsers on cross-site requests too. An unsafe request — or a
+//! WebSocket upgrade, which is a GET that opens a two-way channel — that carries the session
+//! cookie and an `Origin` other than ours or an allowed one is refused with 403
+//! `csrf_rejected`. Requests without `Origin` (non-browser clients) pass.
 
 use poem::{Endpoint, Middleware, Request, http::Method, http::header};
 
@@ -29,7 +30,8 @@ impl<E: Endpoint> Endpoint for CsrfGuardEndpoint<E> {
 
     async fn call(&self, req: Request) -> poem::Result<Self::Output> {
         let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        if !safe && session_cookie(&req).is_some() {
+        let upgrade = req.headers().contains_key(header::UPGRADE);
+        if (!safe || upgrade) && session_cookie(&req).is_some() {
             let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
             let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok());
             if let Some(origin) = origin

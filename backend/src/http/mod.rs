@@ -1,5 +1,6 @@
 //! Cross-cutting HTTP concerns, wrapped around every route by `startup`.
 
+pub mod allow;
 pub mod body_limit;
 pub mod boundary;
 pub mod client_ip;

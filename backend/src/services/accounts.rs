@@ -5,6 +5,10 @@ use std::sync::Arc;
 use secrecy::SecretString;
 use troupe_types::{LoginRequest, RegisterRequest};
 
+use super::{
+    limits::LoginBackoff,
+    live::{SessionChange, SessionChanges},
+};
 use crate::{
     auth::{Claims, TokenError, TokenIssuer, password},
     clock::now_millis,
@@ -25,11 +29,13 @@ pub struct SignedIn {
 pub struct Accounts {
     db: Db,
     tokens: Arc<TokenIssuer>,
+    backoff: Arc<LoginBackoff>,
+    changes: SessionChanges,
 }
 
 impl Accounts {
-    pub fn new(db: Db, tokens: Arc<TokenIssuer>) -> Self {
-        Self { db, tokens }
+    pub fn new(db: Db, tokens: Arc<TokenIssuer>, changes: SessionChanges) -> Self {
+        Self { db, tokens, backoff: Arc::default(), changes }
     }
 
     pub fn token_ttl(&self) -> std::time::Duration {
@@ -46,27 +52,40 @@ impl Accounts {
     }
 
     /// The same `InvalidCredentials`, after the same argon2 work, whether the username is
-    /// unknown or the password wrong.
+    /// unknown or the password wrong. A name whose sign-ins keep failing must wait before the
+    /// next try (`LoginBackoff`), known or not, so the wait tells nothing either.
     #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn login(&self, req: LoginRequest) -> Result<SignedIn, AppError> {
+        self.backoff.check(&req.username)?;
         let found = users::find_credentials(&self.db, &req.username).await?;
         let (user, hash) = match found {
             Some(c) => (Some(c.user), Some(c.password_hash)),
             None => (None, None),
         };
         let matches = password::verify(SecretString::from(req.password), hash).await?;
+        if !matches {
+            self.backoff.failed(&req.username);
+            return Err(AppError::InvalidCredentials);
+        }
+        self.backoff.succeeded(&req.username);
         match user {
-            Some(user) if matches && user.disabled => Err(AppError::LoginDisabled),
-            Some(user) if matches => self.sign_in(user),
-            _ => Err(AppError::InvalidCredentials),
+            Some(user) if user.disabled => Err(AppError::LoginDisabled),
+            Some(user) => self.sign_in(user),
+            None => Err(AppError::InvalidCredentials),
         }
     }
 
-    /// Revokes the session's token until it would have expired.
+    /// Forgets names whose failed sign-ins are old.
+    pub fn forget_idle_failures(&self) {
+        self.backoff.forget_idle();
+    }
+
+    /// Revokes the session's token until it would have expired, and ends its live connections.
     #[tracing::instrument(skip_all, fields(user.id = session.user.id), err(level = "warn"))]
     pub async fn logout(&self, session: &Session) -> Result<(), AppError> {
         let claims = &session.claims;
         sessions::revoke(&self.db, &claims.jti, session.user.id, claims.expires_at_millis()).await?;
+        self.changes.publish(SessionChange::SignedOut { jti: claims.jti.clone() });
         Ok(())
     }
 
@@ -79,6 +98,12 @@ impl Accounts {
                 TokenError::Invalid => SessionProblem::InvalidToken,
             })
         })?;
+        self.session_for(claims).await
+    }
+
+    /// The session of verified `claims`, if it still holds: not revoked, its user present and
+    /// enabled. (Expiry is the token's business, checked when it is verified.)
+    pub async fn session_for(&self, claims: Claims) -> Result<Session, AppError> {
         let user_id = claims.user_id().ok_or(AppError::Unauthenticated(SessionProblem::InvalidToken))?;
         let (user, revoked) = users::find_for_session(&self.db, user_id, &claims.jti)
             .await?

@@ -10,6 +10,7 @@ use troupe_types::{
 
 use super::{
     Chats, ModelCatalog,
+    live::{SessionChange, SessionChanges},
     presence::{AnnouncementHub, Presence},
 };
 use crate::{
@@ -17,7 +18,7 @@ use crate::{
     domain::{Message, Page, User, UserId},
     error::AppError,
     storage::{
-        Db,
+        Db, StorageError,
         admin::{self, AdminChatRow, ChatFilter, DayFigures, GroupFigures, UserChange, UserOrder, UserStatsRow},
         chats,
     },
@@ -91,11 +92,19 @@ pub struct Admin {
     chats: Chats,
     presence: Presence,
     hub: AnnouncementHub,
+    changes: SessionChanges,
 }
 
 impl Admin {
-    pub fn new(db: Db, catalog: Arc<ModelCatalog>, chats: Chats, presence: Presence, hub: AnnouncementHub) -> Self {
-        Self { db, catalog, chats, presence, hub }
+    pub fn new(
+        db: Db,
+        catalog: Arc<ModelCatalog>,
+        chats: Chats,
+        presence: Presence,
+        hub: AnnouncementHub,
+        changes: SessionChanges,
+    ) -> Self {
+        Self { db, catalog, chats, presence, hub, changes }
     }
 
     pub async fn users(&self, query: &str, order: UserOrder, page: Page) -> Result<(Vec<AdminUser>, i64), AppError> {
@@ -104,7 +113,8 @@ impl Admin {
         Ok((rows.into_iter().map(admin_user).collect(), total))
     }
 
-    /// Changes roles, access or quota. The last active admin cannot demote or disable itself.
+    /// Changes roles, access or quota. No change may leave the server without an active admin.
+    /// The user's live connections re-check their session at once.
     #[tracing::instrument(skip_all, fields(user.id = actor.id, target.id = id), err(level = "info"))]
     pub async fn update_user(&self, actor: &User, id: UserId, change: UpdateUser) -> Result<User, AppError> {
         let target = admin::find_user(&self.db, id).await?.ok_or(AppError::NotFound)?;
@@ -118,16 +128,18 @@ impl Admin {
             }
             .into());
         }
-        let steps_down = change.is_admin == Some(false) || change.disabled == Some(true);
-        if target.id == actor.id && steps_down && admin::active_admins(&self.db).await? <= 1 {
-            return Err(AppError::Conflict("last_admin", "the last admin cannot demote or disable itself"));
-        }
         let storage_change = UserChange {
             is_admin: change.is_admin,
             disabled: change.disabled,
             daily_token_quota: change.daily_token_quota,
         };
-        admin::change_user(&self.db, id, &storage_change).await?;
+        admin::change_user(&self.db, target.id, &storage_change).await.map_err(|e| match e {
+            StorageError::Conflict => {
+                AppError::Conflict("last_admin", "the last active admin cannot be demoted or disabled")
+            }
+            other => other.into(),
+        })?;
+        self.changes.publish(SessionChange::AccountChanged { user_id: target.id });
         admin::find_user(&self.db, id).await?.ok_or(AppError::NotFound)
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use troupe_types::{CharacterInput, rules::RuleViolation};
 
-use super::catalog::ModelCatalog;
+use super::{catalog::ModelCatalog, limits::CreateLimit};
 use crate::{
     domain::{Character, CharacterDraft, CharacterId, Page, User},
     error::AppError,
@@ -15,16 +15,18 @@ use crate::{
 pub struct Characters {
     db: Db,
     catalog: Arc<ModelCatalog>,
+    create_limit: CreateLimit,
 }
 
 impl Characters {
-    pub fn new(db: Db, catalog: Arc<ModelCatalog>) -> Self {
-        Self { db, catalog }
+    pub fn new(db: Db, catalog: Arc<ModelCatalog>, create_limit: CreateLimit) -> Self {
+        Self { db, catalog, create_limit }
     }
 
     #[tracing::instrument(skip_all, fields(user.id = owner.id), err(level = "info"))]
     pub async fn create(&self, owner: &User, input: CharacterInput) -> Result<Character, AppError> {
         let draft = self.parse(input)?;
+        self.create_limit.check(owner.id)?;
         Ok(characters::insert(&self.db, owner.id, &draft).await?)
     }
 

@@ -3,23 +3,26 @@
 //!
 //! A turn runs in its own task so that the reply is stored whatever the client does: the HTTP
 //! side only listens to `TurnEvent`s. If it stops listening mid-stream, the partial reply is
-//! stored as `incomplete` and charged.
+//! stored as `incomplete` and charged. Deleting the chat stops its turns; what they generated
+//! is charged all the same (the generation record outlives the chat).
 
 use std::{
-    sync::Arc,
+    collections::HashMap,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 use troupe_types::{CreateChat, MessageLimits, MessageStatus, Role, UpdateChat, UsageSource, rules};
 
 use super::{
     Characters, Prompts,
     catalog::{ModelCatalog, ModelSpec},
     characters::known_model,
-    limits::{KeyedLimit, StreamSlot, StreamSlots, message_limit},
-    prompt::{PastTurn, PromptAssembler, fill_names},
+    limits::{CreateLimit, KeyedLimit, PerUserSlots, QuotaReservations, Reservation, Slot, message_limit},
+    prompt::{PastTurn, PromptAssembler, SystemText, fill_names},
     tokens,
 };
 use crate::{
@@ -68,7 +71,10 @@ struct Inner {
     characters: Characters,
     prompts: Prompts,
     message_limit: KeyedLimit<UserId>,
-    streams: Arc<StreamSlots>,
+    create_limit: CreateLimit,
+    streams: Arc<PerUserSlots>,
+    reservations: Arc<QuotaReservations>,
+    running: RunningTurns,
     limits: Limits,
 }
 
@@ -79,6 +85,7 @@ impl Chats {
         providers: Arc<ProviderSet>,
         characters: Characters,
         prompts: Prompts,
+        create_limit: CreateLimit,
         limits: Limits,
     ) -> Self {
         let inner = Inner {
@@ -88,7 +95,10 @@ impl Chats {
             characters,
             prompts,
             message_limit: message_limit(limits.messages_per_minute),
-            streams: StreamSlots::new(limits.max_concurrent_streams),
+            create_limit,
+            streams: PerUserSlots::new(limits.max_concurrent_streams),
+            reservations: Arc::default(),
+            running: RunningTurns::default(),
             limits,
         };
         Self { inner: Arc::new(inner) }
@@ -110,6 +120,7 @@ impl Chats {
     pub async fn create(&self, user: &User, request: CreateChat) -> Result<Chat, AppError> {
         let inner = &self.inner;
         let character = inner.characters.get(user, request.character_id).await?;
+        inner.create_limit.check(user.id)?;
         let model = match request.model.or_else(|| character.fields.model.clone()) {
             Some(model) => {
                 known_model(&inner.catalog, &model)?;
@@ -118,7 +129,9 @@ impl Chats {
             None => inner.catalog.default_model().id.clone(),
         };
         let greeting = fill_names(&character.fields.greeting, character.name(), &user.username);
-        let greeting = Some(greeting.trim()).filter(|g| !g.is_empty()).map(|g| (g, tokens::count(g) as i64));
+        let greeting = greeting.trim().to_owned();
+        let greeting_tokens = tokens::count_off_executor(greeting.clone()).await as i64;
+        let greeting = Some(greeting.as_str()).filter(|g| !g.is_empty()).map(|g| (g, greeting_tokens));
         Ok(chats::create(&inner.db, user.id, character.id, character.name(), &model, greeting).await?)
     }
 
@@ -144,9 +157,12 @@ impl Chats {
         self.get(user, id).await
     }
 
+    /// Deletes the chat and stops its replies under way (each is charged for what it generated).
     pub async fn delete(&self, user: &User, id: ChatId) -> Result<(), AppError> {
         self.get(user, id).await?;
-        Ok(chats::delete(&self.inner.db, id).await?)
+        chats::delete(&self.inner.db, id).await?;
+        self.inner.running.stop(id);
+        Ok(())
     }
 
     pub async fn messages(
@@ -168,8 +184,6 @@ impl Chats {
         let chat = self.get(user, chat_id).await?;
         let text = MessageText::parse(content, inner.limits.max_message_chars)?;
         inner.message_limit.check(&user.id).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
-        self.check_quota(user).await?;
-        let slot = inner.streams.acquire(user.id)?;
 
         let model = self.model_of(&chat);
         let character =
@@ -177,7 +191,13 @@ impl Chats {
         let history = self.history(&chat).await?;
         let shared = inner.prompts.enabled_texts().await?;
         let assembler = PromptAssembler { shared_prompts: &shared, character: &character, user_name: &user.username };
-        let prompt = assembler.assemble(&history, text.as_str(), model.context_window, model.max_output_tokens);
+        let system = SystemText::counted(assembler.system_text()).await;
+        let prompt =
+            PromptAssembler::assemble(system, &history, text.as_str(), model.context_window, model.max_output_tokens);
+
+        let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
+        let reservation = self.reserve_quota(user, worst_case).await?;
+        let slot = inner.streams.acquire(user.id).ok_or(AppError::TooManyStreams { max: inner.streams.max() })?;
 
         let user_message = chats::add_message(
             &inner.db,
@@ -193,7 +213,8 @@ impl Chats {
                 upstream_latency_ms: None,
             },
         )
-        .await?;
+        .await?
+        .ok_or(AppError::NotFound)?;
 
         let c = &character.fields;
         let request = ChatRequest {
@@ -213,12 +234,14 @@ impl Chats {
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         let turn = TurnTask {
             chats: self.clone(),
+            chat_deleted: inner.running.enter(chat.id),
             chat,
             model,
             request,
             prompt_tokens: prompt.estimated_tokens,
             events,
             _slot: slot,
+            _reservation: reservation,
         };
         tokio::spawn(turn.run());
         Ok(StartedTurn { user_message, events: receiver })
@@ -245,18 +268,23 @@ impl Chats {
         }
     }
 
-    async fn check_quota(&self, user: &User) -> Result<(), AppError> {
+    /// Admits a turn whose worst case is `worst_case` tokens while the day's usage plus the
+    /// user's turns under way stay under the quota, and holds that worst case until the turn's
+    /// usage is recorded (see `QuotaReservations`). Unlimited users reserve nothing.
+    async fn reserve_quota(&self, user: &User, worst_case: i64) -> Result<Option<Reservation>, AppError> {
         let Some(quota) = user.daily_token_quota.or(self.inner.limits.default_daily_token_quota) else {
-            return Ok(());
+            return Ok(None);
         };
         let now = now_millis();
         let used = chats::tokens_used_on(&self.inner.db, user.id, now).await?;
-        if used < quota {
-            return Ok(());
+        match self.inner.reservations.reserve(user.id, quota, used, worst_case) {
+            Some(reservation) => Ok(Some(reservation)),
+            None => {
+                const DAY_MS: i64 = 86_400_000;
+                let until_midnight_ms = DAY_MS - now.rem_euclid(DAY_MS);
+                Err(AppError::QuotaExceeded { quota, retry_after_secs: (until_midnight_ms as u64).div_ceil(1000) })
+            }
         }
-        const DAY_MS: i64 = 86_400_000;
-        let until_midnight_ms = DAY_MS - now.rem_euclid(DAY_MS);
-        Err(AppError::QuotaExceeded { quota, retry_after_secs: (until_midnight_ms as u64).div_ceil(1000) })
     }
 
     /// The chat's model, or the default if the catalogue no longer offers it.
@@ -276,7 +304,50 @@ impl Chats {
 enum Ending {
     Complete,
     ClientGone,
+    ChatDeleted,
     Failed(ProviderError),
+}
+
+/// The chats with replies streaming now, so that deleting a chat can stop them. In this
+/// process's memory: with several instances, each stops its own.
+#[derive(Default)]
+struct RunningTurns {
+    by_chat: Arc<Mutex<HashMap<ChatId, (CancellationToken, usize)>>>,
+}
+
+impl RunningTurns {
+    /// Registers a turn of `chat`; its token is cancelled when the chat is deleted.
+    fn enter(&self, chat: ChatId) -> RunningTurn {
+        let mut by_chat = self.by_chat.lock().expect("running turns lock");
+        let (token, turns) = by_chat.entry(chat).or_insert_with(|| (CancellationToken::new(), 0));
+        *turns += 1;
+        RunningTurn { chat, token: token.clone(), by_chat: Arc::clone(&self.by_chat) }
+    }
+
+    fn stop(&self, chat: ChatId) {
+        if let Some((token, _)) = self.by_chat.lock().expect("running turns lock").get(&chat) {
+            token.cancel();
+        }
+    }
+}
+
+/// One turn's registration; leaves the registry when dropped.
+struct RunningTurn {
+    chat: ChatId,
+    token: CancellationToken,
+    by_chat: Arc<Mutex<HashMap<ChatId, (CancellationToken, usize)>>>,
+}
+
+impl Drop for RunningTurn {
+    fn drop(&mut self) {
+        let mut by_chat = self.by_chat.lock().expect("running turns lock");
+        if let Some((_, turns)) = by_chat.get_mut(&self.chat) {
+            *turns -= 1;
+            if *turns == 0 {
+                by_chat.remove(&self.chat);
+            }
+        }
+    }
 }
 
 /// One reply in flight (see the module docs).
@@ -287,7 +358,11 @@ struct TurnTask {
     request: ChatRequest,
     prompt_tokens: usize,
     events: mpsc::Sender<TurnEvent>,
-    _slot: StreamSlot,
+    /// Cancelled when the chat is deleted.
+    chat_deleted: RunningTurn,
+    _slot: Slot,
+    /// Released when the task ends, after the reply's usage is recorded.
+    _reservation: Option<Reservation>,
 }
 
 impl TurnTask {
@@ -327,7 +402,11 @@ impl TurnTask {
         let inner = &self.chats.inner;
         let mut text = String::new();
         let mut reported = None;
-        let mut stream = match inner.providers.stream(self.model.provider, self.request.clone()).await {
+        let started_stream = tokio::select! {
+            started = inner.providers.stream(self.model.provider, self.request.clone()) => started,
+            () = self.chat_deleted.token.cancelled() => return (text, None, Ending::ChatDeleted),
+        };
+        let mut stream = match started_stream {
             Ok(stream) => stream,
             Err(e) => return (text, None, Ending::Failed(e)),
         };
@@ -336,6 +415,7 @@ impl TurnTask {
             let next = tokio::select! {
                 next = stream.next() => next,
                 () = self.events.closed() => return (text, reported, Ending::ClientGone),
+                () = self.chat_deleted.token.cancelled() => return (text, reported, Ending::ChatDeleted),
             };
             match next {
                 None => return (text, reported, Ending::Complete),
@@ -363,7 +443,8 @@ impl TurnTask {
 
     /// Stores the reply with its status and what it is charged: the provider's usage when it
     /// reported one; otherwise our own count — except after a provider failure, where only
-    /// tokens the provider reported as billed are charged.
+    /// tokens the provider reported as billed are charged. A reply whose chat was deleted is
+    /// charged like one the client left, though there is no chat left to hold it.
     async fn store_reply(
         &self,
         text: String,
@@ -371,10 +452,15 @@ impl TurnTask {
         ending: Ending,
         latency: Duration,
     ) -> Result<FinishedTurn, AppError> {
-        let estimated =
-            || TokenUsage { prompt_tokens: self.prompt_tokens as i64, completion_tokens: tokens::count(&text) as i64 };
+        let text_tokens = tokens::count_off_executor(text.clone()).await as i64;
+        let estimated = TokenUsage { prompt_tokens: self.prompt_tokens as i64, completion_tokens: text_tokens };
         let (status, usage, source, failure) = match ending {
-            Ending::Complete | Ending::ClientGone => {
+            Ending::Failed(error) => {
+                self.log_failure(&error);
+                let source = reported.map(|_| UsageSource::Provider);
+                (MessageStatus::Error, reported.unwrap_or_default(), source, Some(error))
+            }
+            Ending::Complete | Ending::ClientGone | Ending::ChatDeleted => {
                 let status = if matches!(ending, Ending::Complete) {
                     MessageStatus::Complete
                 } else {
@@ -382,16 +468,11 @@ impl TurnTask {
                 };
                 match reported {
                     Some(usage) => (status, usage, Some(UsageSource::Provider), None),
-                    None => (status, estimated(), Some(UsageSource::Estimated), None),
+                    None => (status, estimated, Some(UsageSource::Estimated), None),
                 }
             }
-            Ending::Failed(error) => {
-                self.log_failure(&error);
-                let source = reported.map(|_| UsageSource::Provider);
-                (MessageStatus::Error, reported.unwrap_or_default(), source, Some(error))
-            }
         };
-        let assistant_message = chats::add_message(
+        let stored = chats::add_reply(
             &self.chats.inner.db,
             &self.chat,
             &NewMessage {
@@ -401,11 +482,14 @@ impl TurnTask {
                 model: Some(&self.model.id),
                 usage,
                 usage_source: source,
-                token_count: tokens::count(&text) as i64,
+                token_count: text_tokens,
                 upstream_latency_ms: Some(latency.as_millis() as i64),
             },
         )
         .await?;
+        let Some(assistant_message) = stored else {
+            return Err(AppError::Conflict("chat_deleted", "the chat was deleted while the reply was being written"));
+        };
         match failure {
             None => Ok(FinishedTurn { assistant_message, usage, source: source.unwrap_or(UsageSource::Estimated) }),
             Some(error) => Err(AppError::Upstream { timeout: error.is_timeout(), message: public_message(&error) }),

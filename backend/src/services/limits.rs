@@ -1,11 +1,13 @@
-//! Rate limits (governor) and the per-user cap on concurrent streams.
+//! Rate limits (governor), per-user caps on what may be open at once, quota reservations, and
+//! the back-off of accounts whose sign-ins keep failing.
 
 use std::{
     collections::HashMap,
     hash::Hash,
-    net::IpAddr,
+    net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
@@ -55,7 +57,26 @@ pub fn auth_limit(per_minute: u32) -> KeyedLimit<IpAddr> {
     KeyedLimit::per_minute(per_minute, per_minute)
 }
 
-/// The sign-in attempt limit, shared by register and login.
+/// Creates and imports per user (`RATE_LIMIT_WRITES_PER_MINUTE`), one allowance shared by
+/// every service that creates (characters, chats); a burst of half the minute's allowance.
+#[derive(Clone)]
+pub struct CreateLimit(Arc<KeyedLimit<UserId>>);
+
+impl CreateLimit {
+    pub fn new(per_minute: u32) -> Self {
+        Self(Arc::new(KeyedLimit::per_minute(per_minute, per_minute.div_ceil(2))))
+    }
+
+    pub fn check(&self, user: UserId) -> Result<(), AppError> {
+        self.0.check(&user).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+    }
+
+    pub fn forget_idle(&self) {
+        self.0.forget_idle();
+    }
+}
+
+/// The sign-in attempt limit per client address, shared by register and login.
 #[derive(Clone)]
 pub struct AuthAttempts(Arc<KeyedLimit<IpAddr>>);
 
@@ -65,7 +86,7 @@ impl AuthAttempts {
     }
 
     pub fn check(&self, client: IpAddr) -> Result<(), AppError> {
-        self.0.check(&client).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+        self.0.check(&address_key(client)).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
     }
 
     /// Forgets addresses that are back to full allowance.
@@ -74,45 +95,181 @@ impl AuthAttempts {
     }
 }
 
-/// Counts each user's open replies.
-pub struct StreamSlots {
+/// The key an address is limited by: IPv4 addresses as they are, IPv6 ones by their /64 (one
+/// host usually holds a whole /64, so single addresses would cost an attacker nothing).
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// Failed sign-ins per account name (whether or not the account exists, so the answer never
+/// tells). After `FREE_FAILURES` the account backs off: each further attempt must wait twice as
+/// long as the one before, up to `MAX_BACKOFF`. A success clears the count. This holds against
+/// password guessing spread over many addresses, which the per-address limit cannot see.
+pub struct LoginBackoff {
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+impl LoginBackoff {
+    const FREE_FAILURES: u32 = 5;
+    const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+    /// Names tracked at most; beyond it, names idle past the longest back-off are forgotten first.
+    const MAX_TRACKED: usize = 100_000;
+
+    pub fn new() -> Self {
+        Self { failures: Mutex::new(HashMap::new()) }
+    }
+
+    /// `RateLimited` while `username` must still wait.
+    pub fn check(&self, username: &str) -> Result<(), AppError> {
+        let failures = self.failures.lock().expect("login backoff lock");
+        let Some(entry) = failures.get(&username.to_ascii_lowercase()) else {
+            return Ok(());
+        };
+        let wait = Self::backoff(entry.count).saturating_sub(entry.last.elapsed());
+        if wait.is_zero() {
+            Ok(())
+        } else {
+            Err(AppError::RateLimited { retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) })
+        }
+    }
+
+    pub fn failed(&self, username: &str) {
+        let mut failures = self.failures.lock().expect("login backoff lock");
+        if failures.len() >= Self::MAX_TRACKED {
+            failures.retain(|_, f| f.last.elapsed() < Self::MAX_BACKOFF);
+            if failures.len() >= Self::MAX_TRACKED {
+                return;
+            }
+        }
+        let entry =
+            failures.entry(username.to_ascii_lowercase()).or_insert(Failures { count: 0, last: Instant::now() });
+        entry.count += 1;
+        entry.last = Instant::now();
+    }
+
+    pub fn succeeded(&self, username: &str) {
+        self.failures.lock().expect("login backoff lock").remove(&username.to_ascii_lowercase());
+    }
+
+    /// Forgets names whose last failure is older than the longest back-off.
+    pub fn forget_idle(&self) {
+        self.failures.lock().expect("login backoff lock").retain(|_, f| f.last.elapsed() < Self::MAX_BACKOFF);
+    }
+
+    fn backoff(count: u32) -> Duration {
+        match count.saturating_sub(Self::FREE_FAILURES) {
+            0 => Duration::ZERO,
+            over => Duration::from_secs(1u64 << (over - 1).min(20)).min(Self::MAX_BACKOFF),
+        }
+    }
+}
+
+impl Default for LoginBackoff {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A cap on things each user may hold open at once (streaming replies, live connections).
+pub struct PerUserSlots {
     max: usize,
     open: Mutex<HashMap<UserId, usize>>,
 }
 
-impl StreamSlots {
+impl PerUserSlots {
     pub fn new(max: usize) -> Arc<Self> {
         Arc::new(Self { max, open: Mutex::new(HashMap::new()) })
     }
 
-    /// A slot for one reply, released when dropped; `TooManyStreams` when all are taken.
-    pub fn acquire(self: &Arc<Self>, user: UserId) -> Result<StreamSlot, AppError> {
-        let mut open = self.open.lock().expect("stream slots lock");
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A slot, released when dropped; `None` when all of the user's are taken.
+    pub fn acquire(self: &Arc<Self>, user: UserId) -> Option<Slot> {
+        let mut open = self.open.lock().expect("slots lock");
         let count = open.entry(user).or_insert(0);
         if *count >= self.max {
-            return Err(AppError::TooManyStreams { max: self.max });
+            return None;
         }
         *count += 1;
-        Ok(StreamSlot { slots: Arc::clone(self), user })
+        Some(Slot { slots: Arc::clone(self), user })
     }
 
     pub fn open_total(&self) -> usize {
-        self.open.lock().expect("stream slots lock").values().sum()
+        self.open.lock().expect("slots lock").values().sum()
     }
 }
 
-pub struct StreamSlot {
-    slots: Arc<StreamSlots>,
+pub struct Slot {
+    slots: Arc<PerUserSlots>,
     user: UserId,
 }
 
-impl Drop for StreamSlot {
+impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self.slots.open.lock().expect("stream slots lock");
+        let mut open = self.slots.open.lock().expect("slots lock");
         if let Some(count) = open.get_mut(&self.user) {
             *count -= 1;
             if *count == 0 {
                 open.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// Tokens set aside for each user's turns under way. A turn is admitted while the day's
+/// recorded usage plus the reservations of the user's other turns stay under the quota; it then
+/// holds its worst case (prompt + the model's longest reply) until its real usage is recorded.
+/// So concurrent sends see each other, and a user overspends by at most the one turn admitted
+/// last.
+#[derive(Default)]
+pub struct QuotaReservations {
+    held: Mutex<HashMap<UserId, i64>>,
+}
+
+impl QuotaReservations {
+    /// Checks `used + reserved < quota` and reserves `worst_case` in one step; `None` when the
+    /// quota is spent.
+    pub fn reserve(self: &Arc<Self>, user: UserId, quota: i64, used: i64, worst_case: i64) -> Option<Reservation> {
+        let mut held = self.held.lock().expect("reservations lock");
+        let reserved = held.entry(user).or_insert(0);
+        if used.saturating_add(*reserved) >= quota {
+            if *reserved == 0 {
+                held.remove(&user);
+            }
+            return None;
+        }
+        *reserved += worst_case;
+        Some(Reservation { reservations: Arc::clone(self), user, tokens: worst_case })
+    }
+}
+
+/// Tokens held for one turn, released when dropped (after its usage is recorded).
+pub struct Reservation {
+    reservations: Arc<QuotaReservations>,
+    user: UserId,
+    tokens: i64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut held = self.reservations.held.lock().expect("reservations lock");
+        if let Some(reserved) = held.get_mut(&self.user) {
+            *reserved -= self.tokens;
+            if *reserved <= 0 {
+                held.remove(&self.user);
             }
         }
     }
@@ -134,6 +291,32 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_clients_are_limited_by_their_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(address_key(ip("2001:db8:1:2:aaaa::1")), address_key(ip("2001:db8:1:2:bbbb::2")));
+        assert_ne!(address_key(ip("2001:db8:1:2::1")), address_key(ip("2001:db8:1:3::1")));
+        assert_eq!(address_key(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
+        assert_eq!(address_key(ip("10.0.0.1")), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn failing_accounts_back_off_and_a_success_clears_them() {
+        let backoff = LoginBackoff::new();
+        for _ in 0..LoginBackoff::FREE_FAILURES {
+            assert!(backoff.check("Alice").is_ok());
+            backoff.failed("Alice");
+        }
+        assert!(backoff.check("alice").is_ok(), "the free failures cost nothing");
+        backoff.failed("ALICE");
+        assert!(matches!(backoff.check("alice"), Err(AppError::RateLimited { retry_after_secs: 1 })));
+        assert!(backoff.check("bob").is_ok(), "per account");
+        assert_eq!(LoginBackoff::backoff(LoginBackoff::FREE_FAILURES + 3), Duration::from_secs(4));
+        assert_eq!(LoginBackoff::backoff(100), LoginBackoff::MAX_BACKOFF);
+        backoff.succeeded("alice");
+        assert!(backoff.check("alice").is_ok());
+    }
+
+    #[test]
     fn zero_disables() {
         let limit = auth_limit(0);
         for _ in 0..100 {
@@ -143,13 +326,24 @@ mod tests {
 
     #[test]
     fn slots_are_released_on_drop() {
-        let slots = StreamSlots::new(2);
+        let slots = PerUserSlots::new(2);
         let a = slots.acquire(7).unwrap();
         let _b = slots.acquire(7).unwrap();
-        assert!(slots.acquire(7).is_err());
-        assert!(slots.acquire(8).is_ok(), "per user");
+        assert!(slots.acquire(7).is_none());
+        assert!(slots.acquire(8).is_some(), "per user");
         drop(a);
-        assert!(slots.acquire(7).is_ok());
+        assert!(slots.acquire(7).is_some());
         assert_eq!(slots.open_total(), 1, "only _b is still open");
+    }
+
+    #[test]
+    fn reservations_admit_while_under_the_quota_and_release_on_drop() {
+        let reservations = Arc::new(QuotaReservations::default());
+        let first = reservations.reserve(1, 35, 0, 600).expect("nothing used or held yet");
+        assert!(reservations.reserve(1, 35, 0, 600).is_none(), "the first turn's worst case is held");
+        assert!(reservations.reserve(2, 35, 0, 600).is_some(), "per user");
+        drop(first);
+        assert!(reservations.reserve(1, 35, 34, 600).is_some(), "released, and 34 < 35");
+        assert!(reservations.reserve(3, 35, 35, 1).is_none(), "used up");
     }
 }

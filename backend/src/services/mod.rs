@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod characters;
 pub mod chats;
 pub mod limits;
+pub mod live;
 pub mod presence;
 pub mod prompt;
 pub mod prompts;

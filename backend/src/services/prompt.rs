@@ -38,6 +38,21 @@ impl PastTurn {
     }
 }
 
+/// The system text and its size in tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SystemText {
+    pub text: String,
+    pub tokens: usize,
+}
+
+impl SystemText {
+    /// Counted off the executor, and once per distinct text (see `tokens::count_remembered`).
+    pub async fn counted(text: String) -> Self {
+        let tokens = tokens::count_remembered(&text).await;
+        Self { text, tokens }
+    }
+}
+
 /// Builds prompts for one character and user.
 pub struct PromptAssembler<'a> {
     pub shared_prompts: &'a [String],
@@ -65,19 +80,18 @@ impl PromptAssembler<'_> {
         parts.join("\n\n")
     }
 
-    /// The prompt for `new_message` after `history` (oldest first). History is dropped from
-    /// the oldest end until everything fits `context_window - reply_budget`; the system text
-    /// and the new message are never dropped.
+    /// The prompt for `new_message` after `history` (oldest first), under the system text
+    /// (`system_text`, counted). History is dropped from the oldest end until everything fits
+    /// `context_window - reply_budget`; the system text and the new message are never dropped.
     pub fn assemble(
-        &self,
+        system: SystemText,
         history: &[PastTurn],
         new_message: &str,
         context_window: u32,
         reply_budget: u32,
     ) -> AssembledPrompt {
-        let system = self.system_text();
         let new_message_tokens = tokens::count(new_message);
-        let fixed = tokens::count_message(&system) + tokens::message_cost(new_message_tokens);
+        let fixed = tokens::message_cost(system.tokens) + tokens::message_cost(new_message_tokens);
         let mut room = (context_window as usize).saturating_sub(reply_budget as usize).saturating_sub(fixed);
         let mut kept = 0;
         let mut history_tokens = 0;
@@ -93,7 +107,7 @@ impl PromptAssembler<'_> {
         let mut messages: Vec<Turn> = history[history.len() - kept..].iter().map(|p| p.turn.clone()).collect();
         messages.push(Turn { role: Role::User, content: new_message.to_owned() });
         AssembledPrompt {
-            system,
+            system: system.text,
             messages,
             estimated_tokens: fixed + history_tokens,
             new_message_tokens,
@@ -143,6 +157,11 @@ mod tests {
         PastTurn::counted(role, content)
     }
 
+    fn system(assembler: &PromptAssembler) -> SystemText {
+        let text = assembler.system_text();
+        SystemText { tokens: tokens::count(&text), text }
+    }
+
     #[test]
     fn system_text_orders_shared_prompts_then_character_and_fills_names() {
         let character = character();
@@ -161,7 +180,7 @@ mod tests {
         let character = character();
         let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
         let history = [past(Role::Assistant, "Hello!"), past(Role::User, "hi"), past(Role::Assistant, "welcome")];
-        let p = assembler.assemble(&history, "how are you?", 8000, 500);
+        let p = PromptAssembler::assemble(system(&assembler), &history, "how are you?", 8000, 500);
         assert_eq!(p.dropped_turns, 0);
         assert_eq!(p.messages.len(), 4);
         assert_eq!(p.messages.last().unwrap(), &turn(Role::User, "how are you?"));
@@ -176,7 +195,7 @@ mod tests {
         let system_and_new = tokens::count_message(&assembler.system_text()) + tokens::count_message("now");
         // Room for the recent turn and one long one, not both long ones.
         let window = (system_and_new + tokens::count_message("recent") + tokens::count_message(&long) + 5) as u32;
-        let p = assembler.assemble(&history, "now", window + 100, 100);
+        let p = PromptAssembler::assemble(system(&assembler), &history, "now", window + 100, 100);
         assert_eq!(p.dropped_turns, 1);
         assert_eq!(p.messages, vec![turn(Role::Assistant, &long), turn(Role::User, "recent"), turn(Role::User, "now")]);
         assert!(p.estimated_tokens <= window as usize);
@@ -186,7 +205,7 @@ mod tests {
     fn a_tiny_window_still_sends_system_and_new_message() {
         let character = character();
         let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
-        let p = assembler.assemble(&[past(Role::User, "old")], "new", 10, 5);
+        let p = PromptAssembler::assemble(system(&assembler), &[past(Role::User, "old")], "new", 10, 5);
         assert_eq!(p.messages, vec![turn(Role::User, "new")]);
         assert!(!p.system.is_empty());
     }

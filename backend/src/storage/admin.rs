@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use sqlx::FromRow;
 
-use super::{Db, StorageError, flag, like_pattern};
+use super::{Db, Engine, StorageError, flag, like_pattern};
 use crate::{
     clock::Millis,
     domain::{User, UserId},
@@ -99,8 +99,28 @@ pub struct UserChange {
     pub daily_token_quota: Option<Option<i64>>,
 }
 
+/// Applies `change`, unless it would leave no active admin (`Conflict`). Taking admin rights
+/// or access away first locks the active admins' rows (PostgreSQL; SQLite runs one write at a
+/// time anyway), so two admins demoting each other at once cannot both succeed.
 #[tracing::instrument(skip_all, fields(user.id = id), err(level = "warn"))]
 pub async fn change_user(db: &Db, id: UserId, change: &UserChange) -> Result<(), StorageError> {
+    let mut tx = db.writer().begin().await?;
+    let steps_down = change.is_admin == Some(false) || change.disabled == Some(true);
+    if steps_down {
+        if db.engine() == Engine::Postgres {
+            sqlx::query("SELECT id FROM users WHERE is_admin = 1 AND disabled = 0 FOR UPDATE")
+                .fetch_all(&mut *tx)
+                .await?;
+        }
+        let others: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0 AND id <> $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if others == 0 {
+            return Err(StorageError::Conflict);
+        }
+    }
     let done = sqlx::query(
         "UPDATE users SET is_admin = COALESCE($2, is_admin), disabled = COALESCE($3, disabled), \
          daily_token_quota = CASE WHEN $4 = 1 THEN $5 ELSE daily_token_quota END WHERE id = $1",
@@ -110,16 +130,13 @@ pub async fn change_user(db: &Db, id: UserId, change: &UserChange) -> Result<(),
     .bind(change.disabled.map(i16::from))
     .bind(i16::from(change.daily_token_quota.is_some()))
     .bind(change.daily_token_quota.flatten())
-    .execute(db.writer())
+    .execute(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 { Err(StorageError::NotFound) } else { Ok(()) }
-}
-
-/// Admins who can still sign in.
-pub async fn active_admins(db: &Db) -> Result<i64, StorageError> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0")
-        .fetch_one(db.pool())
-        .await?)
+    if done.rows_affected() == 0 {
+        return Err(StorageError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn find_user(db: &Db, id: UserId) -> Result<Option<User>, StorageError> {
@@ -350,11 +367,12 @@ pub async fn user_day_rows(db: &Db, from: &str, to: &str) -> Result<Vec<UserDayR
     .await?)
 }
 
-/// User messages and tokens charged since `since`.
+/// User messages stored and tokens charged (generations) since `since`.
 pub async fn activity_since(db: &Db, since: Millis) -> Result<(i64, i64), StorageError> {
     Ok(sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN role = 'user' THEN 1 ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) FROM messages WHERE created_at >= $1",
+        "SELECT (SELECT COUNT(*) FROM messages WHERE role = 'user' AND created_at >= $1), \
+         (SELECT CAST(COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS BIGINT) FROM generations \
+          WHERE created_at >= $1)",
     )
     .bind(since)
     .fetch_one(db.pool())

@@ -134,7 +134,8 @@ pub async fn create(
             token_count,
             upstream_latency_ms: None,
         };
-        insert_message(&mut *tx, id, user_id, character_id, &greeting, now).await?;
+        let chat = fetch_chat(&mut tx, id).await?;
+        insert_message(&mut *tx, &chat, &greeting, now).await?;
     }
     let chat = fetch_chat(&mut tx, id).await?;
     tx.commit().await?;
@@ -214,31 +215,75 @@ pub async fn messages_page(
     Ok(rows.into_iter().rev().map(Message::from).collect())
 }
 
-/// Stores a message. The database's triggers move the chat's counters and book the message's
-/// usage in the ledger within the same statement (see `migrations/*/0003_admin.sql`): a user
-/// message counts as one message of its day, a reply adds its tokens.
+/// Stores a user message; `None` when the chat is gone. The database's triggers move the
+/// chat's counters and count the message in the day's usage within the same statement (see
+/// `migrations/*/0005_generations.sql`).
 #[tracing::instrument(skip_all, fields(chat.id = chat.id), err(level = "warn"))]
-pub async fn add_message(db: &Db, chat: &Chat, new: &NewMessage<'_>) -> Result<Message, StorageError> {
-    insert_message(db.writer(), chat.id, chat.user_id, chat.character_id, new, now_millis()).await
+pub async fn add_message(db: &Db, chat: &Chat, new: &NewMessage<'_>) -> Result<Option<Message>, StorageError> {
+    insert_message(db.writer(), chat, new, now_millis()).await
 }
 
+/// Stores a model's reply and records its generation, which books the reply's tokens in the
+/// usage ledger, in one transaction. When the chat was deleted meanwhile, only the generation
+/// is recorded (`None`): what the user was charged never depends on the chat still existing.
+#[tracing::instrument(skip_all, fields(chat.id = chat.id), err(level = "warn"))]
+pub async fn add_reply(db: &Db, chat: &Chat, reply: &NewMessage<'_>) -> Result<Option<Message>, StorageError> {
+    let now = now_millis();
+    match record_reply(db, chat, reply, now, true).await {
+        // PostgreSQL: a delete that committed after our existence check; the chat is gone.
+        Err(StorageError::Other(sqlx::Error::Database(e))) if e.is_foreign_key_violation() => {
+            record_reply(db, chat, reply, now, false).await
+        }
+        other => other,
+    }
+}
+
+async fn record_reply(
+    db: &Db,
+    chat: &Chat,
+    reply: &NewMessage<'_>,
+    now: Millis,
+    keep_message: bool,
+) -> Result<Option<Message>, StorageError> {
+    let mut tx = db.writer().begin().await?;
+    let message = if keep_message { insert_message(&mut *tx, chat, reply, now).await? } else { None };
+    sqlx::query(
+        "INSERT INTO generations (user_id, chat_id, message_id, character_id, model, status, prompt_tokens, \
+         completion_tokens, usage_source, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(chat.user_id)
+    .bind(chat.id)
+    .bind(message.as_ref().map(|m| m.id))
+    .bind(chat.character_id)
+    .bind(reply.model.unwrap_or_default())
+    .bind(status_str(reply.status))
+    .bind(reply.usage.prompt_tokens)
+    .bind(reply.usage.completion_tokens)
+    .bind(reply.usage_source.map(source_str))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(message)
+}
+
+/// Inserts a message into its chat if the chat still exists.
 async fn insert_message<'e>(
     executor: impl sqlx::Executor<'e, Database = Any>,
-    chat_id: ChatId,
-    user_id: UserId,
-    character_id: i64,
+    chat: &Chat,
     m: &NewMessage<'_>,
     now: Millis,
-) -> Result<Message, StorageError> {
+) -> Result<Option<Message>, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO messages (chat_id, user_id, character_id, role, content, status, model, prompt_tokens, \
          completion_tokens, token_count, usage_source, upstream_latency_ms, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {MESSAGE_COLUMNS}"
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+         WHERE EXISTS (SELECT 1 FROM chats WHERE id = $1) RETURNING {MESSAGE_COLUMNS}"
     ));
-    let row: MessageRow = sqlx::query_as(sql)
-        .bind(chat_id)
-        .bind(user_id)
-        .bind(character_id)
+    let row: Option<MessageRow> = sqlx::query_as(sql)
+        .bind(chat.id)
+        .bind(chat.user_id)
+        .bind(chat.character_id)
         .bind(role_str(m.role))
         .bind(m.content)
         .bind(status_str(m.status))
@@ -249,9 +294,9 @@ async fn insert_message<'e>(
         .bind(m.usage_source.map(source_str))
         .bind(m.upstream_latency_ms)
         .bind(now)
-        .fetch_one(executor)
+        .fetch_optional(executor)
         .await?;
-    Ok(row.into())
+    Ok(row.map(Message::from))
 }
 
 /// Tokens the user was charged today (UTC), for the daily quota.

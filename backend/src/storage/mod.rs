@@ -146,6 +146,20 @@ impl Db {
     pub fn engine(&self) -> Engine {
         self.engine
     }
+
+    /// Writes a consistent copy of a SQLite database to `path` while the server runs (SQLite's
+    /// `VACUUM INTO`: one read transaction, so writers go on and the copy is a snapshot). The
+    /// file must not exist yet. PostgreSQL has its own tool for this: `pg_dump`.
+    pub async fn backup_into(&self, path: &Path) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.engine == Engine::Sqlite,
+            "backup copies SQLite databases; back up PostgreSQL with pg_dump (see the README)"
+        );
+        anyhow::ensure!(!path.exists(), "{} exists already; choose a new file", path.display());
+        let target = path.to_str().context("the backup path must be valid UTF-8")?;
+        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.pool).await.context("the backup failed")?;
+        Ok(())
+    }
 }
 
 /// Creates the parent folder of a file database and asks SQLite to create the file.

@@ -1,6 +1,6 @@
 //! Synthetic data for demos and benchmarks: users, characters, chats and messages spread over
-//! a number of days. The database's triggers book the usage ledger for every inserted chat and
-//! message, exactly as for turns sent through the API.
+//! a number of days. The database's triggers book the usage ledger for every inserted chat,
+//! user message and generation, exactly as for turns sent through the API.
 
 use std::collections::HashMap;
 
@@ -269,6 +269,17 @@ pub async fn seed(db: &Db, plan: &SeedPlan) -> Result<SeedReport, StorageError> 
         "created_at",
     ];
     insert_rows(&mut tx, "messages", &columns, rows).await?;
+    // Replies are charged through their generation records (migration 0005), as for turns sent
+    // through the API.
+    sqlx::query(
+        "INSERT INTO generations (user_id, chat_id, message_id, character_id, model, status, prompt_tokens, \
+         completion_tokens, usage_source, created_at) \
+         SELECT user_id, chat_id, id, character_id, model, status, prompt_tokens, completion_tokens, 'estimated', \
+         created_at FROM messages WHERE role = 'assistant' AND id >= $1",
+    )
+    .bind(msg0)
+    .execute(&mut *tx)
+    .await?;
     if db.engine() == Engine::Postgres {
         // Explicit ids do not move identity sequences.
         for table in ["users", "characters", "chats", "messages"] {

@@ -261,6 +261,105 @@ impl TestApp {
     }
 }
 
+/// The server binary as a process of its own, for what needs a real process: kill -9, a
+/// restart on the same database, the backup command beside a running server.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub address: String,
+}
+
+impl ServerProcess {
+    /// Starts `troupe-server` on a free port against `database_url`, with the test catalogue
+    /// pointed at `upstream`, limits off, and `extra` settings.
+    pub fn start(database_url: &str, upstream: &FakeUpstream, dir: &std::path::Path, extra: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let models_file = dir.join("models.toml");
+        std::fs::write(&models_file, MODELS_TOML).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_troupe-server"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs([
+                ("TROUPE_BIND", "127.0.0.1:0"),
+                ("DATABASE_URL", database_url),
+                ("JWT_SECRET", "process-test-secret-process-test-secret"),
+                ("DATA_DIR", &dir.to_string_lossy()),
+                ("STATIC_DIR", "/nonexistent"),
+                ("LOG_LEVEL", "warn,troupe_server::startup=info"),
+                ("LOG_FORMAT", "json"),
+                ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
+                ("RATE_LIMIT_MESSAGES_PER_MINUTE", "0"),
+                ("RATE_LIMIT_WRITES_PER_MINUTE", "0"),
+                ("MAX_CONCURRENT_STREAMS", "1000"),
+                ("MODELS_FILE", &models_file.to_string_lossy()),
+                ("OPENAI_BASE_URL", &upstream.openai_base_url()),
+                ("OPENAI_API_KEY", OPENAI_KEY),
+            ])
+            .envs(extra.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the server binary starts");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let address = loop {
+            let line = lines.next().expect("the server logs its address").unwrap();
+            if let Some(at) = line.find("listening on http://") {
+                break line[at + "listening on ".len()..].split('"').next().unwrap().to_owned();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, address }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// SIGKILL: no shutdown, no flushing, as a crash or an OOM kill.
+    pub fn kill_hard(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// For every user and UTC day, what the ledger recorded equals what caused it: the tokens of
+/// that day's generations, and the number of user messages stored that day (no chat deleted).
+pub async fn assert_ledger_matches_generations(db: &Db) {
+    let ledger: Vec<(i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT user_id, day, CAST(SUM(messages) AS BIGINT), CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) \
+         FROM usage_daily GROUP BY user_id, day",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let generations: Vec<(i64, i64, i64)> =
+        sqlx::query_as("SELECT user_id, prompt_tokens + completion_tokens, created_at FROM generations")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    let sent: Vec<(i64, i64)> = sqlx::query_as("SELECT user_id, created_at FROM messages WHERE role = 'user'")
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    let day = |at: i64| chrono::DateTime::from_timestamp_millis(at).unwrap().format("%Y-%m-%d").to_string();
+    let mut expected: std::collections::BTreeMap<(i64, String), (i64, i64)> = Default::default();
+    for (user, tokens, at) in generations {
+        expected.entry((user, day(at))).or_default().1 += tokens;
+    }
+    for (user, at) in sent {
+        expected.entry((user, day(at))).or_default().0 += 1;
+    }
+    expected.retain(|_, v| *v != (0, 0));
+    let recorded: std::collections::BTreeMap<(i64, String), (i64, i64)> =
+        ledger.into_iter().map(|(u, d, m, t)| ((u, d), (m, t))).filter(|(_, v)| *v != (0, 0)).collect();
+    assert_eq!(recorded, expected);
+}
+
 /// Asserts the contract's error shape and returns the error's code.
 pub async fn error_code(resp: Response, status: StatusCode) -> (String, Option<String>) {
     assert_eq!(resp.status(), status);

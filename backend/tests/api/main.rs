@@ -7,5 +7,7 @@ mod auth;
 mod characters;
 mod chats;
 mod cli;
+mod faults;
+mod hardening;
 mod openapi;
 mod service;

@@ -1,0 +1,153 @@
+//! Live connections (`/api/events`, `/api/admin/live`): capped per user, and ended with the
+//! session behind them — signed out, expired, the account disabled or deleted, or, for a feed
+//! that needs an admin, the admin demoted.
+//!
+//! Each connection holds a `LiveTicket`, whose `ended` resolves when the session no longer
+//! holds. It re-checks the session when told that it may have changed (`SessionChanges`, sent
+//! by sign-out and by admins' changes to accounts), every `RECHECK_EVERY` in case a change
+//! came another way (another instance, the database), and ends at the token's expiry.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::{
+    Accounts, Session,
+    limits::{PerUserSlots, Slot},
+};
+use crate::{
+    auth::Claims,
+    clock::now_millis,
+    domain::{User, UserId},
+    error::AppError,
+};
+
+/// How often an open connection re-checks its session without being told to.
+const RECHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// Something that may end sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionChange {
+    /// This token was signed out.
+    SignedOut { jti: String },
+    /// This account was changed (disabled, demoted) or deleted.
+    AccountChanged { user_id: UserId },
+}
+
+/// Tells open connections that sessions may have ended.
+#[derive(Clone)]
+pub struct SessionChanges {
+    sender: broadcast::Sender<SessionChange>,
+}
+
+impl Default for SessionChanges {
+    fn default() -> Self {
+        Self { sender: broadcast::channel(256).0 }
+    }
+}
+
+impl SessionChanges {
+    pub fn publish(&self, change: SessionChange) {
+        // Nobody listening is fine.
+        let _ = self.sender.send(change);
+    }
+}
+
+/// What a live connection needs of its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    AnyUser,
+    Admins,
+}
+
+impl Audience {
+    fn admits(self, user: &User) -> bool {
+        self == Self::AnyUser || user.is_admin
+    }
+}
+
+/// Hands out tickets for live connections.
+#[derive(Clone)]
+pub struct LiveConnections {
+    accounts: Accounts,
+    changes: SessionChanges,
+    slots: Arc<PerUserSlots>,
+}
+
+impl LiveConnections {
+    pub fn new(accounts: Accounts, changes: SessionChanges, max_per_user: usize) -> Self {
+        Self { accounts, changes, slots: PerUserSlots::new(max_per_user) }
+    }
+
+    /// A ticket for one more connection of the session's user; 429 when they have the most
+    /// allowed (`MAX_LIVE_CONNECTIONS_PER_USER`).
+    pub fn open(&self, session: &Session, audience: Audience) -> Result<LiveTicket, AppError> {
+        let slot =
+            self.slots.acquire(session.user.id).ok_or(AppError::TooManyLiveConnections { max: self.slots.max() })?;
+        Ok(LiveTicket {
+            accounts: self.accounts.clone(),
+            changes: self.changes.sender.subscribe(),
+            claims: session.claims.clone(),
+            user_id: session.user.id,
+            audience,
+            _slot: slot,
+        })
+    }
+}
+
+/// One open live connection's claim on its session.
+pub struct LiveTicket {
+    accounts: Accounts,
+    changes: broadcast::Receiver<SessionChange>,
+    claims: Claims,
+    user_id: UserId,
+    audience: Audience,
+    _slot: Slot,
+}
+
+impl LiveTicket {
+    /// Resolves when the session ends (see the module docs). Holds the connection's slot until
+    /// then.
+    pub async fn ended(mut self) {
+        let expiry = Duration::from_millis(self.claims.expires_at_millis().saturating_sub(now_millis()).max(0) as u64);
+        let expired = tokio::time::sleep(expiry);
+        tokio::pin!(expired);
+        let mut recheck = tokio::time::interval(RECHECK_EVERY);
+        recheck.tick().await;
+        loop {
+            let check = tokio::select! {
+                () = &mut expired => return,
+                _ = recheck.tick() => true,
+                change = self.changes.recv() => match change {
+                    Ok(change) => self.concerns(&change),
+                    // Missed some: any of them may have been ours.
+                    Err(RecvError::Lagged(_)) => true,
+                    Err(RecvError::Closed) => false,
+                },
+            };
+            if check && !self.session_holds().await {
+                return;
+            }
+        }
+    }
+
+    fn concerns(&self, change: &SessionChange) -> bool {
+        match change {
+            SessionChange::SignedOut { jti } => *jti == self.claims.jti,
+            SessionChange::AccountChanged { user_id } => *user_id == self.user_id,
+        }
+    }
+
+    /// Whether the session is still good for this connection. A database that does not answer
+    /// keeps the connection: the next check decides.
+    async fn session_holds(&self) -> bool {
+        match self.accounts.session_for(self.claims.clone()).await {
+            Ok(session) => self.audience.admits(&session.user),
+            Err(AppError::Unauthenticated(_)) => false,
+            Err(other) => {
+                tracing::warn!(error = ?other, "could not re-check a live connection's session");
+                true
+            }
+        }
+    }
+}
