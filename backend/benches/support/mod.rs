@@ -8,8 +8,10 @@ use std::{
 };
 
 /// The release server binary with quiet logs, as a command to add settings to.
+/// `BENCH_SERVER_BIN` measures another build instead (an older commit's, for before/after).
 pub fn troupe() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe-server"));
+    let binary = std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_troupe-server").into());
+    let mut cmd = Command::new(binary);
     cmd.env("LOG_LEVEL", "warn").env("STATIC_DIR", "/nonexistent");
     cmd
 }

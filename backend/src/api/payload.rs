@@ -1,6 +1,7 @@
 //! Request bodies parsed strictly with serde. poem-openapi's own `Json` coerces numbers and
 //! booleans into strings (`{"username": 42}` would pass as `"42"`); here a wrong type is a 400
-//! that names the field. Unknown fields are ignored, for forward compatibility.
+//! that names the field. Unknown fields are ignored, for forward compatibility. The body must be
+//! a JSON object (serde alone would also build a struct from an array).
 
 use poem::{Request, RequestBody, http::StatusCode};
 use poem_openapi::{
@@ -43,8 +44,9 @@ impl<'a, T: Type + DeserializeOwned + Send> ApiExtractor<'a> for JsonBody<T> {
             return Err(invalid("expected a JSON body (Content-Type: application/json)".into()).into());
         }
         let bytes = body.take()?.into_bytes().await?;
-        if bytes.is_empty() {
-            return Err(invalid("the request body is empty; expected a JSON object".into()).into());
+        // Every body the API takes is an object; serde would also read a struct from an array.
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            return Err(invalid("expected a JSON object".into()).into());
         }
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {

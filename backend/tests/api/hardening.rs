@@ -374,7 +374,42 @@ async fn method_not_allowed_says_what_is(engine: Engine) {
     assert_eq!(resp.headers()["allow"], "GET, PATCH, DELETE");
 }
 
+async fn bodies_follow_the_spec_on_null_and_shape(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let boss = admin(&app).await;
+    let user = app.new_user().await;
+    let url = format!("/api/admin/users/{}", user.id);
+
+    for body in [json!({"is_admin": null}), json!({"disabled": null}), json!([])] {
+        let (code, _) = error_code(app.patch_authed(&url, &boss.token, &body).await, StatusCode::BAD_REQUEST).await;
+        assert_eq!(code, "invalid_body", "{body}");
+    }
+    let set: Value =
+        app.patch_authed(&url, &boss.token, &json!({"daily_token_quota": 500})).await.json().await.unwrap();
+    assert_eq!(set["daily_token_quota"], 500);
+    let cleared: Value =
+        app.patch_authed(&url, &boss.token, &json!({"daily_token_quota": null})).await.json().await.unwrap();
+    assert_eq!(cleared["daily_token_quota"], Value::Null, "null = unlimited");
+    assert_eq!(cleared["is_admin"], false, "nothing else changed");
+    let chat = app.new_chat(&user.token, "demo").await;
+    let (_, field) = error_code(
+        app.patch_authed(&format!("/api/chats/{chat}"), &user.token, &json!({"title": null})).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(field.as_deref(), Some("title"));
+    // The spec says the same: optional fields sent as null are nullable, the refused ones are not.
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let schemas = &spec["components"]["schemas"];
+    for (schema, field) in [("User", "email"), ("MessageList", "next_before_id"), ("UpdateUser", "daily_token_quota")] {
+        assert_eq!(schemas[schema]["properties"][field]["nullable"], true, "{schema}.{field}");
+    }
+    assert_eq!(schemas["Message"]["properties"]["usage_source"]["nullable"], true);
+    assert_eq!(schemas["UpdateUser"]["properties"]["is_admin"].get("nullable"), None);
+}
+
 crate::engine_tests!(
+    bodies_follow_the_spec_on_null_and_shape,
     deleting_a_chat_mid_stream_stops_the_reply_and_charges_it,
     a_tag_flood_is_refused_before_its_tags_are_read,
     invented_methods_share_one_metrics_label,

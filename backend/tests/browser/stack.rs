@@ -77,6 +77,8 @@ mod probe {
 pub struct Stack {
     /// nginx's address: what the browser and the checks talk to.
     pub base: String,
+    /// nginx's TLS listener (a self-signed certificate for 127.0.0.1).
+    pub tls_base: String,
     server: Child,
     nginx: Child,
     dir: tempfile::TempDir,
@@ -88,7 +90,7 @@ impl Stack {
         require("nginx", "nginx");
         let dist = web_app();
         let dir = tempfile::tempdir().unwrap();
-        let (server_port, nginx_port) = (free_port(), free_port());
+        let (server_port, nginx_port, tls_port) = (free_port(), free_port(), free_port());
         let mut server = Command::new(env!("CARGO_BIN_EXE_troupe-server"))
             .current_dir(dir.path())
             .env("TROUPE_BIND", format!("127.0.0.1:{server_port}"))
@@ -108,7 +110,8 @@ impl Stack {
             std::panic::resume_unwind(e);
         }
         let conf = dir.path().join("nginx.conf");
-        std::fs::write(&conf, nginx_conf(nginx_port, server_port, &dist)).unwrap();
+        let tls = Tls { port: tls_port, cert: self_signed_certificate(dir.path()) };
+        std::fs::write(&conf, nginx_conf(nginx_port, &tls, server_port, &dist)).unwrap();
         let error_log = dir.path().join("nginx-error.log");
         let nginx = Command::new("nginx")
             .arg("-c")
@@ -120,7 +123,8 @@ impl Stack {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("nginx starts");
-        let stack = Self { base: format!("http://127.0.0.1:{nginx_port}"), server, nginx, dir };
+        let base = format!("http://127.0.0.1:{nginx_port}");
+        let stack = Self { base, tls_base: format!("https://127.0.0.1:{tls_port}"), server, nginx, dir };
         wait_for_http(&format!("{}/healthz", stack.base));
         stack
     }
@@ -140,13 +144,45 @@ impl Drop for Stack {
     }
 }
 
+/// A TLS listener for nginx: its port and certificate (the key sits beside it).
+struct Tls {
+    port: u16,
+    cert: PathBuf,
+}
+
+/// A throwaway certificate for 127.0.0.1, made with the openssl command.
+fn self_signed_certificate(dir: &Path) -> PathBuf {
+    require("openssl", "openssl");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success(), "openssl could not make a certificate");
+    cert
+}
+
 /// The project's nginx.conf with this run's ports and folder in place of the three lines it
-/// marks as the machine's layout. Each must be found, so the test cannot drift from the file.
-fn nginx_conf(nginx_port: u16, server_port: u16, dist: &Path) -> String {
+/// marks as the machine's layout (the listener also over TLS, as the file's comment says to).
+/// Each must be found, so the test cannot drift from the file.
+fn nginx_conf(nginx_port: u16, tls: &Tls, server_port: u16, dist: &Path) -> String {
     let original = std::fs::read_to_string(workspace().join("nginx.conf")).expect("nginx.conf at the top level");
     let mut conf = original;
+    let key = tls.cert.with_file_name("key.pem");
+    let listen = format!(
+        "listen 127.0.0.1:{nginx_port};\n        listen 127.0.0.1:{} ssl;\n        ssl_certificate {};\n        \
+         ssl_certificate_key {};",
+        tls.port,
+        tls.cert.display(),
+        key.display()
+    );
     for (from, to) in [
-        ("listen 8000;".to_owned(), format!("listen 127.0.0.1:{nginx_port};")),
+        ("listen 8000;".to_owned(), listen),
         ("server 127.0.0.1:8080;".to_owned(), format!("server 127.0.0.1:{server_port};")),
         ("root /srv/troupe/dist;".to_owned(), format!("root {};", dist.display())),
     ] {

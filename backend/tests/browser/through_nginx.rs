@@ -145,6 +145,19 @@ async fn nginx_serves_the_app_with_security_and_cache_headers_within_budget() {
     for path in ["/openapi.json", "/docs", "/metrics"] {
         assert_eq!(get(path).await.unwrap().status(), 200, "{path}");
     }
+    // /metrics only for the addresses nginx.conf allows (this machine's 127.0.0.1, not .2).
+    let elsewhere = reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap());
+    let metrics = elsewhere.build().unwrap().get(format!("{}/metrics", stack.base)).send().await.unwrap();
+    assert_eq!(metrics.status(), 403);
+    assert_eq!(metrics.json::<Value>().await.unwrap()["error"]["code"], "forbidden");
+    assert!(health.headers().get(header::STRICT_TRANSPORT_SECURITY).is_none(), "no HSTS over plain http");
+    // Over TLS, every answer (the app, the API, nginx's own errors) says to stay on https.
+    let tls = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    for path in ["/", "/healthz", "/api/auth/me", "/api/nope"] {
+        let resp = tls.get(format!("{}{path}", stack.tls_base)).send().await.unwrap();
+        let hsts = resp.headers().get(header::STRICT_TRANSPORT_SECURITY).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(hsts.as_deref(), Some("max-age=63072000; includeSubDomains"), "{path}");
+    }
     let missing = get("/api/nope").await.unwrap();
     assert_eq!(missing.status(), 404);
     assert_eq!(missing.json::<Value>().await.unwrap()["error"]["code"], "not_found");
@@ -157,10 +170,11 @@ async fn the_edge_limits_sign_in_attempts_with_the_contract_error() {
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();
     let mut limited = None;
-    for _ in 0..40 {
+    for i in 0..40 {
+        // A name each: the server's own per-account back-off must not answer first.
         let resp = http
             .post(format!("{}/api/auth/login", stack.base))
-            .json(&json!({"username": "nobody", "password": "wrong-password-1"}))
+            .json(&json!({"username": format!("nobody_{i}"), "password": "wrong-password-1"}))
             .send()
             .await
             .unwrap();
