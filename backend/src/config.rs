@@ -44,13 +44,13 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Peers whose `X-Forwarded-For` is believed (a reverse proxy such as nginx).
     pub trusted_proxies: Vec<IpAddr>,
-    pub limits: Limits,
+    pub limits: LimitSettings,
     pub providers: Providers,
 }
 
 /// Per-user limits on chatting, and the sign-in attempt limit.
 #[derive(Clone, Debug)]
-pub struct Limits {
+pub struct LimitSettings {
     pub max_message_chars: usize,
     /// 0 disables.
     pub messages_per_minute: u32,
@@ -158,7 +158,7 @@ impl Config {
                 .filter(|p| !p.is_empty())
                 .map(|p| p.parse().with_context(|| format!("TRUSTED_PROXIES: `{p}` is not an IP address")))
                 .collect::<anyhow::Result<_>>()?,
-            limits: Limits {
+            limits: LimitSettings {
                 max_message_chars: parse_var(&var, "MAX_MESSAGE_CHARS", 200)?,
                 messages_per_minute: parse_var(&var, "RATE_LIMIT_MESSAGES_PER_MINUTE", 10)?,
                 auth_per_minute: parse_var(&var, "RATE_LIMIT_AUTH_PER_MINUTE", 5)?,

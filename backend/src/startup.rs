@@ -11,13 +11,10 @@ use poem::{
 };
 
 use crate::{
-    api::{self, ApiError, session::SessionCookie},
+    api::{self, ApiError, client_ip::TrustedProxies, credentials::SessionCookie},
     auth::{TokenIssuer, secret},
     config::Config,
-    http::{
-        BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, client_ip::TrustedProxies,
-        nodelay::NoDelayAcceptor, spa,
-    },
+    http::{BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, nodelay::NoDelayAcceptor, spa},
     providers::ProviderSet,
     services::{
         Accounts, Admin, Characters, Chats, ModelCatalog, Prompts,

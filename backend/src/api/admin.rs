@@ -22,7 +22,7 @@ use troupe_types::{
     User,
 };
 
-use super::{ApiTags, error::ApiError, payload::JsonBody, session::AdminOnly};
+use super::{ApiTags, credentials::AdminOnly, error::ApiError, payload::JsonBody};
 use crate::{
     domain::Page,
     error::AppError,

@@ -6,14 +6,12 @@ use troupe_types::{AuthResponse, LoginRequest, RegisterRequest, User};
 
 use super::{
     ApiTags,
+    client_ip::ClientIp,
+    credentials::{Authenticated, SessionCookie},
     error::ApiError,
     payload::JsonBody,
-    session::{Authenticated, SessionCookie},
 };
-use crate::{
-    http::client_ip::ClientIp,
-    services::{Accounts, SignedIn, limits::AuthAttempts},
-};
+use crate::services::{Accounts, SignedIn, limits::AuthAttempts};
 
 #[derive(Default)]
 pub struct AuthApi;

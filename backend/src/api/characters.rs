@@ -8,7 +8,7 @@ use poem_openapi::{
 };
 use troupe_types::{Character, CharacterInput, CharacterList};
 
-use super::{ApiTags, error::ApiError, payload::JsonBody, session::Authenticated};
+use super::{ApiTags, credentials::Authenticated, error::ApiError, payload::JsonBody};
 use crate::{domain::Page, services::Characters, storage::characters::CharacterFilter};
 
 #[derive(Default)]

@@ -14,7 +14,7 @@ use troupe_types::{
     TurnError, UpdateChat, Usage,
 };
 
-use super::{ApiTags, error::ApiError, payload::JsonBody, session::Authenticated};
+use super::{ApiTags, credentials::Authenticated, error::ApiError, payload::JsonBody};
 use crate::{
     domain::Page,
     error::AppError,

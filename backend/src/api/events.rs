@@ -11,7 +11,7 @@ use poem_openapi::{
 use tokio::sync::broadcast::error::RecvError;
 use troupe_types::{Announcement, AnnouncementList};
 
-use super::{ApiTags, error::ApiError, session::Authenticated};
+use super::{ApiTags, credentials::Authenticated, error::ApiError};
 use crate::services::{
     Admin,
     live::{Audience, LiveConnections},

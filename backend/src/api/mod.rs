@@ -4,13 +4,14 @@ pub mod admin;
 pub mod auth;
 pub mod characters;
 pub mod chats;
+pub mod client_ip;
+pub mod credentials;
 pub mod error;
 pub mod events;
+pub mod health;
 pub mod models;
 pub mod payload;
 pub mod prompts;
-pub mod service;
-pub mod session;
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -44,7 +45,7 @@ pub type Apis = (
     chats::ChatsApi,
     events::EventsApi,
     admin::AdminApi,
-    service::ServiceApi,
+    health::HealthApi,
 );
 
 /// The documented API. Building it needs no state, so the spec can be generated anywhere.

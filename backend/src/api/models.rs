@@ -4,7 +4,7 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use troupe_types::{Model, ModelList};
 
-use super::{ApiTags, error::ApiError, session::Authenticated};
+use super::{ApiTags, credentials::Authenticated, error::ApiError};
 use crate::services::ModelCatalog;
 
 #[derive(Default)]

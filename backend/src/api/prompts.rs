@@ -4,7 +4,7 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 use troupe_types::{Prompt, PromptInput, PromptList};
 
-use super::{ApiTags, error::ApiError, payload::JsonBody, session::Authenticated};
+use super::{ApiTags, credentials::Authenticated, error::ApiError, payload::JsonBody};
 use crate::services::Prompts;
 
 #[derive(Default)]

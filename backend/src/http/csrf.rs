@@ -5,7 +5,7 @@
 
 use poem::{Endpoint, Middleware, Request, http::Method, http::header};
 
-use crate::api::{ApiError, session::session_cookie};
+use crate::api::{ApiError, credentials::session_cookie};
 
 pub struct CsrfGuard {
     /// `scheme://host[:port]` origins allowed besides our own.

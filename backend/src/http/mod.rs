@@ -3,7 +3,6 @@
 pub mod allow;
 pub mod body_limit;
 pub mod boundary;
-pub mod client_ip;
 pub mod csrf;
 pub mod nodelay;
 pub mod spa;

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{
     ChatRequest, EventStream, ProviderError, StreamEvent,
-    http::{Step, Upstream, WireFormat, json_data, sse_stream, tokens},
+    transport::{Step, Upstream, WireFormat, json_data, sse_stream, tokens},
 };
 use crate::domain::TokenUsage;
 

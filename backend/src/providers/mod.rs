@@ -7,15 +7,38 @@
 pub mod anthropic;
 pub mod demo;
 pub mod dify;
-pub mod http;
 pub mod openai;
+pub mod transport;
 
 use std::time::Duration;
 
 use futures::stream::BoxStream;
 use troupe_types::Role;
 
-use crate::{config::Providers as ProviderConfig, domain::TokenUsage, services::catalog::ProviderKind};
+use serde::Deserialize;
+
+use crate::{config::Providers as ProviderConfig, domain::TokenUsage};
+
+/// Which wire format serves a model (the catalogue's `provider`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Openai,
+    Anthropic,
+    Dify,
+    Demo,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Openai => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Dify => "dify",
+            Self::Demo => "demo",
+        }
+    }
+}
 
 /// One prior or new message of the conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,9 +136,9 @@ pub struct ProviderSet {
 
 impl ProviderSet {
     pub fn new(config: &ProviderConfig) -> anyhow::Result<Self> {
-        let client = http::client(config)?;
+        let client = transport::client(config)?;
         let upstream = |u: &Option<crate::config::Upstream>| {
-            u.as_ref().map(|u| http::Upstream::new(client.clone(), u, config.upstream_timeout))
+            u.as_ref().map(|u| transport::Upstream::new(client.clone(), u, config.upstream_timeout))
         };
         Ok(Self {
             openai: upstream(&config.openai).map(openai::OpenAi::new),

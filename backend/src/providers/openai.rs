@@ -8,7 +8,7 @@ use troupe_types::Role;
 
 use super::{
     ChatRequest, EventStream, ProviderError, StreamEvent,
-    http::{Step, Upstream, WireFormat, json_data, sse_stream, tokens},
+    transport::{Step, Upstream, WireFormat, json_data, sse_stream, tokens},
 };
 use crate::domain::TokenUsage;
 

@@ -14,7 +14,7 @@ use crate::{
     clock::now_millis,
     domain::{Email, Password, User, Username},
     error::{AppError, SessionProblem},
-    storage::{Db, StorageError, sessions, users},
+    storage::{Db, StorageError, revocations, users},
 };
 
 /// A user with a fresh session token.
@@ -84,7 +84,7 @@ impl Accounts {
     #[tracing::instrument(skip_all, fields(user.id = session.user.id), err(level = "warn"))]
     pub async fn logout(&self, session: &Session) -> Result<(), AppError> {
         let claims = &session.claims;
-        sessions::revoke(&self.db, &claims.jti, session.user.id, claims.expires_at_millis()).await?;
+        revocations::revoke(&self.db, &claims.jti, session.user.id, claims.expires_at_millis()).await?;
         self.changes.publish(SessionChange::SignedOut { jti: claims.jti.clone() });
         Ok(())
     }
@@ -183,7 +183,7 @@ impl Accounts {
 
     /// Forgets revocations of tokens that have expired anyway.
     pub async fn purge_expired_revocations(&self) -> Result<u64, AppError> {
-        Ok(sessions::purge_expired(&self.db, now_millis()).await?)
+        Ok(revocations::purge_expired(&self.db, now_millis()).await?)
     }
 }
 

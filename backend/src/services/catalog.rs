@@ -5,27 +5,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::config::Providers;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    Openai,
-    Anthropic,
-    Dify,
-    Demo,
-}
-
-impl ProviderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Openai => "openai",
-            Self::Anthropic => "anthropic",
-            Self::Dify => "dify",
-            Self::Demo => "demo",
-        }
-    }
-}
+use crate::{config::Providers, providers::ProviderKind};
 
 /// One `[[model]]` entry of the catalogue file.
 #[derive(Clone, Debug, Deserialize)]

@@ -22,12 +22,12 @@ use super::{
     catalog::{ModelCatalog, ModelSpec},
     characters::known_model,
     limits::{CreateLimit, KeyedLimit, PerUserSlots, QuotaReservations, Reservation, Slot, message_limit},
-    prompt::{PastTurn, PromptAssembler, SystemText, fill_names},
+    prompt_assembly::{PastTurn, PromptAssembler, SystemText, fill_names},
     tokens,
 };
 use crate::{
     clock::now_millis,
-    config::Limits,
+    config::LimitSettings,
     domain::{Chat, ChatId, Message, MessageId, MessageText, Page, TokenUsage, User, UserId},
     error::AppError,
     providers::{CharacterSketch, ChatRequest, ProviderError, ProviderSet, StreamEvent, Turn},
@@ -75,7 +75,7 @@ struct Inner {
     streams: Arc<PerUserSlots>,
     reservations: Arc<QuotaReservations>,
     running: RunningTurns,
-    limits: Limits,
+    limits: LimitSettings,
 }
 
 impl Chats {
@@ -86,7 +86,7 @@ impl Chats {
         characters: Characters,
         prompts: Prompts,
         create_limit: CreateLimit,
-        limits: Limits,
+        limits: LimitSettings,
     ) -> Self {
         let inner = Inner {
             db,

@@ -8,7 +8,7 @@ pub mod chats;
 pub mod limits;
 pub mod live;
 pub mod presence;
-pub mod prompt;
+pub mod prompt_assembly;
 pub mod prompts;
 pub mod tokens;
 

@@ -8,8 +8,8 @@ pub mod admin;
 pub mod characters;
 pub mod chats;
 pub mod prompts;
+pub mod revocations;
 pub mod seed;
-pub mod sessions;
 pub mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};

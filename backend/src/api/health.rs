@@ -7,7 +7,7 @@ use super::{ApiTags, error::ApiError};
 use crate::storage::Db;
 
 #[derive(Default)]
-pub struct ServiceApi;
+pub struct HealthApi;
 
 #[derive(Object)]
 struct Status {
@@ -30,7 +30,7 @@ enum ReadyResponse {
 }
 
 #[OpenApi(tag = "ApiTags::Service")]
-impl ServiceApi {
+impl HealthApi {
     /// Liveness
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Result<HealthResponse, ApiError> {
