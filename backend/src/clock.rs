@@ -5,6 +5,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
 
+/// A UTC day, in milliseconds.
+pub const DAY_MS: Millis = 86_400_000;
+
 pub fn now_millis() -> Millis {
     Utc::now().timestamp_millis()
 }
@@ -12,6 +15,11 @@ pub fn now_millis() -> Millis {
 /// `2026-11-21T08:00:00.123Z`
 pub fn rfc3339(millis: Millis) -> String {
     DateTime::<Utc>::from_timestamp_millis(millis).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Seconds from `now` to the next UTC midnight, when daily quotas start again.
+pub fn secs_until_midnight(now: Millis) -> u64 {
+    ((DAY_MS - now.rem_euclid(DAY_MS)) as u64).div_ceil(1000)
 }
 
 /// The UTC day of an instant, `YYYY-MM-DD`: the key of daily usage.

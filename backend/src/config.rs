@@ -11,6 +11,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
+use troupe_types::rules;
 
 /// Shortest JWT secret accepted in production.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -159,7 +160,7 @@ impl Config {
                 .map(|p| p.parse().with_context(|| format!("TRUSTED_PROXIES: `{p}` is not an IP address")))
                 .collect::<anyhow::Result<_>>()?,
             limits: LimitSettings {
-                max_message_chars: parse_var(&var, "MAX_MESSAGE_CHARS", 200)?,
+                max_message_chars: parse_var(&var, "MAX_MESSAGE_CHARS", rules::DEFAULT_MAX_MESSAGE_CHARS)?,
                 messages_per_minute: parse_var(&var, "RATE_LIMIT_MESSAGES_PER_MINUTE", 10)?,
                 auth_per_minute: parse_var(&var, "RATE_LIMIT_AUTH_PER_MINUTE", 5)?,
                 writes_per_minute: parse_var(&var, "RATE_LIMIT_WRITES_PER_MINUTE", 60)?,

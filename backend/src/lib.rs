@@ -15,6 +15,7 @@ pub mod http;
 pub mod providers;
 pub mod services;
 pub mod startup;
+pub mod state;
 pub mod storage;
 pub mod telemetry;
 

@@ -11,17 +11,11 @@ use poem::{
 };
 
 use crate::{
-    api::{self, ApiError, client_ip::TrustedProxies, credentials::SessionCookie},
+    api::{self, ApiError},
     auth::{TokenIssuer, secret},
     config::Config,
     http::{BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, nodelay::NoDelayAcceptor, spa},
-    providers::ProviderSet,
-    services::{
-        Accounts, Admin, Characters, Chats, ModelCatalog, Prompts,
-        limits::{AuthAttempts, CreateLimit},
-        live::{LiveConnections, SessionChanges},
-        presence::{AnnouncementHub, Presence},
-    },
+    state::AppState,
     storage::Db,
     telemetry,
 };
@@ -34,62 +28,7 @@ pub struct Application {
     acceptor: NoDelayAcceptor,
     address: SocketAddr,
     app: poem::endpoint::BoxEndpoint<'static>,
-    services: Services,
-}
-
-/// The domain services, built once and shared by every request.
-#[derive(Clone)]
-pub struct Services {
-    pub db: Db,
-    pub accounts: Accounts,
-    pub catalog: Arc<ModelCatalog>,
-    pub characters: Characters,
-    pub prompts: Prompts,
-    pub chats: Chats,
-    pub admin: Admin,
-    pub presence: Presence,
-    pub hub: AnnouncementHub,
-    pub auth_attempts: AuthAttempts,
-    pub create_limit: CreateLimit,
-    pub live: LiveConnections,
-}
-
-impl Services {
-    pub fn build(config: &Config, db: Db, tokens: TokenIssuer) -> anyhow::Result<Self> {
-        let limits = &config.limits;
-        let catalog = Arc::new(ModelCatalog::load(&config.providers)?);
-        let providers = Arc::new(ProviderSet::new(&config.providers)?);
-        let create_limit = CreateLimit::new(limits.writes_per_minute);
-        let characters = Characters::new(db.clone(), catalog.clone(), create_limit.clone());
-        let prompts = Prompts::new(db.clone());
-        let chats = Chats::new(
-            db.clone(),
-            catalog.clone(),
-            providers,
-            characters.clone(),
-            prompts.clone(),
-            create_limit.clone(),
-            limits.clone(),
-        );
-        let (presence, hub, changes) = (Presence::default(), AnnouncementHub::default(), SessionChanges::default());
-        let accounts = Accounts::new(db.clone(), Arc::new(tokens), changes.clone());
-        let admin =
-            Admin::new(db.clone(), catalog.clone(), chats.clone(), presence.clone(), hub.clone(), changes.clone());
-        Ok(Self {
-            admin,
-            presence,
-            hub,
-            live: LiveConnections::new(accounts.clone(), changes, limits.max_live_connections_per_user),
-            accounts,
-            db,
-            catalog,
-            characters,
-            prompts,
-            chats,
-            auth_attempts: AuthAttempts::new(limits.auth_per_minute),
-            create_limit,
-        })
-    }
+    state: AppState,
 }
 
 impl Application {
@@ -99,15 +38,15 @@ impl Application {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let secret = secret::resolve(&config)?;
-        let services = Services::build(&config, db, TokenIssuer::new(&secret, config.jwt_ttl))?;
+        let state = AppState::build(&config, db, TokenIssuer::new(&secret, config.jwt_ttl))?;
         if let Some(admin) = &config.admin_bootstrap {
-            services
+            state
                 .accounts
                 .bootstrap_admin(&admin.username, &admin.password)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create the bootstrap admin: {e}"))?;
         }
-        let app = http_stack(&config, &services);
+        let app = http_stack(&config, &state);
         let acceptor = TcpListener::bind(config.bind)
             .into_acceptor()
             .await
@@ -119,7 +58,7 @@ impl Application {
             .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no address")?;
         tracing::info!("listening on http://{address}");
-        Ok(Self { acceptor, address, app, services })
+        Ok(Self { acceptor, address, app, state })
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -128,12 +67,12 @@ impl Application {
 
     /// The database the server uses (tests reach behind the API with it).
     pub fn db(&self) -> &Db {
-        &self.services.db
+        &self.state.db
     }
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish (up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tokio::spawn(housekeeping(self.services));
+        tokio::spawn(housekeeping(self.state));
         Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
             .await
@@ -141,7 +80,7 @@ impl Application {
 }
 
 /// Routes and middleware, outermost last.
-fn http_stack(config: &Config, services: &Services) -> poem::endpoint::BoxEndpoint<'static> {
+fn http_stack(config: &Config, state: &AppState) -> poem::endpoint::BoxEndpoint<'static> {
     let api = api::openapi_service();
     let spec: serde_json::Value = serde_json::from_str(&api.spec()).expect("the generated spec is JSON");
     let route_methods = Arc::new(RouteMethods::from_spec(&spec));
@@ -170,33 +109,21 @@ fn http_stack(config: &Config, services: &Services) -> poem::endpoint::BoxEndpoi
             tracing::error!(panic = message, "handler panicked");
             ApiError::internal()
         }))
-        .data(services.db.clone())
-        .data(services.accounts.clone())
-        .data(services.catalog.clone())
-        .data(services.characters.clone())
-        .data(services.prompts.clone())
-        .data(services.chats.clone())
-        .data(services.auth_attempts.clone())
-        .data(services.admin.clone())
-        .data(services.presence.clone())
-        .data(services.hub.clone())
-        .data(services.live.clone())
-        .data(TrustedProxies(Arc::new(config.trusted_proxies.clone())))
-        .data(SessionCookie { secure: config.secure_cookies() })
+        .data(state.clone())
         .with(RequestBoundary { routes: route_methods })
         .boxed()
 }
 
 /// Periodic clean-up: rate-limit state of idle clients, revocations of expired tokens.
-async fn housekeeping(services: Services) {
+async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        services.chats.forget_idle_limits();
-        services.create_limit.forget_idle();
-        services.auth_attempts.forget_idle();
-        services.accounts.forget_idle_failures();
-        match services.accounts.purge_expired_revocations().await {
+        state.chats.forget_idle_limits();
+        state.create_limit.forget_idle();
+        state.auth_attempts.forget_idle();
+        state.accounts.forget_idle_failures();
+        match state.accounts.purge_expired_revocations().await {
             Ok(n) if n > 0 => tracing::info!(purged = n, "forgot revocations of expired tokens"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = ?e, "could not purge expired revocations"),

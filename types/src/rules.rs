@@ -122,6 +122,10 @@ pub const MAX_TAGS: usize = 10;
 pub const PROMPT_NAME_MAX_CHARS: usize = 64;
 pub const PROMPT_CONTENT_MAX_CHARS: usize = 8000;
 pub const CHAT_TITLE_MAX_CHARS: usize = 100;
+pub const ANNOUNCEMENT_MAX_CHARS: usize = 500;
+/// How long an announcement stays active when its author does not say.
+pub const ANNOUNCEMENT_DEFAULT_HOURS: i64 = 24;
+pub const ANNOUNCEMENT_MAX_HOURS: i64 = 720;
 /// The default of `MAX_MESSAGE_CHARS`.
 pub const DEFAULT_MAX_MESSAGE_CHARS: usize = 200;
 
@@ -175,6 +179,19 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, RuleViolation> {
         }
     }
     Ok(out)
+}
+
+/// How long an announcement stays active: 1 to `ANNOUNCEMENT_MAX_HOURS` hours.
+pub fn check_announcement_hours(hours: i64) -> Result<(), RuleViolation> {
+    if (1..=ANNOUNCEMENT_MAX_HOURS).contains(&hours) {
+        Ok(())
+    } else {
+        Err(RuleViolation::new(
+            "duration_hours",
+            "invalid_duration",
+            format!("duration_hours must be 1 to {ANNOUNCEMENT_MAX_HOURS}"),
+        ))
+    }
 }
 
 /// An optional `http(s)` URL without spaces.

@@ -11,7 +11,10 @@ use super::{
     error::ApiError,
     payload::JsonBody,
 };
-use crate::services::{Accounts, SignedIn, limits::AuthAttempts};
+use crate::{
+    services::{Accounts, SignedIn},
+    state::AppState,
+};
 
 #[derive(Default)]
 pub struct AuthApi;
@@ -57,14 +60,12 @@ impl AuthApi {
     async fn register(
         &self,
         client: ClientIp,
-        attempts: Data<&AuthAttempts>,
-        accounts: Data<&Accounts>,
-        cookie: Data<&SessionCookie>,
+        state: Data<&AppState>,
         body: JsonBody<RegisterRequest>,
     ) -> Result<RegisterResponse, ApiError> {
-        attempts.check(client.0)?;
-        let signed_in = accounts.register(body.0).await?;
-        let (body, set_cookie) = session_answer(signed_in, &accounts, &cookie);
+        state.auth_attempts.check(client.0)?;
+        let signed_in = state.accounts.register(body.0).await?;
+        let (body, set_cookie) = session_answer(signed_in, &state.accounts, &state.session_cookie);
         Ok(RegisterResponse::Created(body, set_cookie))
     }
 
@@ -76,14 +77,12 @@ impl AuthApi {
     async fn login(
         &self,
         client: ClientIp,
-        attempts: Data<&AuthAttempts>,
-        accounts: Data<&Accounts>,
-        cookie: Data<&SessionCookie>,
+        state: Data<&AppState>,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResponse, ApiError> {
-        attempts.check(client.0)?;
-        let signed_in = accounts.login(body.0).await?;
-        let (body, set_cookie) = session_answer(signed_in, &accounts, &cookie);
+        state.auth_attempts.check(client.0)?;
+        let signed_in = state.accounts.login(body.0).await?;
+        let (body, set_cookie) = session_answer(signed_in, &state.accounts, &state.session_cookie);
         Ok(LoginResponse::SignedIn(body, set_cookie))
     }
 
@@ -92,14 +91,9 @@ impl AuthApi {
     /// Revokes the token server-side (its next use answers 401 `session_revoked`) and clears
     /// the cookie.
     #[oai(path = "/api/auth/logout", method = "post", operation_id = "logout")]
-    async fn logout(
-        &self,
-        auth: Authenticated,
-        accounts: Data<&Accounts>,
-        cookie: Data<&SessionCookie>,
-    ) -> Result<LogoutResponse, ApiError> {
-        accounts.logout(&auth.0).await?;
-        Ok(LogoutResponse::SignedOut(cookie.clear()))
+    async fn logout(&self, auth: Authenticated, state: Data<&AppState>) -> Result<LogoutResponse, ApiError> {
+        state.accounts.logout(&auth.0).await?;
+        Ok(LogoutResponse::SignedOut(state.session_cookie.clear()))
     }
 
     /// The signed-in user

@@ -9,7 +9,10 @@ use poem_openapi::{
 use troupe_types::{Character, CharacterInput, CharacterList};
 
 use super::{ApiTags, credentials::Authenticated, error::ApiError, payload::JsonBody};
-use crate::{domain::Page, services::Characters, storage::characters::CharacterFilter};
+use crate::{
+    domain::{CharacterFilter, CharacterId, Page},
+    state::AppState,
+};
 
 #[derive(Default)]
 pub struct CharactersApi;
@@ -53,7 +56,7 @@ impl CharactersApi {
     async fn list(
         &self,
         auth: Authenticated,
-        characters: Data<&Characters>,
+        state: Data<&AppState>,
         q: Query<Option<String>>,
         tag: Query<Option<String>>,
         mine: Query<Option<bool>>,
@@ -61,12 +64,8 @@ impl CharactersApi {
         page: Query<Option<i64>>,
     ) -> Result<ListResponse, ApiError> {
         let page = Page::parse(limit.0, page.0).map_err(crate::error::AppError::from)?;
-        let filter = CharacterFilter {
-            query: q.0.filter(|q| !q.trim().is_empty()),
-            tag: tag.0.filter(|t| !t.trim().is_empty()),
-            mine: mine.0.unwrap_or(false),
-        };
-        let (items, total) = characters.list(&auth.0.user, &filter, page).await?;
+        let filter = CharacterFilter::new(q.0, tag.0, mine.0);
+        let (items, total) = state.characters.list(&auth.0.user, &filter, page).await?;
         Ok(ListResponse::Characters(Json(CharacterList { items: items.into_iter().map(Into::into).collect(), total })))
     }
 
@@ -78,10 +77,10 @@ impl CharactersApi {
     async fn create(
         &self,
         auth: Authenticated,
-        characters: Data<&Characters>,
+        state: Data<&AppState>,
         body: JsonBody<CharacterInput>,
     ) -> Result<CreatedResponse, ApiError> {
-        let character = characters.create(&auth.0.user, body.0).await?;
+        let character = state.characters.create(&auth.0.user, body.0).await?;
         Ok(CreatedResponse::Created(Json(character.into())))
     }
 
@@ -92,10 +91,10 @@ impl CharactersApi {
     async fn get(
         &self,
         auth: Authenticated,
-        characters: Data<&Characters>,
-        id: Path<i64>,
+        state: Data<&AppState>,
+        id: Path<CharacterId>,
     ) -> Result<CharacterResponse, ApiError> {
-        let character = characters.get(&auth.0.user, id.0).await?;
+        let character = state.characters.get(&auth.0.user, id.0).await?;
         Ok(CharacterResponse::Character(Json(character.into())))
     }
 
@@ -106,11 +105,11 @@ impl CharactersApi {
     async fn update(
         &self,
         auth: Authenticated,
-        characters: Data<&Characters>,
-        id: Path<i64>,
+        state: Data<&AppState>,
+        id: Path<CharacterId>,
         body: JsonBody<CharacterInput>,
     ) -> Result<CharacterResponse, ApiError> {
-        let character = characters.update(&auth.0.user, id.0, body.0).await?;
+        let character = state.characters.update(&auth.0.user, id.0, body.0).await?;
         Ok(CharacterResponse::Character(Json(character.into())))
     }
 
@@ -119,10 +118,10 @@ impl CharactersApi {
     async fn delete(
         &self,
         auth: Authenticated,
-        characters: Data<&Characters>,
-        id: Path<i64>,
+        state: Data<&AppState>,
+        id: Path<CharacterId>,
     ) -> Result<DeletedResponse, ApiError> {
-        characters.delete(&auth.0.user, id.0).await?;
+        state.characters.delete(&auth.0.user, id.0).await?;
         Ok(DeletedResponse::Deleted)
     }
 }

@@ -16,12 +16,10 @@ use troupe_types::{
 
 use super::{ApiTags, credentials::Authenticated, error::ApiError, payload::JsonBody};
 use crate::{
-    domain::Page,
+    domain::{ChatId, MessageId, Page},
     error::AppError,
-    services::{
-        Chats,
-        chats::{FinishedTurn, StartedTurn, TurnEvent},
-    },
+    services::chats::{FinishedTurn, StartedTurn, TurnEvent},
+    state::AppState,
 };
 
 #[derive(Default)]
@@ -108,8 +106,8 @@ impl ChatsApi {
     /// The server's message limits for the signed-in user, so a client can check a message
     /// (length in characters) before sending it.
     #[oai(path = "/api/limits", method = "get", operation_id = "message_limits")]
-    async fn limits(&self, auth: Authenticated, chats: Data<&Chats>) -> Result<LimitsResponse, ApiError> {
-        Ok(LimitsResponse::Limits(Json(chats.limits_for(&auth.0.user))))
+    async fn limits(&self, auth: Authenticated, state: Data<&AppState>) -> Result<LimitsResponse, ApiError> {
+        Ok(LimitsResponse::Limits(Json(state.chats.limits_for(&auth.0.user))))
     }
 
     /// List my chats
@@ -117,12 +115,12 @@ impl ChatsApi {
     async fn list(
         &self,
         auth: Authenticated,
-        chats: Data<&Chats>,
+        state: Data<&AppState>,
         limit: Query<Option<i64>>,
         page: Query<Option<i64>>,
     ) -> Result<ListResponse, ApiError> {
         let page = Page::parse(limit.0, page.0).map_err(AppError::from)?;
-        let (items, total) = chats.list(&auth.0.user, page).await?;
+        let (items, total) = state.chats.list(&auth.0.user, page).await?;
         Ok(ListResponse::Chats(Json(ChatList { items: items.into_iter().map(Into::into).collect(), total })))
     }
 
@@ -134,17 +132,22 @@ impl ChatsApi {
     async fn create(
         &self,
         auth: Authenticated,
-        chats: Data<&Chats>,
+        state: Data<&AppState>,
         body: JsonBody<CreateChat>,
     ) -> Result<CreatedResponse, ApiError> {
-        let chat = chats.create(&auth.0.user, body.0).await?;
+        let chat = state.chats.create(&auth.0.user, body.0).await?;
         Ok(CreatedResponse::Created(Json(chat.into())))
     }
 
     /// Get a chat
     #[oai(path = "/api/chats/:id", method = "get", operation_id = "get_chat")]
-    async fn get(&self, auth: Authenticated, chats: Data<&Chats>, id: Path<i64>) -> Result<ChatResponse, ApiError> {
-        Ok(ChatResponse::Chat(Json(chats.get(&auth.0.user, id.0).await?.into())))
+    async fn get(
+        &self,
+        auth: Authenticated,
+        state: Data<&AppState>,
+        id: Path<ChatId>,
+    ) -> Result<ChatResponse, ApiError> {
+        Ok(ChatResponse::Chat(Json(state.chats.get(&auth.0.user, id.0).await?.into())))
     }
 
     /// Rename a chat or change its model
@@ -152,11 +155,11 @@ impl ChatsApi {
     async fn update(
         &self,
         auth: Authenticated,
-        chats: Data<&Chats>,
-        id: Path<i64>,
+        state: Data<&AppState>,
+        id: Path<ChatId>,
         body: JsonBody<UpdateChat>,
     ) -> Result<ChatResponse, ApiError> {
-        Ok(ChatResponse::Chat(Json(chats.update(&auth.0.user, id.0, body.0).await?.into())))
+        Ok(ChatResponse::Chat(Json(state.chats.update(&auth.0.user, id.0, body.0).await?.into())))
     }
 
     /// Delete a chat
@@ -164,10 +167,10 @@ impl ChatsApi {
     async fn delete(
         &self,
         auth: Authenticated,
-        chats: Data<&Chats>,
-        id: Path<i64>,
+        state: Data<&AppState>,
+        id: Path<ChatId>,
     ) -> Result<DeletedResponse, ApiError> {
-        chats.delete(&auth.0.user, id.0).await?;
+        state.chats.delete(&auth.0.user, id.0).await?;
         Ok(DeletedResponse::Deleted)
     }
 
@@ -179,16 +182,14 @@ impl ChatsApi {
     async fn messages(
         &self,
         auth: Authenticated,
-        chats: Data<&Chats>,
-        id: Path<i64>,
-        before_id: Query<Option<i64>>,
+        state: Data<&AppState>,
+        id: Path<ChatId>,
+        before_id: Query<Option<MessageId>>,
         limit: Query<Option<i64>>,
     ) -> Result<MessagesResponse, ApiError> {
         let page = Page::parse(limit.0, None).map_err(AppError::from)?;
-        let items = chats.messages(&auth.0.user, id.0, before_id.0, page).await?;
-        let next_before_id = items.first().filter(|_| items.len() as i64 == page.limit).map(|m| m.id);
-        let items = items.into_iter().map(Into::into).collect();
-        Ok(MessagesResponse::Messages(Json(MessageList { items, next_before_id })))
+        let messages = state.chats.messages(&auth.0.user, id.0, before_id.0, page).await?;
+        Ok(MessagesResponse::Messages(Json(messages.into())))
     }
 
     /// Send a message
@@ -204,12 +205,12 @@ impl ChatsApi {
     async fn send(
         &self,
         auth: Authenticated,
-        chats: Data<&Chats>,
-        id: Path<i64>,
+        state: Data<&AppState>,
+        id: Path<ChatId>,
         #[oai(name = "Accept")] accept: Header<Option<String>>,
         body: JsonBody<SendMessage>,
     ) -> Result<SendResponse, ApiError> {
-        let turn = chats.send(&auth.0.user, id.0, &body.0.content).await?;
+        let turn = state.chats.send(&auth.0.user, id.0, &body.0.content).await?;
         let wants_stream = accept.0.is_some_and(|a| a.contains("text/event-stream"));
         if wants_stream { Ok(stream_turn(turn)) } else { whole_turn(turn).await }
     }

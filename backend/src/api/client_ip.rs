@@ -1,13 +1,11 @@
 //! The client's address: the peer's, or — when the peer is a trusted reverse proxy — the
 //! nearest untrusted address in `X-Forwarded-For`.
 
-use std::{net::IpAddr, sync::Arc};
+use std::net::IpAddr;
 
 use poem::{FromRequest, Request, RequestBody};
 
-/// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
-#[derive(Clone, Debug, Default)]
-pub struct TrustedProxies(pub Arc<Vec<IpAddr>>);
+use crate::state::AppState;
 
 pub struct ClientIp(pub IpAddr);
 
@@ -15,8 +13,8 @@ impl<'a> FromRequest<'a> for ClientIp {
     async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
         let peer = req.remote_addr().as_socket_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
         let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        let trusted = req.data::<TrustedProxies>().cloned().unwrap_or_default();
-        Ok(Self(resolve(peer, forwarded, &trusted.0)))
+        let state = req.data::<AppState>().expect("startup installs the AppState");
+        Ok(Self(resolve(peer, forwarded, &state.trusted_proxies)))
     }
 }
 

@@ -13,7 +13,8 @@ use poem_openapi::{
 use super::error::ApiError;
 use crate::{
     error::{AppError, SessionProblem},
-    services::{Accounts, Session, presence::Presence},
+    services::Session,
+    state::AppState,
 };
 
 pub const SESSION_COOKIE: &str = "troupe_session";
@@ -56,16 +57,14 @@ impl<'a> ApiExtractor<'a> for Authenticated {
         _body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let accounts = req.data::<Accounts>().expect("startup installs Accounts");
+        let state = req.data::<AppState>().expect("startup installs the AppState");
         let token = session_token(req).ok_or(AppError::Unauthenticated(SessionProblem::Missing));
         let session = match token {
-            Ok(token) => accounts.authenticate(&token).await,
+            Ok(token) => state.accounts.authenticate(&token).await,
             Err(e) => Err(e),
         };
         let session = session.map_err(ApiError::from)?;
-        if let Some(presence) = req.data::<Presence>() {
-            presence.touch(session.user.id);
-        }
+        state.presence.touch(session.user.id);
         Ok(Self(session))
     }
 }
@@ -93,9 +92,7 @@ impl<'a> ApiExtractor<'a> for AdminOnly {
         param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         let Authenticated(session) = Authenticated::from_request(req, body, param_opts).await?;
-        if !session.user.is_admin {
-            return Err(ApiError::from(AppError::Forbidden("this is for admins only")).into());
-        }
+        session.user.require_admin().map_err(ApiError::from)?;
         Ok(Self(session))
     }
 }

@@ -7,7 +7,7 @@ use poem_openapi::{
     registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
     types::Type,
 };
-use troupe_types::{ErrorBody, ErrorDetail};
+use troupe_types::{ErrorBody, ErrorDetail, rules::RuleViolation};
 
 use crate::error::AppError;
 
@@ -84,6 +84,12 @@ impl From<AppError> for ApiError {
                 Self::internal()
             }
         }
+    }
+}
+
+impl From<RuleViolation> for ApiError {
+    fn from(v: RuleViolation) -> Self {
+        AppError::from(v).into()
     }
 }
 

@@ -12,11 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use troupe_types::{Announcement, AnnouncementList};
 
 use super::{ApiTags, credentials::Authenticated, error::ApiError};
-use crate::services::{
-    Admin,
-    live::{Audience, LiveConnections},
-    presence::AnnouncementHub,
-};
+use crate::{services::live::Audience, state::AppState};
 
 /// How often an idle event stream sends a comment. The server learns that a client has gone
 /// only when a write to it fails (the second after it left), so this also bounds how long a
@@ -47,9 +43,9 @@ impl EventsApi {
     async fn announcements(
         &self,
         _auth: Authenticated,
-        admin: Data<&Admin>,
+        state: Data<&AppState>,
     ) -> Result<AnnouncementsResponse, ApiError> {
-        let items = admin.announcements().await?;
+        let items = state.announcements.active().await?;
         Ok(AnnouncementsResponse::Announcements(Json(AnnouncementList { items })))
     }
 
@@ -61,14 +57,9 @@ impl EventsApi {
     /// `MAX_LIVE_CONNECTIONS_PER_USER` (default 10) live connections per user (429
     /// `too_many_connections`).
     #[oai(path = "/api/events", method = "get", operation_id = "events")]
-    async fn events(
-        &self,
-        auth: Authenticated,
-        hub: Data<&AnnouncementHub>,
-        live: Data<&LiveConnections>,
-    ) -> Result<EventsResponse, ApiError> {
-        let ticket = live.open(&auth.0, Audience::AnyUser)?;
-        let receiver = hub.subscribe();
+    async fn events(&self, auth: Authenticated, state: Data<&AppState>) -> Result<EventsResponse, ApiError> {
+        let ticket = state.live.open(&auth.0, Audience::AnyUser)?;
+        let receiver = state.announcements.subscribe();
         let stream = futures::stream::unfold(receiver, |mut receiver| async move {
             loop {
                 match receiver.recv().await {

@@ -4,7 +4,7 @@ use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi, payload::Json};
 
 use super::{ApiTags, error::ApiError};
-use crate::storage::Db;
+use crate::state::AppState;
 
 #[derive(Default)]
 pub struct HealthApi;
@@ -39,8 +39,8 @@ impl HealthApi {
 
     /// Readiness: 200 when the database answers, else 503 `not_ready`
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
-    async fn readyz(&self, db: Data<&Db>) -> Result<ReadyResponse, ApiError> {
-        match db.ping().await {
+    async fn readyz(&self, state: Data<&AppState>) -> Result<ReadyResponse, ApiError> {
+        match state.db.ping().await {
             Ok(()) => Ok(ReadyResponse::Ready(Json(Status { status: "ok".into() }))),
             Err(e) => {
                 tracing::warn!(error = ?e, "database is not answering");

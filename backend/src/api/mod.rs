@@ -44,7 +44,11 @@ pub type Apis = (
     prompts::PromptsApi,
     chats::ChatsApi,
     events::EventsApi,
-    admin::AdminApi,
+    admin::users::UsersApi,
+    admin::conversations::ConversationsApi,
+    admin::stats::StatsApi,
+    admin::announcements::AnnouncementsApi,
+    admin::live::LiveApi,
     health::HealthApi,
 );
 

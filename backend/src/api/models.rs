@@ -5,7 +5,7 @@ use poem_openapi::{ApiResponse, OpenApi, payload::Json};
 use troupe_types::{Model, ModelList};
 
 use super::{ApiTags, credentials::Authenticated, error::ApiError};
-use crate::services::ModelCatalog;
+use crate::state::AppState;
 
 #[derive(Default)]
 pub struct ModelsApi;
@@ -21,13 +21,10 @@ enum ModelsResponse {
 impl ModelsApi {
     /// List the models on offer
     #[oai(path = "/api/models", method = "get", operation_id = "list_models")]
-    async fn list(
-        &self,
-        _auth: Authenticated,
-        catalog: Data<&std::sync::Arc<ModelCatalog>>,
-    ) -> Result<ModelsResponse, ApiError> {
-        let default = &catalog.default_model().id;
-        let items = catalog
+    async fn list(&self, _auth: Authenticated, state: Data<&AppState>) -> Result<ModelsResponse, ApiError> {
+        let default = &state.catalog.default_model().id;
+        let items = state
+            .catalog
             .all()
             .iter()
             .map(|m| Model {

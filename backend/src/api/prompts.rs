@@ -5,7 +5,7 @@ use poem_openapi::{ApiResponse, OpenApi, param::Path, payload::Json};
 use troupe_types::{Prompt, PromptInput, PromptList};
 
 use super::{ApiTags, credentials::Authenticated, error::ApiError, payload::JsonBody};
-use crate::services::Prompts;
+use crate::{domain::PromptId, state::AppState};
 
 #[derive(Default)]
 pub struct PromptsApi;
@@ -42,8 +42,8 @@ enum DeletedResponse {
 impl PromptsApi {
     /// List shared prompts
     #[oai(path = "/api/prompts", method = "get", operation_id = "list_prompts")]
-    async fn list(&self, auth: Authenticated, prompts: Data<&Prompts>) -> Result<ListResponse, ApiError> {
-        let items = prompts.list(&auth.0.user).await?.into_iter().map(Into::into).collect();
+    async fn list(&self, auth: Authenticated, state: Data<&AppState>) -> Result<ListResponse, ApiError> {
+        let items = state.prompts.list(&auth.0.user).await?.into_iter().map(Into::into).collect();
         Ok(ListResponse::Prompts(Json(PromptList { items })))
     }
 
@@ -54,10 +54,10 @@ impl PromptsApi {
     async fn create(
         &self,
         auth: Authenticated,
-        prompts: Data<&Prompts>,
+        state: Data<&AppState>,
         body: JsonBody<PromptInput>,
     ) -> Result<CreatedResponse, ApiError> {
-        let prompt = prompts.create(&auth.0.user, body.0).await?;
+        let prompt = state.prompts.create(&auth.0.user, body.0).await?;
         Ok(CreatedResponse::Created(Json(prompt.into())))
     }
 
@@ -66,11 +66,11 @@ impl PromptsApi {
     async fn update(
         &self,
         auth: Authenticated,
-        prompts: Data<&Prompts>,
-        id: Path<i64>,
+        state: Data<&AppState>,
+        id: Path<PromptId>,
         body: JsonBody<PromptInput>,
     ) -> Result<PromptResponse, ApiError> {
-        let prompt = prompts.update(&auth.0.user, id.0, body.0).await?;
+        let prompt = state.prompts.update(&auth.0.user, id.0, body.0).await?;
         Ok(PromptResponse::Prompt(Json(prompt.into())))
     }
 
@@ -79,10 +79,10 @@ impl PromptsApi {
     async fn delete(
         &self,
         auth: Authenticated,
-        prompts: Data<&Prompts>,
-        id: Path<i64>,
+        state: Data<&AppState>,
+        id: Path<PromptId>,
     ) -> Result<DeletedResponse, ApiError> {
-        prompts.delete(&auth.0.user, id.0).await?;
+        state.prompts.delete(&auth.0.user, id.0).await?;
         Ok(DeletedResponse::Deleted)
     }
 }

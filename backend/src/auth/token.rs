@@ -25,7 +25,7 @@ pub struct Claims {
 
 impl Claims {
     pub fn user_id(&self) -> Option<UserId> {
-        self.sub.parse().ok()
+        self.sub.parse().ok().map(UserId::new)
     }
 
     pub fn expires_at_millis(&self) -> Millis {
@@ -97,16 +97,16 @@ mod tests {
     #[test]
     fn round_trip() {
         let issuer = issuer("a-test-secret-of-thirty-two-bytes!");
-        let (token, claims) = issuer.issue(42).unwrap();
+        let (token, claims) = issuer.issue(UserId::new(42)).unwrap();
         let checked = issuer.verify(&token).unwrap();
         assert_eq!(checked, claims);
-        assert_eq!(checked.user_id(), Some(42));
+        assert_eq!(checked.user_id(), Some(UserId::new(42)));
         assert_eq!(checked.exp - checked.iat, 3600);
     }
 
     #[test]
     fn other_key_is_refused() {
-        let (token, _) = issuer("one-secret-one-secret-one-secret").issue(1).unwrap();
+        let (token, _) = issuer("one-secret-one-secret-one-secret").issue(UserId::new(1)).unwrap();
         assert_eq!(issuer("two-secret-two-secret-two-secret").verify(&token), Err(TokenError::Invalid));
     }
 

@@ -5,10 +5,8 @@ use troupe_types::{
     rules::{self, RuleViolation},
 };
 
-use super::UserId;
+use super::{CharacterId, PromptId, UserId};
 use crate::clock::{Millis, rfc3339};
-
-pub type CharacterId = i64;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Character {
@@ -76,12 +74,29 @@ impl CharacterDraft {
     }
 }
 
+/// What a character list is narrowed by; blank text narrows nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CharacterFilter {
+    /// Substring of the name or description, ignoring ASCII case.
+    pub query: Option<String>,
+    pub tag: Option<String>,
+    /// Only the viewer's own characters.
+    pub mine: bool,
+}
+
+impl CharacterFilter {
+    pub fn new(query: Option<String>, tag: Option<String>, mine: Option<bool>) -> Self {
+        let present = |text: Option<String>| text.filter(|t| !t.trim().is_empty());
+        Self { query: present(query), tag: present(tag), mine: mine.unwrap_or(false) }
+    }
+}
+
 impl From<Character> for troupe_types::Character {
     fn from(c: Character) -> Self {
         let f = c.fields;
         Self {
-            id: c.id,
-            owner_id: c.owner_id,
+            id: c.id.get(),
+            owner_id: c.owner_id.get(),
             name: f.name,
             description: f.description,
             personality: f.personality,
@@ -98,8 +113,6 @@ impl From<Character> for troupe_types::Character {
         }
     }
 }
-
-pub type PromptId = i64;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SharedPrompt {
@@ -129,7 +142,7 @@ impl PromptDraft {
 impl From<SharedPrompt> for troupe_types::Prompt {
     fn from(p: SharedPrompt) -> Self {
         Self {
-            id: p.id,
+            id: p.id.get(),
             name: p.fields.name,
             content: p.fields.content,
             enabled: p.fields.enabled,

@@ -2,11 +2,8 @@
 
 use troupe_types::{MessageStatus, Role, UsageSource};
 
-use super::{CharacterId, UserId};
+use super::{CharacterId, ChatId, DayRange, MessageId, RuleViolation, UserId};
 use crate::clock::{Millis, rfc3339};
-
-pub type ChatId = i64;
-pub type MessageId = i64;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chat {
@@ -25,8 +22,8 @@ pub struct Chat {
 impl From<Chat> for troupe_types::Chat {
     fn from(c: Chat) -> Self {
         Self {
-            id: c.id,
-            character_id: c.character_id,
+            id: c.id.get(),
+            character_id: c.character_id.get(),
             character_name: c.character_name,
             title: c.title,
             model: c.model,
@@ -54,8 +51,8 @@ pub struct Message {
 impl From<Message> for troupe_types::Message {
     fn from(m: Message) -> Self {
         Self {
-            id: m.id,
-            chat_id: m.chat_id,
+            id: m.id.get(),
+            chat_id: m.chat_id.get(),
             role: m.role,
             content: m.content,
             status: m.status,
@@ -65,6 +62,56 @@ impl From<Message> for troupe_types::Message {
             token_count: m.token_count,
             usage_source: m.usage_source,
             created_at: rfc3339(m.created_at),
+        }
+    }
+}
+
+/// What the admins' conversation browser narrows by; absent parts do not narrow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConversationFilter {
+    pub user_id: Option<UserId>,
+    pub character_id: Option<CharacterId>,
+    /// Chats active within these days.
+    pub active: Option<DayRange>,
+    /// Substring of the title, the character's name or any message; blank narrows nothing.
+    pub text: Option<String>,
+}
+
+impl ConversationFilter {
+    /// From the query's parts: days only when `from` or `to` is given.
+    pub fn parse(
+        user_id: Option<UserId>,
+        character_id: Option<CharacterId>,
+        from: Option<&str>,
+        to: Option<&str>,
+        text: Option<String>,
+    ) -> Result<Self, RuleViolation> {
+        let active = if from.is_some() || to.is_some() { Some(DayRange::parse(from, to)?) } else { None };
+        Ok(Self { user_id, character_id, active, text: text.filter(|t| !t.trim().is_empty()) })
+    }
+}
+
+/// A page of a chat's messages, oldest first, with the cursor of the page before it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessagePage {
+    pub items: Vec<Message>,
+    /// `before_id` for the older page; `None` when this page is not full (nothing older).
+    pub next_before_id: Option<MessageId>,
+}
+
+impl MessagePage {
+    /// `items` as fetched with `limit`: a full page may have more before it.
+    pub fn new(items: Vec<Message>, limit: i64) -> Self {
+        let next_before_id = items.first().filter(|_| items.len() as i64 == limit).map(|m| m.id);
+        Self { items, next_before_id }
+    }
+}
+
+impl From<MessagePage> for troupe_types::MessageList {
+    fn from(page: MessagePage) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_before_id: page.next_before_id.map(MessageId::get),
         }
     }
 }
@@ -93,28 +140,5 @@ impl MessageText {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// Text forms of the enums as the database stores them.
-pub fn role_str(role: Role) -> &'static str {
-    match role {
-        Role::User => "user",
-        Role::Assistant => "assistant",
-    }
-}
-
-pub fn status_str(status: MessageStatus) -> &'static str {
-    match status {
-        MessageStatus::Complete => "complete",
-        MessageStatus::Incomplete => "incomplete",
-        MessageStatus::Error => "error",
-    }
-}
-
-pub fn source_str(source: UsageSource) -> &'static str {
-    match source {
-        UsageSource::Provider => "provider",
-        UsageSource::Estimated => "estimated",
     }
 }

@@ -2,12 +2,16 @@
 
 pub mod character;
 pub mod chat;
+pub mod days;
+pub mod ids;
 pub mod paging;
 pub mod user;
 
-pub use character::{Character, CharacterDraft, CharacterId, PromptDraft, PromptId, SharedPrompt};
-pub use chat::{Chat, ChatId, Message, MessageId, MessageText, TokenUsage};
+pub use character::{Character, CharacterDraft, CharacterFilter, PromptDraft, SharedPrompt};
+pub use chat::{Chat, ConversationFilter, Message, MessagePage, MessageText, TokenUsage};
+pub use days::DayRange;
+pub use ids::{AnnouncementId, CharacterId, ChatId, MessageId, PromptId, UserId};
 pub use paging::Page;
-pub use user::{Email, Password, User, UserId, Username};
+pub use user::{Email, Password, User, UserOrder, Username};
 
 pub use troupe_types::rules::RuleViolation;

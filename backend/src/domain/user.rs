@@ -3,9 +3,11 @@
 use secrecy::{ExposeSecret, SecretString};
 use troupe_types::rules::{self, RuleViolation};
 
-use crate::clock::{Millis, rfc3339};
-
-pub type UserId = i64;
+use super::UserId;
+use crate::{
+    clock::{Millis, rfc3339},
+    error::AppError,
+};
 
 /// A stored account (without its password hash).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,10 +21,17 @@ pub struct User {
     pub created_at: Millis,
 }
 
+impl User {
+    /// `Forbidden` unless this user is an admin: the one check behind every admin-only action.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.is_admin { Ok(()) } else { Err(AppError::Forbidden("this is for admins only")) }
+    }
+}
+
 impl From<User> for troupe_types::User {
     fn from(u: User) -> Self {
         Self {
-            id: u.id,
+            id: u.id.get(),
             username: u.username,
             email: u.email,
             is_admin: u.is_admin,
@@ -31,6 +40,19 @@ impl From<User> for troupe_types::User {
             created_at: rfc3339(u.created_at),
         }
     }
+}
+
+/// Sort orders of the admin user list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename = "UserSort", rename_all = "snake_case")]
+pub enum UserOrder {
+    /// Newest accounts first (default).
+    #[default]
+    Newest,
+    Username,
+    /// Most tokens ever first.
+    Tokens,
+    LastActive,
 }
 
 /// A username that follows the rules; unique ignoring case is the database's job.

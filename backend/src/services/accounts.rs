@@ -81,7 +81,7 @@ impl Accounts {
     }
 
     /// Revokes the session's token until it would have expired, and ends its live connections.
-    #[tracing::instrument(skip_all, fields(user.id = session.user.id), err(level = "warn"))]
+    #[tracing::instrument(skip_all, fields(user.id = %session.user.id), err(level = "warn"))]
     pub async fn logout(&self, session: &Session) -> Result<(), AppError> {
         let claims = &session.claims;
         revocations::revoke(&self.db, &claims.jti, session.user.id, claims.expires_at_millis()).await?;
@@ -127,7 +127,7 @@ impl Accounts {
         let password = Password::parse(secrecy::ExposeSecret::expose_secret(password).to_owned())?;
         match self.create_user(&username, None, &password, true).await {
             Ok(user) => {
-                tracing::info!(user.id = user.id, username = user.username, "created the bootstrap admin");
+                tracing::info!(user.id = %user.id, username = user.username, "created the bootstrap admin");
                 Ok(())
             }
             // Never take over an existing account from the environment: promoting is an

@@ -6,9 +6,9 @@ use troupe_types::{CharacterInput, rules::RuleViolation};
 
 use super::{catalog::ModelCatalog, limits::CreateLimit};
 use crate::{
-    domain::{Character, CharacterDraft, CharacterId, Page, User},
+    domain::{Character, CharacterDraft, CharacterFilter, CharacterId, Page, User},
     error::AppError,
-    storage::{Db, characters, characters::CharacterFilter},
+    storage::{Db, characters},
 };
 
 #[derive(Clone)]
@@ -23,7 +23,7 @@ impl Characters {
         Self { db, catalog, create_limit }
     }
 
-    #[tracing::instrument(skip_all, fields(user.id = owner.id), err(level = "info"))]
+    #[tracing::instrument(skip_all, fields(user.id = %owner.id), err(level = "info"))]
     pub async fn create(&self, owner: &User, input: CharacterInput) -> Result<Character, AppError> {
         let draft = self.parse(input)?;
         self.create_limit.check(owner.id)?;
@@ -50,14 +50,14 @@ impl Characters {
         Ok(characters::list_visible(&self.db, viewer.id, filter, page.limit, page.offset).await?)
     }
 
-    #[tracing::instrument(skip_all, fields(user.id = editor.id, character.id = id), err(level = "info"))]
+    #[tracing::instrument(skip_all, fields(user.id = %editor.id, character.id = %id), err(level = "info"))]
     pub async fn update(&self, editor: &User, id: CharacterId, input: CharacterInput) -> Result<Character, AppError> {
         self.editable(editor, id).await?;
         let draft = self.parse(input)?;
         Ok(characters::update(&self.db, id, &draft).await?)
     }
 
-    #[tracing::instrument(skip_all, fields(user.id = editor.id, character.id = id), err(level = "info"))]
+    #[tracing::instrument(skip_all, fields(user.id = %editor.id, character.id = %id), err(level = "info"))]
     pub async fn delete(&self, editor: &User, id: CharacterId) -> Result<(), AppError> {
         self.editable(editor, id).await?;
         Ok(characters::mark_deleted(&self.db, id).await?)

@@ -26,9 +26,9 @@ use super::{
     tokens,
 };
 use crate::{
-    clock::now_millis,
+    clock::{now_millis, secs_until_midnight},
     config::LimitSettings,
-    domain::{Chat, ChatId, Message, MessageId, MessageText, Page, TokenUsage, User, UserId},
+    domain::{CharacterId, Chat, ChatId, Message, MessageId, MessagePage, MessageText, Page, TokenUsage, User, UserId},
     error::AppError,
     providers::{CharacterSketch, ChatRequest, ProviderError, ProviderSet, StreamEvent, Turn},
     storage::{Db, characters, chats, chats::NewMessage},
@@ -116,10 +116,10 @@ impl Chats {
 
     /// Starts a chat with a character the user can see; its greeting becomes the first
     /// message (not charged).
-    #[tracing::instrument(skip_all, fields(user.id = user.id), err(level = "info"))]
+    #[tracing::instrument(skip_all, fields(user.id = %user.id), err(level = "info"))]
     pub async fn create(&self, user: &User, request: CreateChat) -> Result<Chat, AppError> {
         let inner = &self.inner;
-        let character = inner.characters.get(user, request.character_id).await?;
+        let character = inner.characters.get(user, CharacterId::new(request.character_id)).await?;
         inner.create_limit.check(user.id)?;
         let model = match request.model.or_else(|| character.fields.model.clone()) {
             Some(model) => {
@@ -171,14 +171,15 @@ impl Chats {
         id: ChatId,
         before_id: Option<MessageId>,
         page: Page,
-    ) -> Result<Vec<Message>, AppError> {
+    ) -> Result<MessagePage, AppError> {
         self.get(user, id).await?;
-        Ok(chats::messages_page(&self.inner.db, id, before_id, page.limit).await?)
+        let items = chats::messages_page(&self.inner.db, id, before_id, page.limit).await?;
+        Ok(MessagePage::new(items, page.limit))
     }
 
     /// Checks, in the contract's order, then stores the user message and starts the reply:
     /// ownership (404), length (422), rate limit, daily quota, concurrent streams (429).
-    #[tracing::instrument(skip_all, fields(user.id = user.id, chat.id = chat_id), err(level = "info"))]
+    #[tracing::instrument(skip_all, fields(user.id = %user.id, chat.id = %chat_id), err(level = "info"))]
     pub async fn send(&self, user: &User, chat_id: ChatId, content: &str) -> Result<StartedTurn, AppError> {
         let inner = &self.inner;
         let chat = self.get(user, chat_id).await?;
@@ -279,11 +280,7 @@ impl Chats {
         let used = chats::tokens_used_on(&self.inner.db, user.id, now).await?;
         match self.inner.reservations.reserve(user.id, quota, used, worst_case) {
             Some(reservation) => Ok(Some(reservation)),
-            None => {
-                const DAY_MS: i64 = 86_400_000;
-                let until_midnight_ms = DAY_MS - now.rem_euclid(DAY_MS);
-                Err(AppError::QuotaExceeded { quota, retry_after_secs: (until_midnight_ms as u64).div_ceil(1000) })
-            }
+            None => Err(AppError::QuotaExceeded { quota, retry_after_secs: secs_until_midnight(now) }),
         }
     }
 

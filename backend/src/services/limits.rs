@@ -283,11 +283,11 @@ mod tests {
     fn limit_allows_the_burst_then_says_how_long_to_wait() {
         let limit = message_limit(10);
         for _ in 0..5 {
-            assert_eq!(limit.check(&1), Ok(()));
+            assert_eq!(limit.check(&UserId::new(1)), Ok(()));
         }
-        let wait = limit.check(&1).unwrap_err();
+        let wait = limit.check(&UserId::new(1)).unwrap_err();
         assert!((1..=6).contains(&wait), "{wait}");
-        assert_eq!(limit.check(&2), Ok(()), "other users are not affected");
+        assert_eq!(limit.check(&UserId::new(2)), Ok(()), "other users are not affected");
     }
 
     #[test]
@@ -327,23 +327,23 @@ mod tests {
     #[test]
     fn slots_are_released_on_drop() {
         let slots = PerUserSlots::new(2);
-        let a = slots.acquire(7).unwrap();
-        let _b = slots.acquire(7).unwrap();
-        assert!(slots.acquire(7).is_none());
-        assert!(slots.acquire(8).is_some(), "per user");
+        let a = slots.acquire(UserId::new(7)).unwrap();
+        let _b = slots.acquire(UserId::new(7)).unwrap();
+        assert!(slots.acquire(UserId::new(7)).is_none());
+        assert!(slots.acquire(UserId::new(8)).is_some(), "per user");
         drop(a);
-        assert!(slots.acquire(7).is_some());
+        assert!(slots.acquire(UserId::new(7)).is_some());
         assert_eq!(slots.open_total(), 1, "only _b is still open");
     }
 
     #[test]
     fn reservations_admit_while_under_the_quota_and_release_on_drop() {
         let reservations = Arc::new(QuotaReservations::default());
-        let first = reservations.reserve(1, 35, 0, 600).expect("nothing used or held yet");
-        assert!(reservations.reserve(1, 35, 0, 600).is_none(), "the first turn's worst case is held");
-        assert!(reservations.reserve(2, 35, 0, 600).is_some(), "per user");
+        let first = reservations.reserve(UserId::new(1), 35, 0, 600).expect("nothing used or held yet");
+        assert!(reservations.reserve(UserId::new(1), 35, 0, 600).is_none(), "the first turn's worst case is held");
+        assert!(reservations.reserve(UserId::new(2), 35, 0, 600).is_some(), "per user");
         drop(first);
-        assert!(reservations.reserve(1, 35, 34, 600).is_some(), "released, and 34 < 35");
-        assert!(reservations.reserve(3, 35, 35, 1).is_none(), "used up");
+        assert!(reservations.reserve(UserId::new(1), 35, 34, 600).is_some(), "released, and 34 < 35");
+        assert!(reservations.reserve(UserId::new(3), 35, 35, 1).is_none(), "used up");
     }
 }

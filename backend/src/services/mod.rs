@@ -1,20 +1,26 @@
-//! Domain rules, between the HTTP layer and storage.
+//! Domain rules, between the HTTP layer and storage: one module per subject.
 
 pub mod accounts;
-pub mod admin;
+pub mod announcements;
 pub mod catalog;
 pub mod characters;
 pub mod chats;
+pub mod conversations;
 pub mod limits;
 pub mod live;
 pub mod presence;
 pub mod prompt_assembly;
 pub mod prompts;
+pub mod stats;
 pub mod tokens;
+pub mod users;
 
 pub use accounts::{Accounts, Session, SignedIn};
-pub use admin::Admin;
+pub use announcements::Announcements;
 pub use catalog::ModelCatalog;
 pub use characters::Characters;
 pub use chats::Chats;
+pub use conversations::Conversations;
 pub use prompts::Prompts;
+pub use stats::Stats;
+pub use users::Users;

@@ -1,14 +1,11 @@
-//! Who is online (a request in the last few minutes) and the announcement channel. Both live
-//! in this process's memory: with several server instances, each knows its own clients.
+//! Who is online: a request in the last few minutes. In this process's memory: with several
+//! server instances, each knows its own clients.
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-
-use tokio::sync::broadcast;
-use troupe_types::Announcement;
 
 use crate::domain::UserId;
 
@@ -33,29 +30,6 @@ impl Presence {
     }
 }
 
-/// Fans new announcements out to every connected client.
-#[derive(Clone)]
-pub struct AnnouncementHub {
-    sender: broadcast::Sender<Announcement>,
-}
-
-impl Default for AnnouncementHub {
-    fn default() -> Self {
-        Self { sender: broadcast::channel(64).0 }
-    }
-}
-
-impl AnnouncementHub {
-    pub fn publish(&self, announcement: Announcement) {
-        // Nobody listening is fine.
-        let _ = self.sender.send(announcement);
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<Announcement> {
-        self.sender.subscribe()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,9 +37,10 @@ mod tests {
     #[test]
     fn counts_distinct_recent_users() {
         let presence = Presence::default();
-        presence.touch(1);
-        presence.touch(2);
-        presence.touch(1);
+        let (one, two) = (UserId::new(1), UserId::new(2));
+        presence.touch(one);
+        presence.touch(two);
+        presence.touch(one);
         assert_eq!(presence.online(), 2);
     }
 }

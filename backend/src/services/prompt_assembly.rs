@@ -125,12 +125,12 @@ mod tests {
     use troupe_types::Visibility;
 
     use super::*;
-    use crate::domain::CharacterDraft;
+    use crate::domain::{CharacterDraft, CharacterId, UserId};
 
     fn character() -> Character {
         Character {
-            id: 1,
-            owner_id: 1,
+            id: CharacterId::new(1),
+            owner_id: UserId::new(1),
             fields: CharacterDraft {
                 name: "Aria".into(),
                 description: "A bard".into(),

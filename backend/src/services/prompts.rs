@@ -26,8 +26,6 @@ type CachedTexts = (Instant, Arc<Vec<String>>);
 
 const CACHE_TTL: Duration = Duration::from_secs(5);
 
-const ADMINS_ONLY: &str = "only admins can change shared prompts";
-
 impl Prompts {
     pub fn new(db: Db) -> Self {
         Self { db, cache: Arc::default() }
@@ -55,27 +53,23 @@ impl Prompts {
     }
 
     pub async fn create(&self, admin: &User, input: PromptInput) -> Result<SharedPrompt, AppError> {
-        require_admin(admin)?;
+        admin.require_admin()?;
         let prompt = prompts::insert(&self.db, &PromptDraft::parse(input)?).await?;
         self.forget_cache();
         Ok(prompt)
     }
 
     pub async fn update(&self, admin: &User, id: PromptId, input: PromptInput) -> Result<SharedPrompt, AppError> {
-        require_admin(admin)?;
+        admin.require_admin()?;
         let prompt = prompts::update(&self.db, id, &PromptDraft::parse(input)?).await?;
         self.forget_cache();
         Ok(prompt)
     }
 
     pub async fn delete(&self, admin: &User, id: PromptId) -> Result<(), AppError> {
-        require_admin(admin)?;
+        admin.require_admin()?;
         prompts::delete(&self.db, id).await?;
         self.forget_cache();
         Ok(())
     }
-}
-
-fn require_admin(user: &User) -> Result<(), AppError> {
-    if user.is_admin { Ok(()) } else { Err(AppError::Forbidden(ADMINS_ONLY)) }
 }

@@ -3,10 +3,10 @@
 use sqlx::FromRow;
 use troupe_types::Visibility;
 
-use super::{Db, StorageError, like_pattern};
+use super::{Db, StorageError, like_pattern, text::DbText};
 use crate::{
     clock::now_millis,
-    domain::{Character, CharacterDraft, CharacterId, UserId},
+    domain::{Character, CharacterDraft, CharacterFilter, CharacterId, UserId},
 };
 
 const COLUMNS: &str = "id, owner_id, name, description, personality, scenario, system_prompt, greeting, \
@@ -14,8 +14,8 @@ const COLUMNS: &str = "id, owner_id, name, description, personality, scenario, s
 
 #[derive(FromRow)]
 struct CharacterRow {
-    id: i64,
-    owner_id: i64,
+    id: CharacterId,
+    owner_id: UserId,
     name: String,
     description: String,
     personality: String,
@@ -31,9 +31,13 @@ struct CharacterRow {
     updated_at: i64,
 }
 
-impl From<CharacterRow> for Character {
-    fn from(r: CharacterRow) -> Self {
-        Self {
+impl TryFrom<CharacterRow> for Character {
+    type Error = StorageError;
+
+    fn try_from(r: CharacterRow) -> Result<Self, StorageError> {
+        let tags = serde_json::from_str(&r.tags)
+            .map_err(|e| StorageError::Corrupt(format!("tags of character {} are not a JSON list: {e}", r.id)))?;
+        Ok(Self {
             id: r.id,
             owner_id: r.owner_id,
             fields: CharacterDraft {
@@ -45,20 +49,13 @@ impl From<CharacterRow> for Character {
                 greeting: r.greeting,
                 example_dialogue: r.example_dialogue,
                 avatar_url: r.avatar_url,
-                tags: serde_json::from_str(&r.tags).unwrap_or_default(),
-                visibility: if r.visibility == "public" { Visibility::Public } else { Visibility::Private },
+                tags,
+                visibility: Visibility::from_db(&r.visibility)?,
                 model: r.model,
             },
             created_at: r.created_at,
             updated_at: r.updated_at,
-        }
-    }
-}
-
-fn visibility_str(v: Visibility) -> &'static str {
-    match v {
-        Visibility::Private => "private",
-        Visibility::Public => "public",
+        })
     }
 }
 
@@ -66,7 +63,7 @@ fn tags_json(tags: &[String]) -> String {
     serde_json::to_string(tags).expect("strings serialise")
 }
 
-#[tracing::instrument(skip_all, fields(user.id = owner_id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(user.id = %owner_id), err(level = "warn"))]
 pub async fn insert(db: &Db, owner_id: UserId, draft: &CharacterDraft) -> Result<Character, StorageError> {
     let now = now_millis();
     let sql = sqlx::AssertSqlSafe(format!(
@@ -76,11 +73,11 @@ pub async fn insert(db: &Db, owner_id: UserId, draft: &CharacterDraft) -> Result
     ));
     let row: CharacterRow =
         bind_draft(sqlx::query_as(sql).bind(owner_id), draft).bind(now).fetch_one(db.writer()).await?;
-    Ok(row.into())
+    row.try_into()
 }
 
 /// Replaces every editable field.
-#[tracing::instrument(skip_all, fields(character.id = id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(character.id = %id), err(level = "warn"))]
 pub async fn update(db: &Db, id: CharacterId, draft: &CharacterDraft) -> Result<Character, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE characters SET name = $2, description = $3, personality = $4, scenario = $5, system_prompt = $6, \
@@ -89,7 +86,7 @@ pub async fn update(db: &Db, id: CharacterId, draft: &CharacterDraft) -> Result<
     ));
     let row: Option<CharacterRow> =
         bind_draft(sqlx::query_as(sql).bind(id), draft).bind(now_millis()).fetch_optional(db.writer()).await?;
-    row.map(Character::from).ok_or(StorageError::NotFound)
+    row.map(Character::try_from).transpose()?.ok_or(StorageError::NotFound)
 }
 
 type AnyQueryAs<'q, T> = sqlx::query::QueryAs<'q, sqlx::Any, T, sqlx::any::AnyArguments>;
@@ -106,12 +103,12 @@ fn bind_draft<'q, T>(query: AnyQueryAs<'q, T>, d: &'q CharacterDraft) -> AnyQuer
         .bind(d.example_dialogue.as_str())
         .bind(d.avatar_url.as_deref())
         .bind(tags_json(&d.tags))
-        .bind(visibility_str(d.visibility))
+        .bind(d.visibility.to_db())
         .bind(d.model.as_deref())
 }
 
 /// A character that has not been deleted.
-#[tracing::instrument(skip_all, fields(character.id = id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(character.id = %id), err(level = "warn"))]
 pub async fn find(db: &Db, id: CharacterId) -> Result<Option<Character>, StorageError> {
     find_where(db, id, "AND deleted_at IS NULL").await
 }
@@ -124,10 +121,10 @@ pub async fn find_including_deleted(db: &Db, id: CharacterId) -> Result<Option<C
 async fn find_where(db: &Db, id: CharacterId, extra: &'static str) -> Result<Option<Character>, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM characters WHERE id = $1 {extra}"));
     let row: Option<CharacterRow> = sqlx::query_as(sql).bind(id).fetch_optional(db.pool()).await?;
-    Ok(row.map(Character::from))
+    row.map(Character::try_from).transpose()
 }
 
-#[tracing::instrument(skip_all, fields(character.id = id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(character.id = %id), err(level = "warn"))]
 pub async fn mark_deleted(db: &Db, id: CharacterId) -> Result<(), StorageError> {
     let done = sqlx::query("UPDATE characters SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL")
         .bind(id)
@@ -137,18 +134,8 @@ pub async fn mark_deleted(db: &Db, id: CharacterId) -> Result<(), StorageError> 
     if done.rows_affected() == 0 { Err(StorageError::NotFound) } else { Ok(()) }
 }
 
-/// What a character list is narrowed by.
-#[derive(Debug, Default)]
-pub struct CharacterFilter {
-    /// Substring of the name or description, ignoring ASCII case.
-    pub query: Option<String>,
-    pub tag: Option<String>,
-    /// Only the viewer's own characters.
-    pub mine: bool,
-}
-
 /// The viewer's own characters and the public ones, newest first.
-#[tracing::instrument(skip_all, fields(user.id = viewer), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(user.id = %viewer), err(level = "warn"))]
 pub async fn list_visible(
     db: &Db,
     viewer: UserId,
@@ -178,5 +165,5 @@ pub async fn list_visible(
     let count_sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM characters {WHERE}"));
     let total: i64 =
         sqlx::query_scalar(count_sql).bind(viewer).bind(mine).bind(&query).bind(&tag).fetch_one(db.pool()).await?;
-    Ok((rows.into_iter().map(Character::from).collect(), total))
+    Ok((rows.into_iter().map(Character::try_from).collect::<Result<_, _>>()?, total))
 }

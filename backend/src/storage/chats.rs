@@ -4,13 +4,13 @@
 use sqlx::{Any, FromRow, Transaction};
 use troupe_types::{MessageStatus, Role, UsageSource};
 
-use super::{Db, StorageError};
+use super::{
+    Db, StorageError,
+    text::{DbText, optional},
+};
 use crate::{
     clock::{Millis, day, now_millis},
-    domain::{
-        Chat, ChatId, Message, MessageId, TokenUsage, UserId,
-        chat::{role_str, source_str, status_str},
-    },
+    domain::{CharacterId, Chat, ChatId, Message, MessageId, TokenUsage, UserId},
 };
 
 const CHAT_COLUMNS: &str = "c.id, c.user_id, c.character_id, ch.name AS character_name, c.title, c.model, \
@@ -21,9 +21,9 @@ const MESSAGE_COLUMNS: &str = "id, chat_id, role, content, status, model, prompt
 
 #[derive(FromRow)]
 struct ChatRow {
-    id: i64,
-    user_id: i64,
-    character_id: i64,
+    id: ChatId,
+    user_id: UserId,
+    character_id: CharacterId,
     character_name: String,
     title: String,
     model: String,
@@ -52,8 +52,8 @@ impl From<ChatRow> for Chat {
 
 #[derive(FromRow)]
 struct MessageRow {
-    id: i64,
-    chat_id: i64,
+    id: MessageId,
+    chat_id: ChatId,
     role: String,
     content: String,
     status: String,
@@ -65,26 +65,22 @@ struct MessageRow {
     created_at: i64,
 }
 
-impl From<MessageRow> for Message {
-    fn from(r: MessageRow) -> Self {
-        Self {
+impl TryFrom<MessageRow> for Message {
+    type Error = StorageError;
+
+    fn try_from(r: MessageRow) -> Result<Self, StorageError> {
+        Ok(Self {
             id: r.id,
             chat_id: r.chat_id,
-            role: if r.role == "user" { Role::User } else { Role::Assistant },
+            role: Role::from_db(&r.role)?,
             content: r.content,
-            status: match r.status.as_str() {
-                "complete" => MessageStatus::Complete,
-                "incomplete" => MessageStatus::Incomplete,
-                _ => MessageStatus::Error,
-            },
+            status: MessageStatus::from_db(&r.status)?,
             model: r.model,
             usage: TokenUsage { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens },
-            usage_source: r
-                .usage_source
-                .map(|s| if s == "provider" { UsageSource::Provider } else { UsageSource::Estimated }),
+            usage_source: optional(r.usage_source)?,
             token_count: r.token_count,
             created_at: r.created_at,
-        }
+        })
     }
 }
 
@@ -101,18 +97,18 @@ pub struct NewMessage<'a> {
 }
 
 /// Creates a chat and, when the character has one, its greeting (not charged).
-#[tracing::instrument(skip_all, fields(user.id = user_id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(user.id = %user_id), err(level = "warn"))]
 pub async fn create(
     db: &Db,
     user_id: UserId,
-    character_id: i64,
+    character_id: CharacterId,
     title: &str,
     model: &str,
     greeting: Option<(&str, i64)>,
 ) -> Result<Chat, StorageError> {
     let now = now_millis();
     let mut tx = db.writer().begin().await?;
-    let id: i64 = sqlx::query_scalar(
+    let id: ChatId = sqlx::query_scalar(
         "INSERT INTO chats (user_id, character_id, title, model, created_at, last_message_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
     )
@@ -149,7 +145,7 @@ async fn fetch_chat(tx: &mut Transaction<'_, Any>, id: ChatId) -> Result<Chat, S
 }
 
 /// A chat of `user_id`'s; `None` for other users' chats, as for missing ones.
-#[tracing::instrument(skip_all, fields(chat.id = id, user.id = user_id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(chat.id = %id, user.id = %user_id), err(level = "warn"))]
 pub async fn find_owned(db: &Db, id: ChatId, user_id: UserId) -> Result<Option<Chat>, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.id = $1 AND c.user_id = $2"));
     let row: Option<ChatRow> = sqlx::query_as(sql).bind(id).bind(user_id).fetch_optional(db.pool()).await?;
@@ -157,7 +153,7 @@ pub async fn find_owned(db: &Db, id: ChatId, user_id: UserId) -> Result<Option<C
 }
 
 /// The user's chats, latest activity first.
-#[tracing::instrument(skip_all, fields(user.id = user_id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(user.id = %user_id), err(level = "warn"))]
 pub async fn list_owned(db: &Db, user_id: UserId, limit: i64, offset: i64) -> Result<(Vec<Chat>, i64), StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.user_id = $1 \
@@ -169,7 +165,7 @@ pub async fn list_owned(db: &Db, user_id: UserId, limit: i64, offset: i64) -> Re
     Ok((rows.into_iter().map(Chat::from).collect(), total))
 }
 
-#[tracing::instrument(skip_all, fields(chat.id = id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(chat.id = %id), err(level = "warn"))]
 pub async fn update(db: &Db, id: ChatId, title: Option<&str>, model: Option<&str>) -> Result<(), StorageError> {
     sqlx::query("UPDATE chats SET title = COALESCE($2, title), model = COALESCE($3, model) WHERE id = $1")
         .bind(id)
@@ -181,7 +177,7 @@ pub async fn update(db: &Db, id: ChatId, title: Option<&str>, model: Option<&str
 }
 
 /// Deletes a chat and its messages; the usage ledger keeps what they cost.
-#[tracing::instrument(skip_all, fields(chat.id = id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(chat.id = %id), err(level = "warn"))]
 pub async fn delete(db: &Db, id: ChatId) -> Result<(), StorageError> {
     let mut tx = db.writer().begin().await?;
     sqlx::query("DELETE FROM messages WHERE chat_id = $1").bind(id).execute(&mut *tx).await?;
@@ -200,7 +196,7 @@ pub async fn set_dify_conversation(db: &Db, id: ChatId, conversation_id: &str) -
 }
 
 /// A page of messages, oldest first: the `limit` newest before `before_id` (or the newest).
-#[tracing::instrument(skip_all, fields(chat.id = chat_id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(chat.id = %chat_id), err(level = "warn"))]
 pub async fn messages_page(
     db: &Db,
     chat_id: ChatId,
@@ -210,15 +206,19 @@ pub async fn messages_page(
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
     ));
-    let rows: Vec<MessageRow> =
-        sqlx::query_as(sql).bind(chat_id).bind(before_id.unwrap_or(i64::MAX)).bind(limit).fetch_all(db.pool()).await?;
-    Ok(rows.into_iter().rev().map(Message::from).collect())
+    let rows: Vec<MessageRow> = sqlx::query_as(sql)
+        .bind(chat_id)
+        .bind(before_id.map_or(i64::MAX, MessageId::get))
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.into_iter().rev().map(Message::try_from).collect()
 }
 
 /// Stores a user message; `None` when the chat is gone. The database's triggers move the
 /// chat's counters and count the message in the day's usage within the same statement (see
 /// `migrations/*/0005_generations.sql`).
-#[tracing::instrument(skip_all, fields(chat.id = chat.id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(chat.id = %chat.id), err(level = "warn"))]
 pub async fn add_message(db: &Db, chat: &Chat, new: &NewMessage<'_>) -> Result<Option<Message>, StorageError> {
     insert_message(db.writer(), chat, new, now_millis()).await
 }
@@ -226,7 +226,7 @@ pub async fn add_message(db: &Db, chat: &Chat, new: &NewMessage<'_>) -> Result<O
 /// Stores a model's reply and records its generation, which books the reply's tokens in the
 /// usage ledger, in one transaction. When the chat was deleted meanwhile, only the generation
 /// is recorded (`None`): what the user was charged never depends on the chat still existing.
-#[tracing::instrument(skip_all, fields(chat.id = chat.id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(chat.id = %chat.id), err(level = "warn"))]
 pub async fn add_reply(db: &Db, chat: &Chat, reply: &NewMessage<'_>) -> Result<Option<Message>, StorageError> {
     let now = now_millis();
     match record_reply(db, chat, reply, now, true).await {
@@ -256,10 +256,10 @@ async fn record_reply(
     .bind(message.as_ref().map(|m| m.id))
     .bind(chat.character_id)
     .bind(reply.model.unwrap_or_default())
-    .bind(status_str(reply.status))
+    .bind(reply.status.to_db())
     .bind(reply.usage.prompt_tokens)
     .bind(reply.usage.completion_tokens)
-    .bind(reply.usage_source.map(source_str))
+    .bind(reply.usage_source.map(UsageSource::to_db))
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -284,23 +284,23 @@ async fn insert_message<'e>(
         .bind(chat.id)
         .bind(chat.user_id)
         .bind(chat.character_id)
-        .bind(role_str(m.role))
+        .bind(m.role.to_db())
         .bind(m.content)
-        .bind(status_str(m.status))
+        .bind(m.status.to_db())
         .bind(m.model)
         .bind(m.usage.prompt_tokens)
         .bind(m.usage.completion_tokens)
         .bind(m.token_count)
-        .bind(m.usage_source.map(source_str))
+        .bind(m.usage_source.map(UsageSource::to_db))
         .bind(m.upstream_latency_ms)
         .bind(now)
         .fetch_optional(executor)
         .await?;
-    Ok(row.map(Message::from))
+    row.map(Message::try_from).transpose()
 }
 
 /// Tokens the user was charged today (UTC), for the daily quota.
-#[tracing::instrument(skip_all, fields(user.id = user_id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(user.id = %user_id), err(level = "warn"))]
 pub async fn tokens_used_on(db: &Db, user_id: UserId, at: Millis) -> Result<i64, StorageError> {
     let used: Option<i64> = sqlx::query_scalar(
         "SELECT prompt_tokens + completion_tokens FROM usage_user_days WHERE user_id = $1 AND day = $2",

@@ -4,12 +4,15 @@
 //! BIGINT epoch milliseconds, booleans SMALLINT, aggregates cast to BIGINT, `$n` placeholders,
 //! `RETURNING` instead of last-insert ids.
 
-pub mod admin;
+pub mod announcements;
 pub mod characters;
 pub mod chats;
+pub mod conversations;
 pub mod prompts;
 pub mod revocations;
 pub mod seed;
+pub mod stats;
+pub mod text;
 pub mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};
@@ -26,6 +29,9 @@ pub enum StorageError {
     NotFound,
     #[error("conflicts with an existing row")]
     Conflict,
+    /// A stored value this version cannot read.
+    #[error("unreadable row: {0}")]
+    Corrupt(String),
     #[error(transparent)]
     Other(#[from] sqlx::Error),
 }

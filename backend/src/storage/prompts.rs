@@ -13,7 +13,7 @@ const ORDER: &str = "ORDER BY position, id";
 
 #[derive(FromRow)]
 struct PromptRow {
-    id: i64,
+    id: PromptId,
     name: String,
     content: String,
     enabled: i16,
@@ -59,7 +59,7 @@ pub async fn insert(db: &Db, draft: &PromptDraft) -> Result<SharedPrompt, Storag
     Ok(row.into())
 }
 
-#[tracing::instrument(skip_all, fields(prompt.id = id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(prompt.id = %id), err(level = "warn"))]
 pub async fn update(db: &Db, id: PromptId, draft: &PromptDraft) -> Result<SharedPrompt, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE shared_prompts SET name = $2, content = $3, enabled = $4, position = $5, updated_at = $6 \
@@ -77,7 +77,7 @@ pub async fn update(db: &Db, id: PromptId, draft: &PromptDraft) -> Result<Shared
     row.map(SharedPrompt::from).ok_or(StorageError::NotFound)
 }
 
-#[tracing::instrument(skip_all, fields(prompt.id = id), err(level = "warn"))]
+#[tracing::instrument(skip_all, fields(prompt.id = %id), err(level = "warn"))]
 pub async fn delete(db: &Db, id: PromptId) -> Result<(), StorageError> {
     let done = sqlx::query("DELETE FROM shared_prompts WHERE id = $1").bind(id).execute(db.writer()).await?;
     if done.rows_affected() == 0 { Err(StorageError::NotFound) } else { Ok(()) }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 
 use super::{Db, Engine, StorageError};
-use crate::clock::{Millis, now_millis};
+use crate::clock::{DAY_MS, Millis, now_millis};
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -32,7 +32,6 @@ pub struct SeedReport {
 }
 
 const ROWS_PER_INSERT: usize = 400;
-const DAY_MS: i64 = 86_400_000;
 const NAMES: [&str; 12] =
     ["Aria", "Borin", "Cyra", "Dax", "Elowen", "Fenn", "Gala", "Hiro", "Isolde", "Jun", "Kael", "Lumi"];
 const LINES: [&str; 6] = [

@@ -2,17 +2,17 @@
 
 use sqlx::FromRow;
 
-use super::{Db, StorageError, flag};
+use super::{Db, Engine, StorageError, flag, like_pattern};
 use crate::{
     clock::now_millis,
-    domain::{User, UserId},
+    domain::{User, UserId, UserOrder},
 };
 
 const USER_COLUMNS: &str = "id, username, email, is_admin, disabled, daily_token_quota, created_at";
 
 #[derive(FromRow)]
 struct UserRow {
-    id: i64,
+    id: UserId,
     username: String,
     email: Option<String>,
     is_admin: i16,
@@ -124,4 +124,119 @@ pub async fn promote_to_admin(db: &Db, username: &str) -> Result<User, StorageEr
     ));
     let row: Option<UserRow> = sqlx::query_as(sql).bind(username).fetch_optional(db.writer()).await?;
     row.map(User::from).ok_or(StorageError::NotFound)
+}
+
+/// The fixed `ORDER BY` of each sort order of the user list.
+fn order_by(order: UserOrder) -> &'static str {
+    match order {
+        UserOrder::Newest => "u.id DESC",
+        UserOrder::Username => "lower(u.username), u.id",
+        UserOrder::Tokens => "t.total_tokens DESC, t.user_id",
+        UserOrder::LastActive => "COALESCE(u.last_active_at, 0) DESC, u.id",
+    }
+}
+
+#[derive(FromRow)]
+pub struct UserStatsRow {
+    pub id: UserId,
+    pub username: String,
+    pub email: Option<String>,
+    pub is_admin: i16,
+    pub disabled: i16,
+    pub daily_token_quota: Option<i64>,
+    pub created_at: i64,
+    pub last_active_at: Option<i64>,
+    pub chats: i64,
+    pub messages: i64,
+    pub total_tokens: i64,
+    pub tokens_today: i64,
+}
+
+impl UserStatsRow {
+    pub fn is_admin(&self) -> bool {
+        flag(self.is_admin)
+    }
+
+    pub fn disabled(&self) -> bool {
+        flag(self.disabled)
+    }
+}
+
+const USER_FILTER: &str = "WHERE ($1 = '' OR lower(u.username) LIKE $1 ESCAPE '\\' \
+                           OR lower(COALESCE(u.email, '')) LIKE $1 ESCAPE '\\')";
+
+/// Users matching `query` (username or email), with lifetime totals and today's tokens.
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn list_with_totals(
+    db: &Db,
+    query: &str,
+    order: UserOrder,
+    today: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<UserStatsRow>, i64), StorageError> {
+    let pattern = if query.trim().is_empty() { String::new() } else { like_pattern(&query.trim().to_lowercase()) };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT u.id, u.username, u.email, u.is_admin, u.disabled, u.daily_token_quota, u.created_at, u.last_active_at, \
+         t.chats, t.messages, t.total_tokens, \
+         COALESCE(d.prompt_tokens + d.completion_tokens, 0) AS tokens_today \
+         FROM user_totals t JOIN users u ON u.id = t.user_id \
+         LEFT JOIN usage_user_days d ON d.user_id = u.id AND d.day = $2 {USER_FILTER} \
+         ORDER BY {} LIMIT $3 OFFSET $4",
+        order_by(order)
+    ));
+    let rows: Vec<UserStatsRow> =
+        sqlx::query_as(sql).bind(&pattern).bind(today).bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    let count = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM users u {USER_FILTER}"));
+    let total: i64 = sqlx::query_scalar(count).bind(&pattern).fetch_one(db.pool()).await?;
+    Ok((rows, total))
+}
+
+/// What an admin may change about a user; `None` leaves a field alone.
+#[derive(Debug, Default)]
+pub struct UserChange {
+    pub is_admin: Option<bool>,
+    pub disabled: Option<bool>,
+    /// `Some(None)` clears the quota (unlimited).
+    pub daily_token_quota: Option<Option<i64>>,
+}
+
+/// Applies `change`, unless it would leave no active admin (`Conflict`). Taking admin rights
+/// or access away first locks the active admins' rows (PostgreSQL; SQLite runs one write at a
+/// time anyway), so two admins demoting each other at once cannot both succeed.
+#[tracing::instrument(skip_all, fields(user.id = %id), err(level = "warn"))]
+pub async fn change(db: &Db, id: UserId, change: &UserChange) -> Result<(), StorageError> {
+    let mut tx = db.writer().begin().await?;
+    let steps_down = change.is_admin == Some(false) || change.disabled == Some(true);
+    if steps_down {
+        if db.engine() == Engine::Postgres {
+            sqlx::query("SELECT id FROM users WHERE is_admin = 1 AND disabled = 0 FOR UPDATE")
+                .fetch_all(&mut *tx)
+                .await?;
+        }
+        let others: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled = 0 AND id <> $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if others == 0 {
+            return Err(StorageError::Conflict);
+        }
+    }
+    let done = sqlx::query(
+        "UPDATE users SET is_admin = COALESCE($2, is_admin), disabled = COALESCE($3, disabled), \
+         daily_token_quota = CASE WHEN $4 = 1 THEN $5 ELSE daily_token_quota END WHERE id = $1",
+    )
+    .bind(id)
+    .bind(change.is_admin.map(i16::from))
+    .bind(change.disabled.map(i16::from))
+    .bind(i16::from(change.daily_token_quota.is_some()))
+    .bind(change.daily_token_quota.flatten())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StorageError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
 }

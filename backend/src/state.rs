@@ -1,0 +1,80 @@
+//! The application's state: every service, built once at start-up and handed to each request
+//! as one typed value (`Data<&AppState>` in handlers).
+
+use std::{net::IpAddr, sync::Arc};
+
+use crate::{
+    api::credentials::SessionCookie,
+    auth::TokenIssuer,
+    config::Config,
+    providers::ProviderSet,
+    services::{
+        Accounts, Announcements, Characters, Chats, Conversations, ModelCatalog, Prompts, Stats, Users,
+        limits::{AuthAttempts, CreateLimit},
+        live::{LiveConnections, SessionChanges},
+        presence::Presence,
+    },
+    storage::Db,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub accounts: Accounts,
+    pub catalog: Arc<ModelCatalog>,
+    pub characters: Characters,
+    pub prompts: Prompts,
+    pub chats: Chats,
+    pub users: Users,
+    pub conversations: Conversations,
+    pub stats: Stats,
+    pub announcements: Announcements,
+    pub presence: Presence,
+    pub live: LiveConnections,
+    pub auth_attempts: AuthAttempts,
+    pub create_limit: CreateLimit,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
+    pub session_cookie: SessionCookie,
+}
+
+impl AppState {
+    pub fn build(config: &Config, db: Db, tokens: TokenIssuer) -> anyhow::Result<Self> {
+        let limits = &config.limits;
+        let catalog = Arc::new(ModelCatalog::load(&config.providers)?);
+        let providers = Arc::new(ProviderSet::new(&config.providers)?);
+        let create_limit = CreateLimit::new(limits.writes_per_minute);
+        let characters = Characters::new(db.clone(), catalog.clone(), create_limit.clone());
+        let prompts = Prompts::new(db.clone());
+        let chats = Chats::new(
+            db.clone(),
+            catalog.clone(),
+            providers,
+            characters.clone(),
+            prompts.clone(),
+            create_limit.clone(),
+            limits.clone(),
+        );
+        let (presence, changes) = (Presence::default(), SessionChanges::default());
+        let accounts = Accounts::new(db.clone(), Arc::new(tokens), changes.clone());
+        let conversations = Conversations::new(db.clone());
+        Ok(Self {
+            users: Users::new(db.clone(), conversations.clone(), changes.clone()),
+            stats: Stats::new(db.clone(), catalog.clone(), chats.clone(), presence.clone()),
+            announcements: Announcements::new(db.clone()),
+            live: LiveConnections::new(accounts.clone(), changes, limits.max_live_connections_per_user),
+            conversations,
+            presence,
+            accounts,
+            catalog,
+            characters,
+            prompts,
+            chats,
+            auth_attempts: AuthAttempts::new(limits.auth_per_minute),
+            create_limit,
+            trusted_proxies: Arc::new(config.trusted_proxies.clone()),
+            session_cookie: SessionCookie { secure: config.secure_cookies() },
+            db,
+        })
+    }
+}
