@@ -160,6 +160,50 @@ pub struct TurnError {
     pub message: String,
 }
 
+/// One event of a streamed turn. On the wire the SSE `event:` field carries its name
+/// (`user_message`, `delta`, `done`, `error`, derived from the variants) and `data:` its JSON:
+/// `user_message` first, any number of `delta`, then exactly one of `done` or `error`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Union))]
+pub enum TurnEvent {
+    UserMessage(Message),
+    Delta(TurnDelta),
+    Done(TurnDone),
+    Error(TurnError),
+}
+
+impl TurnEvent {
+    /// The SSE event's name and data.
+    pub fn to_sse(&self) -> (String, String) {
+        let tagged = serde_json::to_value(self).expect("turn events serialise");
+        let name = tagged["event"].as_str().expect("adjacently tagged").to_owned();
+        (name, tagged["data"].to_string())
+    }
+
+    /// The event an SSE `event:` name and `data:` JSON carry.
+    pub fn from_sse(name: &str, data: &str) -> Result<Self, serde_json::Error> {
+        let data: serde_json::Value = serde_json::from_str(data)?;
+        serde_json::from_value(serde_json::json!({ "event": name, "data": data }))
+    }
+}
+
+#[cfg(test)]
+mod turn_event_tests {
+    use super::*;
+
+    #[test]
+    fn sse_names_and_data_round_trip() {
+        let delta = TurnEvent::Delta(TurnDelta { text: "Hel".into() });
+        let (name, data) = delta.to_sse();
+        assert_eq!((name.as_str(), data.as_str()), ("delta", r#"{"text":"Hel"}"#));
+        assert_eq!(TurnEvent::from_sse(&name, &data).unwrap(), delta);
+        let error = TurnEvent::Error(TurnError { code: "upstream_error".into(), message: "no".into() });
+        assert_eq!(error.to_sse().0, "error");
+        assert!(TurnEvent::from_sse("mystery", "{}").is_err());
+    }
+}
+
 /// What a message must fit on this server, for the signed-in user (`GET /api/limits`), so a
 /// client can check before sending.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ pub use auth::{AuthResponse, LoginRequest, RegisterRequest, User};
 pub use characters::{Character, CharacterInput, CharacterList, Prompt, PromptInput, PromptList, Visibility};
 pub use chats::{
     Chat, ChatList, ChatTurn, CreateChat, Message, MessageLimits, MessageList, MessageStatus, Role, SendMessage,
-    TurnDelta, TurnDone, TurnError, UpdateChat, Usage, UsageSource,
+    TurnDelta, TurnDone, TurnError, TurnEvent, UpdateChat, Usage, UsageSource,
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use models::{Model, ModelList};

@@ -5,20 +5,20 @@ use std::time::Duration;
 use futures::{StreamExt, stream, stream::BoxStream};
 use poem::web::Data;
 use poem_openapi::{
-    ApiResponse, OpenApi, Union,
+    ApiResponse, OpenApi,
     param::{Header, Path, Query},
     payload::{EventStream, Json},
 };
 use troupe_types::{
-    Chat, ChatList, ChatTurn, CreateChat, Message, MessageLimits, MessageList, SendMessage, TurnDelta, TurnDone,
-    TurnError, UpdateChat, Usage,
+    Chat, ChatList, ChatTurn, CreateChat, MessageLimits, MessageList, SendMessage, TurnDelta, TurnDone, TurnError,
+    TurnEvent, UpdateChat, Usage,
 };
 
 use super::{ApiTags, credentials::Authenticated, error::ApiError, payload::JsonBody};
 use crate::{
     domain::{ChatId, MessageId, Page},
     error::AppError,
-    services::chats::{FinishedTurn, StartedTurn, TurnEvent},
+    services::chats::{FinishedTurn, StartedTurn, TurnProgress},
     state::AppState,
 };
 
@@ -67,27 +67,6 @@ enum MessagesResponse {
     Messages(Json<MessageList>),
 }
 
-/// One event of a streamed turn. The SSE `event:` field names it: `user_message`, `delta`,
-/// then exactly one of `done` or `error`.
-#[derive(Union)]
-enum TurnStreamEvent {
-    UserMessage(Message),
-    Delta(TurnDelta),
-    Done(TurnDone),
-    Error(TurnError),
-}
-
-impl TurnStreamEvent {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::UserMessage(_) => "user_message",
-            Self::Delta(_) => "delta",
-            Self::Done(_) => "done",
-            Self::Error(_) => "error",
-        }
-    }
-}
-
 #[derive(ApiResponse)]
 enum SendResponse {
     /// (`Accept: application/json` or anything but SSE) The whole turn, once the reply is complete.
@@ -96,7 +75,7 @@ enum SendResponse {
     /// (`Accept: text/event-stream`) The turn as it happens: `user_message`, any number of
     /// `delta` `{text}`, then `done` `{assistant_message, usage}` or `error` `{code, message}`.
     #[oai(status = 200)]
-    Stream(EventStream<BoxStream<'static, TurnStreamEvent>>),
+    Stream(EventStream<BoxStream<'static, TurnEvent>>),
 }
 
 #[OpenApi(tag = "ApiTags::Chats")]
@@ -220,7 +199,7 @@ impl ChatsApi {
 async fn whole_turn(turn: StartedTurn) -> Result<SendResponse, ApiError> {
     let StartedTurn { user_message, mut events } = turn;
     while let Some(event) = events.recv().await {
-        if let TurnEvent::Finished(result) = event {
+        if let TurnProgress::Finished(result) = event {
             let done = result?;
             return Ok(SendResponse::Turn(Json(Box::new(ChatTurn {
                 user_message: user_message.into(),
@@ -235,23 +214,23 @@ async fn whole_turn(turn: StartedTurn) -> Result<SendResponse, ApiError> {
 /// Streams the turn as SSE events.
 fn stream_turn(turn: StartedTurn) -> SendResponse {
     let StartedTurn { user_message, events } = turn;
-    let first = stream::once(async move { TurnStreamEvent::UserMessage(user_message.into()) });
+    let first = stream::once(async move { TurnEvent::UserMessage(user_message.into()) });
     let rest = stream::unfold(events, |mut events| async move {
         let event = match events.recv().await? {
-            TurnEvent::Delta(text) => TurnStreamEvent::Delta(TurnDelta { text }),
-            TurnEvent::Finished(Ok(done)) => TurnStreamEvent::Done(TurnDone {
-                usage: usage(&done),
-                assistant_message: done.assistant_message.into(),
-            }),
-            TurnEvent::Finished(Err(error)) => {
+            TurnProgress::Delta(text) => TurnEvent::Delta(TurnDelta { text }),
+            TurnProgress::Finished(Ok(done)) => {
+                TurnEvent::Done(TurnDone { usage: usage(&done), assistant_message: done.assistant_message.into() })
+            }
+            TurnProgress::Finished(Err(error)) => {
                 let error = ApiError::from(error);
-                TurnStreamEvent::Error(TurnError { code: error.code.to_owned(), message: error.message })
+                TurnEvent::Error(TurnError { code: error.code.to_owned(), message: error.message })
             }
         };
         Some((event, events))
     });
     let stream = EventStream::new(first.chain(rest).boxed()).keep_alive(Duration::from_secs(15)).to_event(|event| {
-        poem::web::sse::Event::message(poem_openapi::types::ToJSON::to_json_string(&event)).event_type(event.name())
+        let (name, data) = event.to_sse();
+        poem::web::sse::Event::message(data).event_type(name)
     });
     SendResponse::Stream(stream)
 }

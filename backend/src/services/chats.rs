@@ -2,7 +2,7 @@
 //! provider, and storing what it cost.
 //!
 //! A turn runs in its own task so that the reply is stored whatever the client does: the HTTP
-//! side only listens to `TurnEvent`s. If it stops listening mid-stream, the partial reply is
+//! side only listens to `TurnProgress`s. If it stops listening mid-stream, the partial reply is
 //! stored as `incomplete` and charged. Deleting the chat stops its turns; what they generated
 //! is charged all the same (the generation record outlives the chat).
 
@@ -39,9 +39,9 @@ const HISTORY_LIMIT: i64 = 200;
 /// Deltas buffered toward a slow client before the turn waits for it.
 const EVENT_BUFFER: usize = 64;
 
-/// What a turn tells the HTTP side.
+/// What a turn tells the HTTP side as it goes (which tells the client in its own terms).
 #[derive(Debug)]
-pub enum TurnEvent {
+pub enum TurnProgress {
     Delta(String),
     Finished(Result<FinishedTurn, AppError>),
 }
@@ -56,7 +56,7 @@ pub struct FinishedTurn {
 /// A turn under way: the stored user message and the reply as it comes.
 pub struct StartedTurn {
     pub user_message: Message,
-    pub events: mpsc::Receiver<TurnEvent>,
+    pub events: mpsc::Receiver<TurnProgress>,
 }
 
 #[derive(Clone)]
@@ -354,7 +354,7 @@ struct TurnTask {
     model: ModelSpec,
     request: ChatRequest,
     prompt_tokens: usize,
-    events: mpsc::Sender<TurnEvent>,
+    events: mpsc::Sender<TurnProgress>,
     /// Cancelled when the chat is deleted.
     chat_deleted: RunningTurn,
     _slot: Slot,
@@ -386,7 +386,7 @@ impl TurnTask {
             .increment(done.usage.completion_tokens as u64);
         }
         // The client may be gone; the reply is stored either way.
-        let _ = self.events.send(TurnEvent::Finished(result)).await;
+        let _ = self.events.send(TurnProgress::Finished(result)).await;
     }
 
     /// Pulls the reply from the provider and forwards it, until it ends, fails, or nobody is
@@ -423,7 +423,7 @@ impl TurnTask {
                         metrics::histogram!("upstream_time_to_first_token_seconds", labels).record(ttft.as_secs_f64());
                     }
                     text.push_str(&piece);
-                    if self.events.send(TurnEvent::Delta(piece)).await.is_err() {
+                    if self.events.send(TurnProgress::Delta(piece)).await.is_err() {
                         return (text, reported, Ending::ClientGone);
                     }
                 }

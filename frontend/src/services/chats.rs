@@ -1,8 +1,6 @@
 use futures::{Stream, StreamExt};
 use gloo_net::http::Request;
-use troupe_types::{
-    Chat, ChatList, CreateChat, Message, MessageLimits, MessageList, SendMessage, TurnDone, TurnError, UpdateChat,
-};
+use troupe_types::{Chat, ChatList, CreateChat, MessageLimits, MessageList, SendMessage, TurnEvent, UpdateChat};
 use web_sys::AbortSignal;
 
 use super::{ApiError, ApiResult, delete, get, patch, post, query, send};
@@ -40,15 +38,6 @@ pub async fn messages(chat_id: i64, before_id: Option<i64>) -> ApiResult<Message
     get(&format!("/api/chats/{chat_id}/messages{q}")).await
 }
 
-/// One step of a streamed reply, as the server sends it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum TurnEvent {
-    UserMessage(Message),
-    Delta(String),
-    Done(TurnDone),
-    Failed(TurnError),
-}
-
 /// Sends a message and reads the reply as it streams (SSE over the POST, read with fetch and
 /// a ReadableStream), calling `on_event` for each event. Aborting `signal` ends the stream;
 /// the server then keeps the partial reply as `incomplete`.
@@ -68,14 +57,7 @@ pub async fn send_streaming(
     let mut events = std::pin::pin!(sse_events(body));
     while let Some(event) = events.next().await {
         let event = event?;
-        let turn_event = match event.event.as_str() {
-            "user_message" => serde_json::from_str(&event.data).map(TurnEvent::UserMessage),
-            "delta" => serde_json::from_str(&event.data).map(|d: troupe_types::TurnDelta| TurnEvent::Delta(d.text)),
-            "done" => serde_json::from_str(&event.data).map(TurnEvent::Done),
-            "error" => serde_json::from_str(&event.data).map(TurnEvent::Failed),
-            _ => continue,
-        };
-        on_event(turn_event.map_err(ApiError::network)?);
+        on_event(TurnEvent::from_sse(&event.event, &event.data).map_err(ApiError::network)?);
     }
     Ok(())
 }

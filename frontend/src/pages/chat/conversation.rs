@@ -3,17 +3,14 @@
 
 use std::rc::Rc;
 
-use troupe_types::{Chat, Message, MessageList, MessageStatus, Role, TurnError, rules::check_message};
+use troupe_types::{Chat, Message, MessageList, MessageStatus, Role, TurnError, TurnEvent, rules::check_message};
 use web_sys::{AbortController, HtmlElement};
 use yew::prelude::*;
 
 use crate::{
     format::{local_time, thousands},
     i18n::{I18n, use_i18n},
-    services::{
-        ApiError,
-        chats::{self, TurnEvent},
-    },
+    services::{ApiError, chats},
 };
 
 /// A turn that failed: what to say, and the words to send again.
@@ -209,12 +206,12 @@ pub fn Conversation(props: &ConversationProps) -> Html {
                         sent = Some(message.id);
                         dispatcher.dispatch(Step::UserMessage(message));
                     }
-                    TurnEvent::Delta(text) => dispatcher.dispatch(Step::Delta(text)),
+                    TurnEvent::Delta(delta) => dispatcher.dispatch(Step::Delta(delta.text)),
                     TurnEvent::Done(done) => {
                         finished = true;
                         dispatcher.dispatch(Step::Done(done.assistant_message));
                     }
-                    TurnEvent::Failed(error) => {
+                    TurnEvent::Error(error) => {
                         finished = true;
                         dispatcher.dispatch(Step::Failed(turn_failure(&i18n, &error, &content)));
                     }
