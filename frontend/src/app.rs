@@ -2,7 +2,6 @@
 
 use std::rc::Rc;
 
-use troupe_types::User;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -10,61 +9,11 @@ use crate::{
     components::layout::Layout,
     hooks::liveness,
     i18n::{self, I18n, Lang, LangContext},
-    pages, services,
+    pages,
+    routes::Route,
+    services,
+    session::{Session, SessionHandle, use_session},
 };
-
-#[derive(Clone, Debug, PartialEq, Routable)]
-pub enum Route {
-    #[at("/")]
-    Home,
-    #[at("/chats/:id")]
-    Chat { id: i64 },
-    #[at("/signin")]
-    SignIn,
-    #[at("/register")]
-    Register,
-    #[at("/characters")]
-    Characters,
-    #[at("/characters/new")]
-    NewCharacter,
-    #[at("/characters/:id/edit")]
-    EditCharacter { id: i64 },
-    #[at("/prompts")]
-    Prompts,
-    #[at("/admin")]
-    Admin,
-    #[at("/admin/users")]
-    AdminUsers,
-    #[at("/admin/conversations")]
-    AdminConversations,
-    #[not_found]
-    #[at("/404")]
-    NotFound,
-}
-
-/// Whether someone is signed in; `Loading` until `/api/auth/me` has answered.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Session {
-    Loading,
-    SignedOut,
-    SignedIn(Rc<User>),
-}
-
-impl Session {
-    pub fn user(&self) -> Option<&User> {
-        match self {
-            Session::SignedIn(user) => Some(user),
-            _ => None,
-        }
-    }
-}
-
-pub type SessionHandle = UseStateHandle<Session>;
-
-#[hook]
-pub fn use_session() -> SessionHandle {
-    use_context::<SessionHandle>().expect("the session is provided by App")
-}
 
 #[component]
 pub fn App() -> Html {

@@ -161,9 +161,9 @@ pub struct TurnError {
 }
 
 /// One event of a streamed turn. On the wire the SSE `event:` field carries its name
-/// (`user_message`, `delta`, `done`, `error`, derived from the variants) and `data:` its JSON:
-/// `user_message` first, any number of `delta`, then exactly one of `done` or `error`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// (`user_message`, `delta`, `done`, `error`: the variants' names, in snake case) and `data:`
+/// its JSON: `user_message` first, any number of `delta`, then exactly one of `done` or `error`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Union))]
 pub enum TurnEvent {
@@ -181,10 +181,19 @@ impl TurnEvent {
         (name, tagged["data"].to_string())
     }
 
-    /// The event an SSE `event:` name and `data:` JSON carry.
-    pub fn from_sse(name: &str, data: &str) -> Result<Self, serde_json::Error> {
-        let data: serde_json::Value = serde_json::from_str(data)?;
-        serde_json::from_value(serde_json::json!({ "event": name, "data": data }))
+    /// The event an SSE `event:` name and `data:` JSON carry; `None` for a name this version
+    /// does not know (a newer server may add events).
+    pub fn from_sse(name: &str, data: &str) -> Option<Result<Self, serde_json::Error>> {
+        // The same names `to_sse` takes from serde (a test holds them together); matched by
+        // hand, as serde's reader of tagged enums would add ~10 KB to the web app.
+        let parsed = match name {
+            "user_message" => serde_json::from_str(data).map(Self::UserMessage),
+            "delta" => serde_json::from_str(data).map(Self::Delta),
+            "done" => serde_json::from_str(data).map(Self::Done),
+            "error" => serde_json::from_str(data).map(Self::Error),
+            _ => return None,
+        };
+        Some(parsed)
     }
 }
 
@@ -193,14 +202,33 @@ mod turn_event_tests {
     use super::*;
 
     #[test]
-    fn sse_names_and_data_round_trip() {
-        let delta = TurnEvent::Delta(TurnDelta { text: "Hel".into() });
-        let (name, data) = delta.to_sse();
-        assert_eq!((name.as_str(), data.as_str()), ("delta", r#"{"text":"Hel"}"#));
-        assert_eq!(TurnEvent::from_sse(&name, &data).unwrap(), delta);
-        let error = TurnEvent::Error(TurnError { code: "upstream_error".into(), message: "no".into() });
-        assert_eq!(error.to_sse().0, "error");
-        assert!(TurnEvent::from_sse("mystery", "{}").is_err());
+    fn every_event_reads_back_what_it_writes() {
+        let message = Message {
+            id: 1,
+            chat_id: 2,
+            role: Role::User,
+            content: "hi".into(),
+            status: MessageStatus::Complete,
+            model: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            token_count: 1,
+            usage_source: None,
+            created_at: "2026-11-25T00:00:00.000Z".into(),
+        };
+        let usage = Usage { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7, source: UsageSource::Provider };
+        let events = [
+            TurnEvent::UserMessage(message.clone()),
+            TurnEvent::Delta(TurnDelta { text: "Hel".into() }),
+            TurnEvent::Done(TurnDone { assistant_message: message, usage }),
+            TurnEvent::Error(TurnError { code: "upstream_error".into(), message: "no".into() }),
+        ];
+        for event in events {
+            let (name, data) = event.to_sse();
+            assert_eq!(TurnEvent::from_sse(&name, &data).unwrap().unwrap(), event, "{name}");
+        }
+        assert_eq!(TurnEvent::Delta(TurnDelta { text: "x".into() }).to_sse().0, "delta");
+        assert!(TurnEvent::from_sse("mystery", "{}").is_none());
     }
 }
 

@@ -4,10 +4,11 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
-    app::{Route, Session, use_session},
     components::banner::Announcements,
     i18n::{Lang, LangContext, use_i18n},
+    routes::Route,
     services,
+    session::{Session, use_session},
 };
 
 #[derive(Properties, PartialEq)]

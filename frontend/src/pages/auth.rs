@@ -10,10 +10,11 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
-    app::{Route, Session, use_session},
     components::{field::Field, layout::LanguageSwitcher},
     i18n::use_i18n,
+    routes::Route,
     services::{self, ApiError},
+    session::{Session, use_session},
 };
 
 #[derive(Properties, PartialEq)]

@@ -8,9 +8,10 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
-    app::Route,
     components::{avatar::Avatar, field::Field},
+    hooks::use_load,
     i18n::use_i18n,
+    routes::Route,
     services,
 };
 
@@ -53,18 +54,16 @@ pub fn CharacterForm(props: &CharacterFormProps) -> Html {
     let navigator = use_navigator().expect("inside the router");
     let input = use_state(CharacterInput::default);
     let tags = use_state(String::new);
-    let models = use_state(Vec::<Model>::new);
+    let models = use_load((), |()| services::characters::models());
+    let models: Vec<Model> = models.value().map(|list| list.items.clone()).unwrap_or_default();
     let server_error = use_state(|| None::<(Option<String>, String)>);
     let busy = use_state(|| false);
     let tried = use_state(|| false);
     {
-        let (input, tags, models, server_error, i18n) =
-            (input.clone(), tags.clone(), models.clone(), server_error.clone(), i18n.clone());
+        let (input, tags, server_error, i18n) = (input.clone(), tags.clone(), server_error.clone(), i18n.clone());
+        // The character's fields seed the form, which the user then edits.
         use_effect_with(props.id, move |&id| {
             wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(list) = services::characters::models().await {
-                    models.set(list.items);
-                }
                 let Some(id) = id else { return };
                 match services::characters::fetch(id).await {
                     Ok(c) => {

@@ -1,21 +1,22 @@
 //! Browse characters (the user's own and public ones), start a chat, edit or delete one's own.
 
-use troupe_types::{Character, CharacterList, Visibility};
+use troupe_types::{Character, Visibility};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
-    app::{Route, use_session},
     components::{
         avatar::Avatar,
         pager::{Pager, page_count},
     },
-    hooks::{liveness, use_refresh},
+    hooks::{use_load, use_refresh},
     i18n::use_i18n,
+    routes::Route,
     services::{
         self,
         characters::{CharacterFilter, PAGE_SIZE},
     },
+    session::use_session,
 };
 
 #[component]
@@ -24,22 +25,12 @@ pub fn CharactersPage() -> Html {
     let session = use_session();
     let navigator = use_navigator().expect("inside the router");
     let filter = use_state(|| CharacterFilter { page: 1, ..Default::default() });
-    let found = use_state(|| None::<CharacterList>);
+    let reload = use_refresh();
+    let found =
+        use_load(((*filter).clone(), reload.0), |(filter, _)| async move { services::characters::list(&filter).await });
+    let found = found.value();
     let confirming = use_state(|| None::<i64>);
     let error = use_state(|| None::<String>);
-    let reload = use_refresh();
-    {
-        let found = found.clone();
-        use_effect_with(((*filter).clone(), reload.0), move |(filter, _)| {
-            let (filter, (live, end)) = (filter.clone(), liveness());
-            wasm_bindgen_futures::spawn_local(async move {
-                if let (Ok(list), true) = (services::characters::list(&filter).await, live.get()) {
-                    found.set(Some(list));
-                }
-            });
-            end
-        });
-    }
     let set_filter = |change: fn(&mut CharacterFilter, String)| {
         let filter = filter.clone();
         Callback::from(move |value: String| {
@@ -147,7 +138,7 @@ pub fn CharactersPage() -> Html {
                 }
             </div>
             if let Some(error) = &*error { <p class="form-error" role="alert">{ error.clone() }</p> }
-            { match &*found {
+            { match found.as_deref() {
                 None => html! { <p class="muted">{ i18n.t("common.loading") }</p> },
                 Some(list) if list.items.is_empty() => html! { <p class="muted">{ i18n.t("characters.none_found") }</p> },
                 Some(list) => html! { <ul class="card-grid">{ for list.items.iter().map(card) }</ul> },

@@ -1,7 +1,7 @@
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::{app::Route, i18n::use_i18n};
+use crate::{i18n::use_i18n, routes::Route};
 
 #[component]
 pub fn NotFound() -> Html {

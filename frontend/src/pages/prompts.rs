@@ -3,25 +3,21 @@
 use troupe_types::{Prompt, PromptInput, rules};
 use yew::prelude::*;
 
-use crate::{components::field::Field, hooks::use_refresh, i18n::use_i18n, services};
+use crate::{
+    components::field::Field,
+    hooks::{use_load, use_refresh},
+    i18n::use_i18n,
+    services,
+};
 
 #[component]
 pub fn PromptsPage() -> Html {
     let i18n = use_i18n();
-    let prompts = use_state(|| None::<Vec<Prompt>>);
     let editing = use_state(|| None::<Option<i64>>); // Some(None): a new one
     let error = use_state(|| None::<String>);
     let reload = use_refresh();
-    {
-        let prompts = prompts.clone();
-        use_effect_with(reload.0, move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(list) = services::prompts::list().await {
-                    prompts.set(Some(list.items));
-                }
-            });
-        });
-    }
+    let prompts = use_load(reload.0, |_| services::prompts::list());
+    let prompts: Option<Vec<Prompt>> = prompts.value().map(|list| list.items.clone());
     // Runs one change against the API, then reloads the list or shows why it failed.
     let run = {
         let (reload, error, i18n) = (reload.clone(), error.clone(), i18n.clone());
@@ -36,7 +32,7 @@ pub fn PromptsPage() -> Html {
             });
         }
     };
-    let list = (*prompts).clone().unwrap_or_default();
+    let list = prompts.clone().unwrap_or_default();
     let toggle = |p: &Prompt| {
         let (run, p) = (run.clone(), p.clone());
         Callback::from(move |_| {

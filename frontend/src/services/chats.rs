@@ -57,7 +57,9 @@ pub async fn send_streaming(
     let mut events = std::pin::pin!(sse_events(body));
     while let Some(event) = events.next().await {
         let event = event?;
-        on_event(TurnEvent::from_sse(&event.event, &event.data).map_err(ApiError::network)?);
+        if let Some(turn_event) = TurnEvent::from_sse(&event.event, &event.data) {
+            on_event(turn_event.map_err(ApiError::network)?);
+        }
     }
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! The history browser: every chat on the server, filtered, and its messages.
 
-use troupe_types::{AdminChatList, MessageList, Role};
+use troupe_types::{MessageList, Role};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
     components::pager::{Pager, page_count},
     format::{local_time, thousands},
-    hooks::liveness,
+    hooks::use_load,
     i18n::use_i18n,
     services::admin::{self, ConversationFilter, USER_PAGE},
 };
@@ -19,26 +19,10 @@ pub fn Conversations() -> Html {
     let from_users =
         location.query::<std::collections::HashMap<String, i64>>().ok().and_then(|q| q.get("user_id").copied());
     let filter = use_state(|| ConversationFilter { user_id: from_users, page: 1, ..Default::default() });
-    let list = use_state(|| None::<AdminChatList>);
+    let list = use_load((*filter).clone(), |filter| async move { admin::conversations(&filter).await });
+    let error = list.error().map(|e| i18n.error(e));
+    let list = list.value();
     let open = use_state(|| None::<(i64, MessageList)>);
-    let error = use_state(|| None::<String>);
-    {
-        let (list, error, i18n) = (list.clone(), error.clone(), i18n.clone());
-        use_effect_with((*filter).clone(), move |filter| {
-            let (filter, (live, end)) = (filter.clone(), liveness());
-            wasm_bindgen_futures::spawn_local(async move {
-                match admin::conversations(&filter).await {
-                    _ if !live.get() => {}
-                    Ok(chats) => {
-                        error.set(None);
-                        list.set(Some(chats));
-                    }
-                    Err(e) => error.set(Some(i18n.error(&e))),
-                }
-            });
-            end
-        });
-    }
     let set = |change: fn(&mut ConversationFilter, String)| {
         let filter = filter.clone();
         Callback::from(move |e: Event| {
@@ -94,7 +78,7 @@ pub fn Conversations() -> Html {
                     <button class="tag active" onclick={clear_user} aria-label={i18n.t("admin.clear_user")}>{ i18n.tf("admin.user_filter", &[("id", user_id.to_string())]) }{ " ×" }</button>
                 }
             </div>
-            if let Some(error) = &*error { <p class="form-error" role="alert">{ error.clone() }</p> }
+            if let Some(error) = &error { <p class="form-error" role="alert">{ error.clone() }</p> }
             <div class="table-scroll">
                 <table>
                     <thead><tr>

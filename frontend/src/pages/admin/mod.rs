@@ -9,7 +9,7 @@ use troupe_types::LiveStats;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::{app::Route, format::thousands, i18n::use_i18n, services::events};
+use crate::{format::thousands, i18n::use_i18n, routes::Route, services::events};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Tab {

@@ -6,7 +6,7 @@ use yew::prelude::*;
 use crate::{
     components::chart::{BarChart, Series},
     format::{thousands, usd, utc_day},
-    hooks::{liveness, use_refresh},
+    hooks::{use_load, use_refresh},
     i18n::use_i18n,
     services::{admin, events},
 };
@@ -16,26 +16,10 @@ pub fn Overview() -> Html {
     let i18n = use_i18n();
     let from = use_state(|| utc_day(29));
     let to = use_state(|| utc_day(0));
-    let stats = use_state(|| None::<Stats>);
-    let error = use_state(|| None::<String>);
-    {
-        let (stats, error, i18n) = (stats.clone(), error.clone(), i18n.clone());
-        use_effect_with(((*from).clone(), (*to).clone()), move |(from, to)| {
-            let (from, to) = (from.clone(), to.clone());
-            let (live, end) = liveness();
-            wasm_bindgen_futures::spawn_local(async move {
-                match admin::overview(&from, &to).await {
-                    _ if !live.get() => {}
-                    Ok(s) => {
-                        error.set(None);
-                        stats.set(Some(s));
-                    }
-                    Err(e) => error.set(Some(i18n.error(&e))),
-                }
-            });
-            end
-        });
-    }
+    let stats =
+        use_load(((*from).clone(), (*to).clone()), |(from, to)| async move { admin::overview(&from, &to).await });
+    let error = stats.error().map(|e| i18n.error(e));
+    let stats = stats.value();
     let date_input = |id: &'static str, state: &UseStateHandle<String>, label: String| {
         let value = (**state).clone();
         let state = state.clone();
@@ -59,8 +43,8 @@ pub fn Overview() -> Html {
                 { date_input("range-to", &to, i18n.t("admin.to")) }
                 <a class="button ghost" href={admin::export_url(&from, &to)} download="troupe-usage.csv">{ i18n.t("admin.download_csv") }</a>
             </div>
-            if let Some(error) = &*error { <p class="form-error" role="alert">{ error.clone() }</p> }
-            if let Some(s) = &*stats { { overview_view(&i18n, s) } }
+            if let Some(error) = &error { <p class="form-error" role="alert">{ error.clone() }</p> }
+            if let Some(s) = &stats { { overview_view(&i18n, s) } }
             <AnnouncementForm />
         </div>
     }
@@ -129,19 +113,10 @@ fn AnnouncementForm() -> Html {
     let i18n = use_i18n();
     let text = use_state(String::new);
     let warning = use_state(|| false);
-    let active = use_state(Vec::new);
     let reload = use_refresh();
+    let active = use_load(reload.0, |_| events::announcements());
+    let active = active.value().map(|list| list.items.clone()).unwrap_or_default();
     let error = use_state(|| None::<String>);
-    {
-        let active = active.clone();
-        use_effect_with(reload.0, move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(list) = events::announcements().await {
-                    active.set(list.items);
-                }
-            });
-        });
-    }
     let onsubmit = {
         let (text, warning, reload, error, i18n) =
             (text.clone(), warning.clone(), reload.clone(), error.clone(), i18n.clone());

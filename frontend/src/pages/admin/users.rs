@@ -1,15 +1,15 @@
 //! Everyone on the server: search, sort, quotas, disable, promote.
 
-use troupe_types::{AdminUser, AdminUserList, UpdateUser};
+use troupe_types::{AdminUser, UpdateUser};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
-    app::Route,
     components::pager::{Pager, page_count},
     format::{local_time, thousands},
-    hooks::{liveness, use_refresh},
+    hooks::{use_load, use_refresh},
     i18n::use_i18n,
+    routes::Route,
     services::admin::{self, USER_PAGE},
 };
 
@@ -19,26 +19,16 @@ pub fn Users() -> Html {
     let q = use_state(String::new);
     let sort = use_state(|| "newest".to_owned());
     let page = use_state(|| 1i64);
-    let list = use_state(|| None::<AdminUserList>);
-    let error = use_state(|| None::<String>);
+    let change_error = use_state(|| None::<String>);
     let reload = use_refresh();
-    {
-        let (list, error, i18n) = (list.clone(), error.clone(), i18n.clone());
-        use_effect_with(((*q).clone(), (*sort).clone(), *page, reload.0), move |(q, sort, page, _)| {
-            let (q, sort, page) = (q.clone(), sort.clone(), *page);
-            let (live, end) = liveness();
-            wasm_bindgen_futures::spawn_local(async move {
-                match admin::users(&q, &sort, page).await {
-                    _ if !live.get() => {}
-                    Ok(users) => list.set(Some(users)),
-                    Err(e) => error.set(Some(i18n.error(&e))),
-                }
-            });
-            end
-        });
-    }
+    let list = use_load(((*q).clone(), (*sort).clone(), *page, reload.0), |(q, sort, page, _)| async move {
+        admin::users(&q, &sort, page).await
+    });
+    // A failed change, else a failed load.
+    let error = (*change_error).clone().or_else(|| list.error().map(|e| i18n.error(e)));
+    let list = list.value();
     let change = {
-        let (reload, error, i18n) = (reload.clone(), error.clone(), i18n.clone());
+        let (reload, error, i18n) = (reload.clone(), change_error.clone(), i18n.clone());
         move |id: i64, update: UpdateUser| {
             let (reload, error, i18n) = (reload.clone(), error.clone(), i18n.clone());
             wasm_bindgen_futures::spawn_local(async move {
@@ -119,7 +109,7 @@ pub fn Users() -> Html {
                     </select>
                 </label>
             </div>
-            if let Some(error) = &*error { <p class="form-error" role="alert">{ error.clone() }</p> }
+            if let Some(error) = &error { <p class="form-error" role="alert">{ error.clone() }</p> }
             <div class="table-scroll">
                 <table class="users">
                     <thead><tr>

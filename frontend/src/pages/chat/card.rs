@@ -5,10 +5,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
-    app::{Route, use_session},
-    components::avatar::Avatar,
-    i18n::use_i18n,
-    services,
+    components::avatar::Avatar, hooks::use_load, i18n::use_i18n, routes::Route, services, session::use_session,
 };
 
 #[derive(Properties, PartialEq)]
@@ -22,25 +19,11 @@ pub struct CardProps {
 pub fn CharacterCard(props: &CardProps) -> Html {
     let i18n = use_i18n();
     let session = use_session();
-    let character = use_state(|| None::<Character>);
-    let models = use_state(Vec::<Model>::new);
+    let character = use_load(props.chat.character_id, services::characters::fetch);
+    let character: Option<Character> = character.value().map(|c| (*c).clone());
+    let models = use_load((), |()| services::characters::models());
+    let models: Vec<Model> = models.value().map(|list| list.items.clone()).unwrap_or_default();
     let error = use_state(|| None::<String>);
-    {
-        let character = character.clone();
-        use_effect_with(props.chat.character_id, move |&id| {
-            wasm_bindgen_futures::spawn_local(async move { character.set(services::characters::fetch(id).await.ok()) });
-        });
-    }
-    {
-        let models = models.clone();
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(list) = services::characters::models().await {
-                    models.set(list.items);
-                }
-            });
-        });
-    }
     let onchange = {
         let (chat_id, on_changed, error, i18n) = (props.chat.id, props.on_changed.clone(), error.clone(), i18n.clone());
         Callback::from(move |e: Event| {
@@ -61,7 +44,7 @@ pub fn CharacterCard(props: &CardProps) -> Html {
     html! {
         <div class="character-card">
             <button class="icon-button narrow-only close-card" onclick={props.on_close.clone()} aria-label={i18n.t("common.close")}>{ "×" }</button>
-            if let Some(c) = &*character {
+            if let Some(c) = &character {
                 <Avatar name={c.name.clone()} url={c.avatar_url.clone().map(AttrValue::from)} large=true />
                 <h2>{ c.name.clone() }</h2>
                 <p class="description">{ c.description.clone() }</p>

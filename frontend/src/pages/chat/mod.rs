@@ -11,10 +11,10 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
-    app::Route,
     format::local_time,
-    hooks::{liveness, use_refresh},
+    hooks::{use_load, use_refresh},
     i18n::use_i18n,
+    routes::Route,
     services,
 };
 
@@ -27,63 +27,33 @@ pub struct ChatPageProps {
 pub fn ChatPage(props: &ChatPageProps) -> Html {
     let i18n = use_i18n();
     let navigator = use_navigator().expect("inside the router");
-    let chats = use_state(|| None::<Vec<Chat>>);
     let refresh = use_refresh();
     let picking = use_state(|| false);
     let show_card = use_state(|| false);
-    let current = use_state(|| None::<Chat>);
+    let chats = use_load(refresh.0, |_| services::chats::list());
+    let current = use_load((props.chat_id, refresh.0), |(id, _)| async move {
+        match id {
+            Some(id) => services::chats::fetch(id).await.map(Some),
+            None => Ok(None),
+        }
+    });
     // The server's message limit once it has said (asked once per visit); its default until then.
-    let max_chars = use_state(|| DEFAULT_MAX_MESSAGE_CHARS);
+    let limits = use_load((), |()| services::chats::limits());
+    let max_chars =
+        limits.value().and_then(|l| usize::try_from(l.max_message_chars).ok()).unwrap_or(DEFAULT_MAX_MESSAGE_CHARS);
     {
-        let max_chars = max_chars.clone();
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(limits) = services::chats::limits().await {
-                    max_chars.set(usize::try_from(limits.max_message_chars).unwrap_or(DEFAULT_MAX_MESSAGE_CHARS));
-                }
-            });
-        });
-    }
-
-    {
-        let chats = chats.clone();
-        use_effect_with(refresh.0, move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(list) = services::chats::list().await {
-                    chats.set(Some(list.items));
-                }
-            });
-        });
-    }
-    {
-        let current = current.clone();
         let show_card = show_card.clone();
-        use_effect_with(props.chat_id, move |id| {
-            show_card.set(false);
-            current.set(None);
-            let (live, end) = liveness();
-            if let Some(id) = *id {
-                wasm_bindgen_futures::spawn_local(async move {
-                    let chat = services::chats::fetch(id).await.ok();
-                    if live.get() {
-                        current.set(chat);
-                    }
-                });
-            }
-            end
-        });
+        use_effect_with(props.chat_id, move |_| show_card.set(false));
     }
 
     let on_activity = {
         let refresh = refresh.clone();
         Callback::from(move |_| refresh.dispatch(()))
     };
+    // The chat and the list load again, with the change.
     let on_chat_changed = {
-        let (current, refresh) = (current.clone(), refresh.clone());
-        Callback::from(move |chat: Chat| {
-            current.set(Some(chat));
-            refresh.dispatch(());
-        })
+        let refresh = refresh.clone();
+        Callback::from(move |_: Chat| refresh.dispatch(()))
     };
     let open_picker = {
         let picking = picking.clone();
@@ -122,14 +92,14 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
     };
 
     // Only the chat this page is about, whatever answer came last.
-    let current_chat = current.as_ref().filter(|chat| Some(chat.id) == props.chat_id).cloned();
+    let current_chat = current.value().and_then(|chat| (*chat).clone()).filter(|chat| Some(chat.id) == props.chat_id);
     let layout = classes!("chat-layout", props.chat_id.map(|_| "has-chat"), show_card.then_some("show-card"),);
-    let list = match &*chats {
+    let list = match chats.value() {
         None => html! { <p class="muted pad">{ i18n.t("common.loading") }</p> },
-        Some(items) if items.is_empty() => html! { <p class="muted pad">{ i18n.t("chat.no_chats") }</p> },
-        Some(items) => html! {
+        Some(list) if list.items.is_empty() => html! { <p class="muted pad">{ i18n.t("chat.no_chats") }</p> },
+        Some(list) => html! {
             <ul class="chat-list">
-                { for items.iter().map(|chat| {
+                { for list.items.iter().map(|chat| {
                     let active = props.chat_id == Some(chat.id);
                     html! {
                         <li key={chat.id}>
@@ -156,7 +126,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
             </aside>
             <section class="pane conversation-pane">
                 if let Some(id) = props.chat_id {
-                    <conversation::Conversation key={id} chat_id={id} chat={current_chat.clone()} max_chars={*max_chars}
+                    <conversation::Conversation key={id} chat_id={id} chat={current_chat.clone()} {max_chars}
                         {on_activity} on_back={back} on_card={toggle_card.clone()} {on_delete} />
                 } else {
                     <div class="empty-state">

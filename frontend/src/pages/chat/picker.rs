@@ -5,7 +5,7 @@ use yew::prelude::*;
 
 use crate::{
     components::avatar::Avatar,
-    hooks::liveness,
+    hooks::use_load,
     i18n::use_i18n,
     services::{self, characters::CharacterFilter},
 };
@@ -20,21 +20,10 @@ pub struct PickerProps {
 pub fn CharacterPicker(props: &PickerProps) -> Html {
     let i18n = use_i18n();
     let filter = use_state(|| CharacterFilter { page: 1, ..Default::default() });
-    let found = use_state(|| None::<Vec<Character>>);
+    let found = use_load((*filter).clone(), |filter| async move { services::characters::list(&filter).await });
+    let found: Option<Vec<Character>> = found.value().map(|list| list.items.clone());
     let error = use_state(|| None::<String>);
     let search = use_node_ref();
-    {
-        let found = found.clone();
-        use_effect_with((*filter).clone(), move |filter| {
-            let (filter, (live, end)) = (filter.clone(), liveness());
-            wasm_bindgen_futures::spawn_local(async move {
-                if let (Ok(list), true) = (services::characters::list(&filter).await, live.get()) {
-                    found.set(Some(list.items));
-                }
-            });
-            end
-        });
-    }
     {
         let search = search.clone();
         use_effect_with((), move |_| {

@@ -1,4 +1,4 @@
-//! Small hooks the pages share.
+//! A refresh counter that loading effects depend on, and the liveness flag of an effect.
 
 use std::{cell::Cell, rc::Rc};
 
