@@ -75,7 +75,7 @@ async fn create_admin(config: Config, username: &str) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let secret = secret::resolve(&config)?;
-    let accounts = Accounts::new(db, TokenIssuer::new(&secret, config.jwt_ttl).into(), Default::default());
+    let accounts = Accounts::new(db, TokenIssuer::new(&secret, config.jwt_ttl).into(), Default::default(), false);
     let outcome =
         accounts.create_or_promote_admin(username, read_new_password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     match outcome {

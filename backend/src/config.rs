@@ -40,6 +40,10 @@ pub struct Config {
     pub jwt_ttl: Duration,
     pub cors_allowed_origins: Vec<String>,
     pub admin_bootstrap: Option<AdminBootstrap>,
+    /// The first account registered on a server with none becomes its admin.
+    pub first_account_admin: bool,
+    /// Create the starter characters on a database that has no characters.
+    pub starter_characters: bool,
     pub static_dir: PathBuf,
     pub log_level: String,
     pub log_format: LogFormat,
@@ -145,6 +149,8 @@ impl Config {
                 })
                 .unwrap_or_default(),
             admin_bootstrap,
+            first_account_admin: parse_var(&var, "FIRST_ACCOUNT_ADMIN", true)?,
+            starter_characters: parse_var(&var, "STARTER_CHARACTERS", true)?,
             static_dir: var("STATIC_DIR").unwrap_or_else(|| "frontend/dist".into()).into(),
             log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             log_format: match var("LOG_FORMAT").as_deref() {
@@ -248,6 +254,7 @@ mod tests {
         assert_eq!(c.limits.max_concurrent_streams, 2);
         assert_eq!(c.limits.writes_per_minute, 60);
         assert_eq!(c.limits.max_live_connections_per_user, 10);
+        assert!(c.first_account_admin && c.starter_characters);
         assert_eq!(c.limits.default_daily_token_quota, None);
         assert!(c.providers.openai.is_none() && c.providers.anthropic.is_none() && c.providers.dify.is_none());
         assert_eq!(c.providers.demo_delay, Duration::from_millis(30));

@@ -1,7 +1,10 @@
 //! Troupe's server: a multi-user character chat platform over an HTTP API.
 //!
 //! Layers, outside in: `http` (cross-cutting middleware) → `api` (operations and the one
-//! error mapping) → `services` (domain rules) → `storage` (SQL for SQLite and PostgreSQL).
+//! error mapping) → `services` (the rules, one module per subject) → `storage` (SQL for SQLite
+//! and PostgreSQL) and `providers` (one module per model wire format); `domain` holds the
+//! values every layer shares. `state` is the one application state handed to requests. See
+//! `docs/architecture.md`.
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -15,6 +15,7 @@ use crate::{
     auth::{TokenIssuer, secret},
     config::Config,
     http::{BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, nodelay::NoDelayAcceptor, spa},
+    services::starters,
     state::AppState,
     storage::Db,
     telemetry,
@@ -32,8 +33,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Connects and migrates the database, bootstraps the admin, and binds the listener
-    /// (port 0 picks a free port; see `address`).
+    /// Connects and migrates the database, bootstraps the admin and the starter characters,
+    /// and binds the listener (port 0 picks a free port; see `address`).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
@@ -45,6 +46,13 @@ impl Application {
                 .bootstrap_admin(&admin.username, &admin.password)
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot create the bootstrap admin: {e}"))?;
+        }
+        if config.starter_characters {
+            let created =
+                starters::ensure(&state.db).await.map_err(|e| anyhow::anyhow!("cannot create the starters: {e}"))?;
+            if created > 0 {
+                tracing::info!(created, "created the starter characters (STARTER_CHARACTERS=false turns them off)");
+            }
         }
         let app = http_stack(&config, &state);
         let acceptor = TcpListener::bind(config.bind)

@@ -56,7 +56,7 @@ impl AppState {
             limits.clone(),
         );
         let (presence, changes) = (Presence::default(), SessionChanges::default());
-        let accounts = Accounts::new(db.clone(), Arc::new(tokens), changes.clone());
+        let accounts = Accounts::new(db.clone(), Arc::new(tokens), changes.clone(), config.first_account_admin);
         let conversations = Conversations::new(db.clone());
         Ok(Self {
             users: Users::new(db.clone(), conversations.clone(), changes.clone()),

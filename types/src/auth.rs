@@ -31,6 +31,14 @@ pub struct RegisterRequest {
     pub email: Option<String>,
 }
 
+/// What someone about to register should know (`GET /api/auth/registration`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct RegistrationInfo {
+    /// The server has no accounts yet, and the first one becomes its admin.
+    pub first_account_is_admin: bool,
+}
+
 /// Body of `POST /api/auth/login`. Unknown fields are ignored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]

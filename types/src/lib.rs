@@ -17,7 +17,7 @@ pub use admin::{
     DailyUsageList, LiveStats, ModelUsage, NewAnnouncement, Overview, OverviewDay, OverviewTotals, TopCharacter,
     TopUser, UpdateUser,
 };
-pub use auth::{AuthResponse, LoginRequest, RegisterRequest, User};
+pub use auth::{AuthResponse, LoginRequest, RegisterRequest, RegistrationInfo, User};
 pub use characters::{Character, CharacterInput, CharacterList, Prompt, PromptInput, PromptList, Visibility};
 pub use chats::{
     Chat, ChatList, ChatTurn, CreateChat, Message, MessageLimits, MessageList, MessageStatus, Role, SendMessage,

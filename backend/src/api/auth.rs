@@ -2,7 +2,7 @@
 
 use poem::web::Data;
 use poem_openapi::{ApiResponse, OpenApi, payload::Json};
-use troupe_types::{AuthResponse, LoginRequest, RegisterRequest, User};
+use troupe_types::{AuthResponse, LoginRequest, RegisterRequest, RegistrationInfo, User};
 
 use super::{
     ApiTags,
@@ -24,6 +24,13 @@ enum RegisterResponse {
     /// The account exists and is signed in; the session cookie is set.
     #[oai(status = 201)]
     Created(Json<AuthResponse>, #[oai(header = "Set-Cookie")] String),
+}
+
+#[derive(ApiResponse)]
+enum RegistrationResponse {
+    /// What registering will do.
+    #[oai(status = 200)]
+    Info(Json<RegistrationInfo>),
 }
 
 #[derive(ApiResponse)]
@@ -52,7 +59,8 @@ impl AuthApi {
     /// Create an account
     ///
     /// Limited with sign-in to `RATE_LIMIT_AUTH_PER_MINUTE` attempts per client address
-    /// (429 `rate_limited` with `Retry-After`).
+    /// (429 `rate_limited` with `Retry-After`). The first account on a server with none becomes
+    /// its admin (`FIRST_ACCOUNT_ADMIN`; see `GET /api/auth/registration`).
     /// Username: 3–32 characters of `[A-Za-z0-9_]`, unique ignoring case (409 `username_taken`).
     /// Password: 8–128 characters with a letter and a digit. Email optional; blank counts as
     /// absent. Rule violations answer 422 with `field` set. Unknown fields are ignored.
@@ -67,6 +75,16 @@ impl AuthApi {
         let signed_in = state.accounts.register(body.0).await?;
         let (body, set_cookie) = session_answer(signed_in, &state.accounts, &state.session_cookie);
         Ok(RegisterResponse::Created(body, set_cookie))
+    }
+
+    /// Before registering
+    ///
+    /// Whether the account about to be created will be the server's admin: on a server with no
+    /// accounts yet the first one is (unless `FIRST_ACCOUNT_ADMIN=false`). No session needed.
+    #[oai(path = "/api/auth/registration", method = "get", operation_id = "registration_info")]
+    async fn registration(&self, state: Data<&AppState>) -> Result<RegistrationResponse, ApiError> {
+        let first_account_is_admin = state.accounts.next_account_is_admin().await?;
+        Ok(RegistrationResponse::Info(Json(RegistrationInfo { first_account_is_admin })))
     }
 
     /// Sign in

@@ -14,7 +14,10 @@ use crate::{
     clock::now_millis,
     domain::{Email, Password, User, Username},
     error::{AppError, SessionProblem},
-    storage::{Db, StorageError, revocations, users},
+    storage::{
+        Db, StorageError, revocations,
+        users::{self, NewRole},
+    },
 };
 
 /// A user with a fresh session token.
@@ -31,11 +34,13 @@ pub struct Accounts {
     tokens: Arc<TokenIssuer>,
     backoff: Arc<LoginBackoff>,
     changes: SessionChanges,
+    /// Whether the first account registered becomes the admin (`FIRST_ACCOUNT_ADMIN`).
+    first_account_admin: bool,
 }
 
 impl Accounts {
-    pub fn new(db: Db, tokens: Arc<TokenIssuer>, changes: SessionChanges) -> Self {
-        Self { db, tokens, backoff: Arc::default(), changes }
+    pub fn new(db: Db, tokens: Arc<TokenIssuer>, changes: SessionChanges, first_account_admin: bool) -> Self {
+        Self { db, tokens, backoff: Arc::default(), changes, first_account_admin }
     }
 
     pub fn token_ttl(&self) -> std::time::Duration {
@@ -47,8 +52,18 @@ impl Accounts {
         let username = Username::parse(req.username)?;
         let password = Password::parse(req.password)?;
         let email = Email::parse_optional(req.email)?.map(Email::into_inner);
-        let user = self.create_user(&username, email.as_deref(), &password, false).await?;
+        let role = if self.first_account_admin { NewRole::AdminIfFirst } else { NewRole::User };
+        let user = self.create_user(&username, email.as_deref(), &password, role).await?;
+        if user.is_admin {
+            tracing::info!(user.id = %user.id, username = user.username, "the first account is the server's admin");
+        }
         self.sign_in(user)
+    }
+
+    /// Whether the next account registered will be the admin: a fresh server's first account
+    /// is (unless `FIRST_ACCOUNT_ADMIN=false`).
+    pub async fn next_account_is_admin(&self) -> Result<bool, AppError> {
+        Ok(self.first_account_admin && users::no_accounts(&self.db).await?)
     }
 
     /// The same `InvalidCredentials`, after the same argon2 work, whether the username is
@@ -125,7 +140,7 @@ impl Accounts {
         }
         let username = Username::parse(username.to_owned())?;
         let password = Password::parse(secrecy::ExposeSecret::expose_secret(password).to_owned())?;
-        match self.create_user(&username, None, &password, true).await {
+        match self.create_user(&username, None, &password, NewRole::Admin).await {
             Ok(user) => {
                 tracing::info!(user.id = %user.id, username = user.username, "created the bootstrap admin");
                 Ok(())
@@ -157,7 +172,7 @@ impl Accounts {
         }
         let username = Username::parse(username.to_owned())?;
         let password = Password::parse(password()?)?;
-        let user = self.create_user(&username, None, &password, true).await?;
+        let user = self.create_user(&username, None, &password, NewRole::Admin).await?;
         Ok(AdminOutcome::Created(user))
     }
 
@@ -166,10 +181,10 @@ impl Accounts {
         username: &Username,
         email: Option<&str>,
         password: &Password,
-        is_admin: bool,
+        role: NewRole,
     ) -> Result<User, AppError> {
         let password_hash = password::hash(password.secret()).await?;
-        let new = users::NewUser { username: username.as_str(), email, password_hash: &password_hash, is_admin };
+        let new = users::NewUser { username: username.as_str(), email, password_hash: &password_hash, role };
         users::insert(&self.db, new).await.map_err(|e| match e {
             StorageError::Conflict => AppError::UsernameTaken,
             other => other.into(),

@@ -11,6 +11,7 @@ pub mod live;
 pub mod presence;
 pub mod prompt_assembly;
 pub mod prompts;
+pub mod starters;
 pub mod stats;
 pub mod tokens;
 pub mod users;

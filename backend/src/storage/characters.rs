@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 use troupe_types::Visibility;
 
-use super::{Db, StorageError, like_pattern, text::DbText};
+use super::{Db, Lock, StorageError, like_pattern, text::DbText, users};
 use crate::{
     clock::now_millis,
     domain::{Character, CharacterDraft, CharacterFilter, CharacterId, UserId},
@@ -65,15 +65,41 @@ fn tags_json(tags: &[String]) -> String {
 
 #[tracing::instrument(skip_all, fields(user.id = %owner_id), err(level = "warn"))]
 pub async fn insert(db: &Db, owner_id: UserId, draft: &CharacterDraft) -> Result<Character, StorageError> {
-    let now = now_millis();
+    insert_with(db.writer(), owner_id, draft).await
+}
+
+async fn insert_with<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    owner_id: UserId,
+    draft: &CharacterDraft,
+) -> Result<Character, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO characters (owner_id, name, description, personality, scenario, system_prompt, greeting, \
          example_dialogue, avatar_url, tags, visibility, model, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {COLUMNS}"
     ));
     let row: CharacterRow =
-        bind_draft(sqlx::query_as(sql).bind(owner_id), draft).bind(now).fetch_one(db.writer()).await?;
+        bind_draft(sqlx::query_as(sql).bind(owner_id), draft).bind(now_millis()).fetch_one(executor).await?;
     row.try_into()
+}
+
+/// Creates `drafts` as characters of the built-in account if the database has never had a
+/// character (deleted ones count); returns how many it created. Under a lock, so instances
+/// starting together create them once.
+pub async fn insert_starters(db: &Db, drafts: &[CharacterDraft]) -> Result<usize, StorageError> {
+    let mut tx = db.writer().begin().await?;
+    db.lock_for(&mut tx, Lock::StarterCharacters).await?;
+    let any: Option<CharacterId> =
+        sqlx::query_scalar("SELECT id FROM characters LIMIT 1").fetch_optional(&mut *tx).await?;
+    if any.is_some() {
+        return Ok(0);
+    }
+    let owner = users::builtin_owner(&mut tx).await?;
+    for draft in drafts {
+        insert_with(&mut *tx, owner, draft).await?;
+    }
+    tx.commit().await?;
+    Ok(drafts.len())
 }
 
 /// Replaces every editable field.

@@ -46,6 +46,15 @@ impl StorageError {
     }
 }
 
+/// What an advisory lock guards (its number is the lock's key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lock {
+    /// Deciding whether a new account is the first.
+    FirstAccount = 7_401,
+    /// Creating the starter characters on a fresh database.
+    StarterCharacters = 7_402,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     Sqlite,
@@ -151,6 +160,15 @@ impl Db {
 
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// Serialises `tx` with every other transaction that takes `lock`, until it ends: a
+    /// PostgreSQL advisory lock. (SQLite runs one writing transaction at a time anyway.)
+    pub async fn lock_for(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, lock: Lock) -> Result<(), StorageError> {
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT CAST(pg_advisory_xact_lock($1) AS TEXT)").bind(lock as i64).execute(&mut **tx).await?;
+        }
+        Ok(())
     }
 
     /// Writes a consistent copy of a SQLite database to `path` while the server runs (SQLite's

@@ -53,13 +53,13 @@ pub async fn days(db: &Db, from: &str, to: &str) -> Result<Vec<DayFigures>, Stor
 pub async fn signups(db: &Db, from: Millis, to: Millis) -> Result<(Vec<(i64, i64)>, i64), StorageError> {
     let per_day: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT created_at / 86400000 AS epoch_day, COUNT(*) FROM users \
-         WHERE created_at >= $1 AND created_at < $2 GROUP BY created_at / 86400000",
+         WHERE builtin = 0 AND created_at >= $1 AND created_at < $2 GROUP BY created_at / 86400000",
     )
     .bind(from)
     .bind(to)
     .fetch_all(db.pool())
     .await?;
-    let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(db.pool()).await?;
+    let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE builtin = 0").fetch_one(db.pool()).await?;
     Ok((per_day, all))
 }
 

@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, Engine, StorageError, flag, like_pattern};
+use super::{Db, Engine, Lock, StorageError, flag, like_pattern};
 use crate::{
     clock::now_millis,
     domain::{User, UserId, UserOrder},
@@ -40,26 +40,87 @@ pub struct NewUser<'a> {
     pub username: &'a str,
     pub email: Option<&'a str>,
     pub password_hash: &'a str,
-    pub is_admin: bool,
+    pub role: NewRole,
 }
 
-/// Inserts an account; `Conflict` when the username is taken (ignoring case).
+/// Whether a new account is an admin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewRole {
+    User,
+    Admin,
+    /// An admin if no account exists yet (the built-in one aside), else a user.
+    AdminIfFirst,
+}
+
+impl NewRole {
+    fn code(self) -> i16 {
+        match self {
+            Self::User => 0,
+            Self::Admin => 1,
+            Self::AdminIfFirst => 2,
+        }
+    }
+}
+
+/// Inserts an account; `Conflict` when the username is taken (ignoring case). Deciding
+/// `AdminIfFirst` and inserting are one statement, under a lock on PostgreSQL, so two first
+/// registrations at once cannot both become admins.
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn insert(db: &Db, new: NewUser<'_>) -> Result<User, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO users (username, email, password_hash, is_admin, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING {USER_COLUMNS}"
+         SELECT $1, $2, $3, CASE WHEN $4 < 2 THEN $4 \
+                                 WHEN EXISTS (SELECT 1 FROM users WHERE builtin = 0) THEN 0 ELSE 1 END, $5 \
+         RETURNING {USER_COLUMNS}"
     ));
+    let mut tx = db.writer().begin().await?;
+    if new.role == NewRole::AdminIfFirst {
+        db.lock_for(&mut tx, Lock::FirstAccount).await?;
+    }
     let row: UserRow = sqlx::query_as(sql)
         .bind(new.username)
         .bind(new.email)
         .bind(new.password_hash)
-        .bind(i16::from(new.is_admin))
+        .bind(new.role.code())
         .bind(now_millis())
-        .fetch_one(db.writer())
+        .fetch_one(&mut *tx)
         .await
         .map_err(StorageError::from_insert)?;
+    tx.commit().await?;
     Ok(row.into())
+}
+
+/// The built-in account that owns what Troupe ships, created on first use. It cannot sign in
+/// (its password hash is no hash) and lists of users leave it out.
+pub async fn builtin_owner(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<UserId, StorageError> {
+    let existing: Option<UserId> = sqlx::query_scalar("SELECT id FROM users WHERE builtin = 1 ORDER BY id LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    // `troupe` unless someone took that name first.
+    for username in ["troupe", "troupe_builtin"] {
+        let created: Option<UserId> = sqlx::query_scalar(
+            "INSERT INTO users (username, password_hash, builtin, created_at) VALUES ($1, '!', 1, $2) \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(username)
+        .bind(now_millis())
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(id) = created {
+            return Ok(id);
+        }
+    }
+    Err(StorageError::Conflict)
+}
+
+/// Whether the next account registered would be the first (the built-in one aside).
+pub async fn no_accounts(db: &Db) -> Result<bool, StorageError> {
+    let any: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM users WHERE builtin = 0 LIMIT 1").fetch_optional(db.pool()).await?;
+    Ok(any.is_none())
 }
 
 /// An account and its password hash, for signing in.
@@ -78,7 +139,7 @@ pub async fn find_credentials(db: &Db, username: &str) -> Result<Option<Credenti
         password_hash: String,
     }
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1)"
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1) AND builtin = 0"
     ));
     let row: Option<Row> = sqlx::query_as(sql).bind(username).fetch_optional(db.pool()).await?;
     Ok(row.map(|r| Credentials { user: r.user.into(), password_hash: r.password_hash }))
@@ -104,7 +165,7 @@ pub async fn find_for_session(db: &Db, id: UserId, jti: &str) -> Result<Option<(
 }
 
 pub async fn find_by_id(db: &Db, id: UserId) -> Result<Option<User>, StorageError> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND builtin = 0"));
     let row: Option<UserRow> = sqlx::query_as(sql).bind(id).fetch_optional(db.pool()).await?;
     Ok(row.map(User::from))
 }
@@ -120,7 +181,7 @@ pub async fn admin_exists(db: &Db) -> Result<bool, StorageError> {
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn promote_to_admin(db: &Db, username: &str) -> Result<User, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "UPDATE users SET is_admin = 1 WHERE lower(username) = lower($1) RETURNING {USER_COLUMNS}"
+        "UPDATE users SET is_admin = 1 WHERE lower(username) = lower($1) AND builtin = 0 RETURNING {USER_COLUMNS}"
     ));
     let row: Option<UserRow> = sqlx::query_as(sql).bind(username).fetch_optional(db.writer()).await?;
     row.map(User::from).ok_or(StorageError::NotFound)
@@ -162,7 +223,7 @@ impl UserStatsRow {
     }
 }
 
-const USER_FILTER: &str = "WHERE ($1 = '' OR lower(u.username) LIKE $1 ESCAPE '\\' \
+const USER_FILTER: &str = "WHERE u.builtin = 0 AND ($1 = '' OR lower(u.username) LIKE $1 ESCAPE '\\' \
                            OR lower(COALESCE(u.email, '')) LIKE $1 ESCAPE '\\')";
 
 /// Users matching `query` (username or email), with lifetime totals and today's tokens.

@@ -102,9 +102,14 @@ pub async fn spawn_app_with(engine: Engine, extra: &[(&str, &str)]) -> TestApp {
         ("JWT_SECRET", jwt_secret.as_str()),
         ("DATA_DIR", data_dir.as_str()),
         ("STATIC_DIR", "/nonexistent"),
+        // The first user stays an ordinary one and there are no starter characters, unless a
+        // test is about them.
+        ("FIRST_ACCOUNT_ADMIN", "false"),
+        ("STARTER_CHARACTERS", "false"),
         // Limits are off unless a test is about them.
         ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
         ("RATE_LIMIT_MESSAGES_PER_MINUTE", "0"),
+        ("RATE_LIMIT_WRITES_PER_MINUTE", "0"),
         ("MAX_CONCURRENT_STREAMS", "1000"),
         ("DEMO_DELAY_MS", "0"),
         ("MODELS_FILE", models_file.as_str()),
@@ -290,6 +295,8 @@ impl ServerProcess {
                 ("RATE_LIMIT_MESSAGES_PER_MINUTE", "0"),
                 ("RATE_LIMIT_WRITES_PER_MINUTE", "0"),
                 ("MAX_CONCURRENT_STREAMS", "1000"),
+                ("FIRST_ACCOUNT_ADMIN", "false"),
+                ("STARTER_CHARACTERS", "false"),
                 ("MODELS_FILE", &models_file.to_string_lossy()),
                 ("OPENAI_BASE_URL", &upstream.openai_base_url()),
                 ("OPENAI_API_KEY", OPENAI_KEY),

@@ -8,6 +8,7 @@ mod characters;
 mod chats;
 mod cli;
 mod faults;
+mod first_run;
 mod hardening;
 mod openapi;
 mod service;

@@ -85,7 +85,9 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// `settings` are extra environment variables for the server.
+    /// `settings` are extra environment variables for the server. By default it has an admin
+    /// (`ADMIN`) and no starter characters; `("ADMIN_USERNAME", "")` and
+    /// `("STARTER_CHARACTERS", "true")` give a fresh install instead.
     pub fn start(settings: &[(&str, &str)]) -> Self {
         require("nginx", "nginx");
         let dist = web_app();
@@ -97,6 +99,7 @@ impl Stack {
             .env("DATABASE_URL", format!("sqlite://{}/troupe.db", dir.path().display()))
             .env("DATA_DIR", dir.path())
             .env("STATIC_DIR", &dist)
+            .env("STARTER_CHARACTERS", "false")
             .env("ADMIN_USERNAME", ADMIN.0)
             .env("ADMIN_PASSWORD", ADMIN.1)
             .env("TRUSTED_PROXIES", "127.0.0.1")

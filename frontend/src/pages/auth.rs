@@ -11,6 +11,7 @@ use yew_router::prelude::*;
 
 use crate::{
     components::{field::Field, layout::LanguageSwitcher},
+    hooks::use_load,
     i18n::use_i18n,
     routes::Route,
     services::{self, ApiError},
@@ -41,6 +42,12 @@ pub fn AuthPage(props: &AuthPageProps) -> Html {
     let busy = use_state(|| false);
     let failure = use_state(|| None::<ApiError>);
     let register = props.register;
+    // On a fresh server the first account becomes its admin: say so before it is created.
+    let registration = use_load(register, |register| async move {
+        if register { services::auth::registration().await.map(Some) } else { Ok(None) }
+    });
+    let first_account_is_admin =
+        registration.value().is_some_and(|info| matches!(&*info, Some(i) if i.first_account_is_admin));
 
     // Where to go afterwards: back to the page that asked for a session, else the chats.
     let next: String = location
@@ -124,6 +131,9 @@ pub fn AuthPage(props: &AuthPageProps) -> Html {
             <main class="auth-card" id="main">
                 <p class="brand big">{ "Troupe" }</p>
                 <h1>{ i18n.t(title) }</h1>
+                if register && first_account_is_admin {
+                    <p class="notice" data-testid="first-account-admin">{ i18n.t("auth.first_account_admin") }</p>
+                }
                 <form {onsubmit} novalidate=true>
                     <Field id="username" label={i18n.t("auth.username")} value={form.username.clone()}
                         oninput={edit(0, |f, v| f.username = v)} error={shown(0, username_error)}

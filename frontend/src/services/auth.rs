@@ -1,4 +1,4 @@
-use troupe_types::{AuthResponse, LoginRequest, RegisterRequest, User};
+use troupe_types::{AuthResponse, LoginRequest, RegisterRequest, RegistrationInfo, User};
 
 use super::{ApiResult, get, post, post_empty};
 
@@ -13,6 +13,11 @@ pub async fn me() -> ApiResult<Option<User>> {
 
 pub async fn login(request: &LoginRequest) -> ApiResult<User> {
     post::<_, AuthResponse>("/api/auth/login", request).await.map(|r| r.user)
+}
+
+/// Whether the account about to be registered will be the server's admin.
+pub async fn registration() -> ApiResult<RegistrationInfo> {
+    get("/api/auth/registration").await
 }
 
 pub async fn register(request: &RegisterRequest) -> ApiResult<User> {
