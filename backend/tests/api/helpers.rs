@@ -253,8 +253,9 @@ impl TestApp {
         sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1").bind(user_id).execute(self.db.pool()).await.unwrap();
     }
 
+    /// Accounts, the built-in one (which owns the starter characters) aside.
     pub async fn user_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(self.db.pool()).await.unwrap()
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE builtin = 0").fetch_one(self.db.pool()).await.unwrap()
     }
 
     pub async fn set_disabled(&self, user_id: i64) {
