@@ -11,8 +11,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::{Value, json};
-use support::{Server, percentile};
+use serde_json::json;
+use support::{Server, fake_catalog, percentile, post_json};
 use troupe_fake_upstream::{FakeUpstream, Script};
 
 const WINDOW: Duration = Duration::from_secs(5);
@@ -23,16 +23,11 @@ const OPEN_STREAMS: usize = 1000;
 async fn main() {
     let upstream = FakeUpstream::start().await;
     let data = tempfile::tempdir().unwrap();
-    let models = data.path().join("models.toml");
-    std::fs::write(
-        &models,
-        "[[model]]\nid = \"fake\"\nprovider = \"openai\"\ncontext_window = 16000\nmax_output_tokens = 256\n",
-    )
-    .unwrap();
+    let models = fake_catalog(data.path());
     let database_url =
         std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
     let data_dir = data.path().to_string_lossy().into_owned();
-    let (models, openai) = (models.to_string_lossy().into_owned(), upstream.openai_base_url());
+    let openai = upstream.openai_base_url();
     let server = Server::start([
         ("DATABASE_URL", database_url.as_str()),
         ("DATA_DIR", data_dir.as_str()),
@@ -100,36 +95,13 @@ impl Session {
 async fn sign_up(client: &reqwest::Client, base: &str, n: usize) -> Vec<Session> {
     let mut sessions = Vec::new();
     for i in 0..n {
-        let auth: Value = client
-            .post(format!("{base}/api/auth/register"))
-            .json(&json!({"username": format!("bench_{i}"), "password": "bench-pass-1"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = json!({"username": format!("bench_{i}"), "password": "bench-pass-1"});
+        let auth = post_json(client, format!("{base}/api/auth/register"), None, body).await;
         let token = auth["token"].as_str().expect("registered").to_owned();
-        let character: Value = client
-            .post(format!("{base}/api/characters"))
-            .bearer_auth(&token)
-            .json(&json!({"name": "Bench", "system_prompt": "You are {{char}}.", "greeting": "Hello!"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let chat: Value = client
-            .post(format!("{base}/api/chats"))
-            .bearer_auth(&token)
-            .json(&json!({"character_id": character["id"]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = json!({"name": "Bench", "system_prompt": "You are {{char}}.", "greeting": "Hello!"});
+        let character = post_json(client, format!("{base}/api/characters"), Some(&token), body).await;
+        let body = json!({"character_id": character["id"]});
+        let chat = post_json(client, format!("{base}/api/chats"), Some(&token), body).await;
         sessions.push(Session { token, chat: chat["id"].as_i64().unwrap() });
     }
     sessions

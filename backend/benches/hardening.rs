@@ -11,7 +11,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, report};
+use support::{Server, fake_catalog, post_json, report};
 use troupe_fake_upstream::{FakeUpstream, Script};
 
 const QUOTA: i64 = 35;
@@ -23,15 +23,10 @@ async fn main() {
     // Replies take a while, so that concurrent sends overlap.
     upstream.set_script(Script { first_token_delay: Duration::from_millis(300), ..Script::default() });
     let data = tempfile::tempdir().unwrap();
-    let models = data.path().join("models.toml");
-    std::fs::write(
-        &models,
-        "[[model]]\nid = \"fake\"\nprovider = \"openai\"\ncontext_window = 16000\nmax_output_tokens = 256\n",
-    )
-    .unwrap();
+    let models = fake_catalog(data.path());
     let database_url =
         std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
-    let (data_dir, models) = (data.path().to_string_lossy().into_owned(), models.to_string_lossy().into_owned());
+    let data_dir = data.path().to_string_lossy().into_owned();
     let openai = upstream.openai_base_url();
     let quota = QUOTA.to_string();
     let server = Server::start([
@@ -99,26 +94,9 @@ async fn tag_flood(client: &reqwest::Client, base: &str) {
 /// `CONCURRENT_SENDS` sends at once from a fresh user with the daily quota `QUOTA`.
 async fn quota_overshoot(client: &reqwest::Client, base: &str) {
     let token = sign_up(client, base, "spender").await;
-    let character: Value = client
-        .post(format!("{base}/api/characters"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Quota"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let chat: Value = client
-        .post(format!("{base}/api/chats"))
-        .bearer_auth(&token)
-        .json(&json!({"character_id": character["id"], "model": "fake"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let character = post_json(client, format!("{base}/api/characters"), Some(&token), json!({"name": "Quota"})).await;
+    let body = json!({"character_id": character["id"], "model": "fake"});
+    let chat = post_json(client, format!("{base}/api/chats"), Some(&token), body).await;
     let url = format!("{base}/api/chats/{}/messages", chat["id"]);
     let sends: Vec<_> = (0..CONCURRENT_SENDS)
         .map(|i| {
@@ -164,21 +142,11 @@ async fn metrics_growth(client: &reqwest::Client, base: &str) {
 }
 
 async fn sign_up(client: &reqwest::Client, base: &str, name: &str) -> String {
-    let resp = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({"username": name, "password": "bench-password-1"}))
-        .send()
-        .await
-        .unwrap();
-    resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    let body = json!({"username": name, "password": "bench-password-1"});
+    post_json(client, format!("{base}/api/auth/register"), None, body).await["token"].as_str().unwrap().to_owned()
 }
 
 async fn login(client: &reqwest::Client, base: &str, name: &str, password: &str) -> String {
-    let resp = client
-        .post(format!("{base}/api/auth/login"))
-        .json(&json!({"username": name, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    resp.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    let body = json!({"username": name, "password": password});
+    post_json(client, format!("{base}/api/auth/login"), None, body).await["token"].as_str().unwrap().to_owned()
 }

@@ -78,6 +78,32 @@ impl Drop for Server {
     }
 }
 
+/// POSTs `body` as JSON (with a bearer token when given) and returns the JSON answer.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let request = client.post(url).json(&body);
+    let request = match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    request.send().await.unwrap().json().await.unwrap()
+}
+
+/// A model catalogue in `dir` with one OpenAI-compatible model, `fake`; returns its path.
+pub fn fake_catalog(dir: &std::path::Path) -> String {
+    let models = dir.join("models.toml");
+    std::fs::write(
+        &models,
+        "[[model]]\nid = \"fake\"\nprovider = \"openai\"\ncontext_window = 16000\nmax_output_tokens = 256\n",
+    )
+    .unwrap();
+    models.to_string_lossy().into_owned()
+}
+
 /// The `p` quantile (0–1) of sorted samples.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

@@ -21,32 +21,18 @@ type Acknowledged = Arc<Mutex<BTreeSet<i64>>>;
 
 /// Signs up `users` users with a chat each; returns (token, chat id) pairs.
 async fn sign_up(client: &reqwest::Client, server: &ServerProcess, users: usize) -> Vec<(String, i64)> {
+    let post = |path: &str, token: Option<&str>, body: Value| {
+        let request = client.post(server.url(path)).json(&body);
+        let request = if let Some(token) = token { request.bearer_auth(token) } else { request };
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
     let mut sessions = Vec::new();
     for i in 0..users {
         let body = json!({"username": format!("load_{i}"), "password": crate::helpers::PASSWORD});
-        let signed: Value =
-            client.post(server.url("/api/auth/register")).json(&body).send().await.unwrap().json().await.unwrap();
-        let token = signed["token"].as_str().unwrap().to_owned();
-        let character: Value = client
-            .post(server.url("/api/characters"))
-            .bearer_auth(&token)
-            .json(&json!({"name": "Load"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let chat: Value = client
-            .post(server.url("/api/chats"))
-            .bearer_auth(&token)
-            .json(&json!({"character_id": character["id"], "model": "fake-openai"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = post("/api/auth/register", None, body).await["token"].as_str().unwrap().to_owned();
+        let character = post("/api/characters", Some(&token), json!({"name": "Load"})).await;
+        let body = json!({"character_id": character["id"], "model": "fake-openai"});
+        let chat = post("/api/chats", Some(&token), body).await;
         sessions.push((token, chat["id"].as_i64().unwrap()));
     }
     sessions
@@ -103,36 +89,65 @@ async fn stored_ids(db: &Db) -> BTreeSet<i64> {
     sqlx::query_scalar::<_, i64>("SELECT id FROM messages").fetch_all(db.pool()).await.unwrap().into_iter().collect()
 }
 
-async fn kill_9_under_load_loses_nothing_acknowledged(engine: Engine) {
-    let database = TestDatabase::create(engine).await;
-    let dir = tempfile::tempdir().unwrap();
-    let upstream = FakeUpstream::start().await;
-    upstream.set_script(Script { token_interval: Duration::from_millis(5), ..Script::default() });
-    let server = ServerProcess::start(&database.url, &upstream, dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let sessions = sign_up(&client, &server, 8).await;
-    let acknowledged: Acknowledged = Arc::default();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+/// A server process under a load of sends: half the users stream, half wait for JSON.
+struct Load {
+    database: TestDatabase,
+    dir: tempfile::TempDir,
+    upstream: FakeUpstream,
+    server: ServerProcess,
+    client: reqwest::Client,
+    acknowledged: Acknowledged,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    senders: Vec<tokio::task::JoinHandle<()>>,
+}
 
-    let senders: Vec<_> = sessions
-        .iter()
-        .enumerate()
-        .map(|(i, (token, chat))| {
-            let url = server.url(&format!("/api/chats/{chat}/messages"));
-            keep_sending(client.clone(), url, token.clone(), i % 2 == 1, acknowledged.clone(), stop.clone())
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    server.kill_hard();
-    for sender in senders {
-        sender.await.unwrap();
+impl Load {
+    async fn start(engine: Engine, users: usize) -> Self {
+        let database = TestDatabase::create(engine).await;
+        let dir = tempfile::tempdir().unwrap();
+        let upstream = FakeUpstream::start().await;
+        upstream.set_script(Script { token_interval: Duration::from_millis(5), ..Script::default() });
+        let server = ServerProcess::start(&database.url, &upstream, dir.path(), &[]);
+        let client = reqwest::Client::new();
+        let acknowledged: Acknowledged = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let senders = sign_up(&client, &server, users)
+            .await
+            .into_iter()
+            .enumerate()
+            .map(|(i, (token, chat))| {
+                let url = server.url(&format!("/api/chats/{chat}/messages"));
+                keep_sending(client.clone(), url, token, i % 2 == 1, acknowledged.clone(), stop.clone())
+            })
+            .collect();
+        Self { database, dir, upstream, server, client, acknowledged, stop, senders }
     }
 
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    fn acknowledged(&self) -> BTreeSet<i64> {
+        self.acknowledged.lock().unwrap().clone()
+    }
+
+    /// Waits for every sender to end (they end when told to, or when the server is gone).
+    async fn finish(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for sender in self.senders.drain(..) {
+            sender.await.unwrap();
+        }
+    }
+}
+
+async fn kill_9_under_load_loses_nothing_acknowledged(engine: Engine) {
+    let mut load = Load::start(engine, 8).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    load.server.kill_hard();
+    load.finish().await;
+
+    let acknowledged = load.acknowledged();
     assert!(acknowledged.len() > 20, "the load ran ({} acknowledged)", acknowledged.len());
-    let restarted = ServerProcess::start(&database.url, &upstream, dir.path(), &[]);
-    assert_eq!(client.get(restarted.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
-    let db = Db::connect(&database.url).await.unwrap();
+    let restarted = ServerProcess::start(&load.database.url, &load.upstream, load.dir.path(), &[]);
+    assert_eq!(load.client.get(restarted.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let db = Db::connect(&load.database.url).await.unwrap();
     let stored = stored_ids(&db).await;
     let lost: Vec<_> = acknowledged.difference(&stored).collect();
     assert!(lost.is_empty(), "acknowledged but gone after kill -9: {lost:?}");
@@ -140,38 +155,19 @@ async fn kill_9_under_load_loses_nothing_acknowledged(engine: Engine) {
 }
 
 async fn a_backup_under_load_holds_everything_acknowledged_before_it(engine: Engine) {
-    let database = TestDatabase::create(engine).await;
-    let dir = tempfile::tempdir().unwrap();
-    let upstream = FakeUpstream::start().await;
-    upstream.set_script(Script { token_interval: Duration::from_millis(5), ..Script::default() });
-    let server = ServerProcess::start(&database.url, &upstream, dir.path(), &[]);
-    let client = reqwest::Client::new();
-    let sessions = sign_up(&client, &server, 6).await;
-    let acknowledged: Acknowledged = Arc::default();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let senders: Vec<_> = sessions
-        .iter()
-        .enumerate()
-        .map(|(i, (token, chat))| {
-            let url = server.url(&format!("/api/chats/{chat}/messages"));
-            keep_sending(client.clone(), url, token.clone(), i % 2 == 1, acknowledged.clone(), stop.clone())
-        })
-        .collect();
+    let mut load = Load::start(engine, 6).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
 
-    let before_backup = acknowledged.lock().unwrap().clone();
-    let backup = dir.path().join("backup.db");
+    let before_backup = load.acknowledged();
+    let backup = load.dir.path().join("backup.db");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_troupe-server"))
         .args(["backup", &backup.to_string_lossy()])
-        .env("DATABASE_URL", &database.url)
+        .env("DATABASE_URL", &load.database.url)
         .env("LOG_LEVEL", "warn")
         .output()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for sender in senders {
-        sender.await.unwrap();
-    }
+    load.finish().await;
 
     if engine == Engine::Postgres {
         assert!(!out.status.success());
@@ -181,14 +177,13 @@ async fn a_backup_under_load_holds_everything_acknowledged_before_it(engine: Eng
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(before_backup.len() > 10, "the load ran ({} acknowledged)", before_backup.len());
     let restored_url = format!("sqlite://{}", backup.display());
-    let restored = ServerProcess::start(&restored_url, &upstream, dir.path(), &[]);
-    assert_eq!(client.get(restored.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
+    let restored = ServerProcess::start(&restored_url, &load.upstream, load.dir.path(), &[]);
+    assert_eq!(load.client.get(restored.url("/readyz")).send().await.unwrap().status(), StatusCode::OK);
     let db = Db::connect(&restored_url).await.unwrap();
     let stored = stored_ids(&db).await;
     let missing: Vec<_> = before_backup.difference(&stored).collect();
     assert!(missing.is_empty(), "acknowledged before the backup began, missing from it: {missing:?}");
     assert_ledger_matches_generations(&db).await;
-    drop(server);
 }
 
 crate::engine_tests!(

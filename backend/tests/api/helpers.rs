@@ -322,7 +322,7 @@ impl ServerProcess {
     }
 
     /// SIGKILL: no shutdown, no flushing, as a crash or an OOM kill.
-    pub fn kill_hard(mut self) {
+    pub fn kill_hard(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
