@@ -9,7 +9,7 @@ use crate::{
     config::Config,
     providers::ProviderSet,
     services::{
-        Accounts, Announcements, Characters, Chats, Conversations, ModelCatalog, Prompts, Stats, Users,
+        Accounts, Announcements, Characters, Chats, Conversations, ModelCatalog, Prompts, Stats, Turns, Users,
         limits::{AuthAttempts, CreateLimit},
         live::{LiveConnections, SessionChanges},
         presence::Presence,
@@ -25,6 +25,7 @@ pub struct AppState {
     pub characters: Characters,
     pub prompts: Prompts,
     pub chats: Chats,
+    pub turns: Turns,
     pub users: Users,
     pub conversations: Conversations,
     pub stats: Stats,
@@ -46,21 +47,14 @@ impl AppState {
         let create_limit = CreateLimit::new(limits.writes_per_minute);
         let characters = Characters::new(db.clone(), catalog.clone(), create_limit.clone());
         let prompts = Prompts::new(db.clone());
-        let chats = Chats::new(
-            db.clone(),
-            catalog.clone(),
-            providers,
-            characters.clone(),
-            prompts.clone(),
-            create_limit.clone(),
-            limits.clone(),
-        );
+        let turns = Turns::new(db.clone(), catalog.clone(), providers, prompts.clone(), limits.clone());
+        let chats = Chats::new(db.clone(), catalog.clone(), characters.clone(), create_limit.clone(), turns.clone());
         let (presence, changes) = (Presence::default(), SessionChanges::default());
         let accounts = Accounts::new(db.clone(), Arc::new(tokens), changes.clone(), config.first_account_admin);
         let conversations = Conversations::new(db.clone());
         Ok(Self {
             users: Users::new(db.clone(), conversations.clone(), changes.clone()),
-            stats: Stats::new(db.clone(), catalog.clone(), chats.clone(), presence.clone()),
+            stats: Stats::new(db.clone(), catalog.clone(), turns.clone(), presence.clone()),
             announcements: Announcements::new(db.clone()),
             live: LiveConnections::new(accounts.clone(), changes, limits.max_live_connections_per_user),
             conversations,
@@ -70,6 +64,7 @@ impl AppState {
             characters,
             prompts,
             chats,
+            turns,
             auth_attempts: AuthAttempts::new(limits.auth_per_minute),
             create_limit,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),

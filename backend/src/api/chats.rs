@@ -18,7 +18,7 @@ use super::{ApiTags, credentials::Authenticated, error::ApiError, payload::JsonB
 use crate::{
     domain::{ChatId, MessageId, Page},
     error::AppError,
-    services::chats::{FinishedTurn, StartedTurn, TurnProgress},
+    services::turns::{FinishedTurn, StartedTurn, TurnProgress},
     state::AppState,
 };
 
@@ -86,7 +86,7 @@ impl ChatsApi {
     /// (length in characters) before sending it.
     #[oai(path = "/api/limits", method = "get", operation_id = "message_limits")]
     async fn limits(&self, auth: Authenticated, state: Data<&AppState>) -> Result<LimitsResponse, ApiError> {
-        Ok(LimitsResponse::Limits(Json(state.chats.limits_for(&auth.0.user))))
+        Ok(LimitsResponse::Limits(Json(state.turns.limits_for(&auth.0.user))))
     }
 
     /// List my chats

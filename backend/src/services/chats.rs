@@ -1,147 +1,66 @@
-//! Chats and turns: the checks before a message, prompt assembly, streaming the reply from the
-//! provider, and storing what it cost.
-//!
-//! A turn runs in its own task so that the reply is stored whatever the client does: the HTTP
-//! side only listens to `TurnProgress`s. If it stops listening mid-stream, the partial reply is
-//! stored as `incomplete` and charged. Deleting the chat stops its turns; what they generated
-//! is charged all the same (the generation record outlives the chat).
+//! Chats and their messages, as their owner sees them.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
-use futures::StreamExt;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-use troupe_types::{CreateChat, MessageLimits, MessageStatus, Role, UpdateChat, UsageSource, rules};
+use troupe_types::{CreateChat, UpdateChat, rules};
 
 use super::{
-    Characters, Prompts,
-    catalog::{ModelCatalog, ModelSpec},
-    characters::known_model,
-    limits::{CreateLimit, KeyedLimit, PerUserSlots, QuotaReservations, Reservation, Slot, message_limit},
-    prompt_assembly::{PastTurn, PromptAssembler, SystemText, fill_names},
-    tokens,
+    Characters, Turns, catalog::ModelCatalog, characters::known_model, limits::CreateLimit,
+    prompt_assembly::fill_names, tokens, turns::StartedTurn,
 };
 use crate::{
-    clock::{now_millis, secs_until_midnight},
-    config::LimitSettings,
-    domain::{CharacterId, Chat, ChatId, Message, MessageId, MessagePage, MessageText, Page, TokenUsage, User, UserId},
+    domain::{CharacterId, Chat, ChatId, MessageId, MessagePage, Page, User},
     error::AppError,
-    providers::{CharacterSketch, ChatRequest, ProviderError, ProviderSet, StreamEvent, Turn},
-    storage::{Db, characters, chats, chats::NewMessage},
+    storage::{Db, chats},
 };
-
-/// How many recent messages are considered for the prompt before fitting the window.
-const HISTORY_LIMIT: i64 = 200;
-/// Deltas buffered toward a slow client before the turn waits for it.
-const EVENT_BUFFER: usize = 64;
-
-/// What a turn tells the HTTP side as it goes (which tells the client in its own terms).
-#[derive(Debug)]
-pub enum TurnProgress {
-    Delta(String),
-    Finished(Result<FinishedTurn, AppError>),
-}
-
-#[derive(Debug)]
-pub struct FinishedTurn {
-    pub assistant_message: Message,
-    pub usage: TokenUsage,
-    pub source: UsageSource,
-}
-
-/// A turn under way: the stored user message and the reply as it comes.
-pub struct StartedTurn {
-    pub user_message: Message,
-    pub events: mpsc::Receiver<TurnProgress>,
-}
 
 #[derive(Clone)]
 pub struct Chats {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
     db: Db,
     catalog: Arc<ModelCatalog>,
-    providers: Arc<ProviderSet>,
     characters: Characters,
-    prompts: Prompts,
-    message_limit: KeyedLimit<UserId>,
     create_limit: CreateLimit,
-    streams: Arc<PerUserSlots>,
-    reservations: Arc<QuotaReservations>,
-    running: RunningTurns,
-    limits: LimitSettings,
+    turns: Turns,
 }
 
 impl Chats {
     pub fn new(
         db: Db,
         catalog: Arc<ModelCatalog>,
-        providers: Arc<ProviderSet>,
         characters: Characters,
-        prompts: Prompts,
         create_limit: CreateLimit,
-        limits: LimitSettings,
+        turns: Turns,
     ) -> Self {
-        let inner = Inner {
-            db,
-            catalog,
-            providers,
-            characters,
-            prompts,
-            message_limit: message_limit(limits.messages_per_minute),
-            create_limit,
-            streams: PerUserSlots::new(limits.max_concurrent_streams),
-            reservations: Arc::default(),
-            running: RunningTurns::default(),
-            limits,
-        };
-        Self { inner: Arc::new(inner) }
-    }
-
-    /// Replies streaming right now, over all users.
-    pub fn active_streams(&self) -> usize {
-        self.inner.streams.open_total()
-    }
-
-    /// Lets the message limiter forget users who are back to full allowance.
-    pub fn forget_idle_limits(&self) {
-        self.inner.message_limit.forget_idle();
+        Self { db, catalog, characters, create_limit, turns }
     }
 
     /// Starts a chat with a character the user can see; its greeting becomes the first
     /// message (not charged).
     #[tracing::instrument(skip_all, fields(user.id = %user.id), err(level = "info"))]
     pub async fn create(&self, user: &User, request: CreateChat) -> Result<Chat, AppError> {
-        let inner = &self.inner;
-        let character = inner.characters.get(user, CharacterId::new(request.character_id)).await?;
-        inner.create_limit.check(user.id)?;
+        let character = self.characters.get(user, CharacterId::new(request.character_id)).await?;
+        self.create_limit.check(user.id)?;
         let model = match request.model.or_else(|| character.fields.model.clone()) {
             Some(model) => {
-                known_model(&inner.catalog, &model)?;
+                known_model(&self.catalog, &model)?;
                 model
             }
-            None => inner.catalog.default_model().id.clone(),
+            None => self.catalog.default_model().id.clone(),
         };
         let greeting = fill_names(&character.fields.greeting, character.name(), &user.username);
         let greeting = greeting.trim().to_owned();
         let greeting_tokens = tokens::count_off_executor(greeting.clone()).await as i64;
         let greeting = Some(greeting.as_str()).filter(|g| !g.is_empty()).map(|g| (g, greeting_tokens));
-        Ok(chats::create(&inner.db, user.id, character.id, character.name(), &model, greeting).await?)
+        Ok(chats::create(&self.db, user.id, character.id, character.name(), &model, greeting).await?)
     }
 
     pub async fn list(&self, user: &User, page: Page) -> Result<(Vec<Chat>, i64), AppError> {
-        Ok(chats::list_owned(&self.inner.db, user.id, page.limit, page.offset).await?)
+        Ok(chats::list_owned(&self.db, user.id, page.limit, page.offset).await?)
     }
 
     /// The user's own chat; anyone else's is `NotFound`.
     pub async fn get(&self, user: &User, id: ChatId) -> Result<Chat, AppError> {
-        chats::find_owned(&self.inner.db, id, user.id).await?.ok_or(AppError::NotFound)
+        chats::find_owned(&self.db, id, user.id).await?.ok_or(AppError::NotFound)
     }
 
     pub async fn update(&self, user: &User, id: ChatId, change: UpdateChat) -> Result<Chat, AppError> {
@@ -151,17 +70,17 @@ impl Chats {
             rules::check_text("title", title, rules::CHAT_TITLE_MAX_CHARS, true)?;
         }
         if let Some(model) = &change.model {
-            known_model(&self.inner.catalog, model)?;
+            known_model(&self.catalog, model)?;
         }
-        chats::update(&self.inner.db, id, title.as_deref(), change.model.as_deref()).await?;
+        chats::update(&self.db, id, title.as_deref(), change.model.as_deref()).await?;
         self.get(user, id).await
     }
 
     /// Deletes the chat and stops its replies under way (each is charged for what it generated).
     pub async fn delete(&self, user: &User, id: ChatId) -> Result<(), AppError> {
         self.get(user, id).await?;
-        chats::delete(&self.inner.db, id).await?;
-        self.inner.running.stop(id);
+        chats::delete(&self.db, id).await?;
+        self.turns.stop(id);
         Ok(())
     }
 
@@ -173,352 +92,13 @@ impl Chats {
         page: Page,
     ) -> Result<MessagePage, AppError> {
         self.get(user, id).await?;
-        let items = chats::messages_page(&self.inner.db, id, before_id, page.limit).await?;
+        let items = chats::messages_page(&self.db, id, before_id, page.limit).await?;
         Ok(MessagePage::new(items, page.limit))
     }
 
-    /// Checks, in the contract's order, then stores the user message and starts the reply:
-    /// ownership (404), length (422), rate limit, daily quota, concurrent streams (429).
-    #[tracing::instrument(skip_all, fields(user.id = %user.id, chat.id = %chat_id), err(level = "info"))]
+    /// Sends a message in the user's own chat (see `Turns::send`).
     pub async fn send(&self, user: &User, chat_id: ChatId, content: &str) -> Result<StartedTurn, AppError> {
-        let inner = &self.inner;
         let chat = self.get(user, chat_id).await?;
-        let text = MessageText::parse(content, inner.limits.max_message_chars)?;
-        inner.message_limit.check(&user.id).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
-
-        let model = self.model_of(&chat);
-        let character =
-            characters::find_including_deleted(&inner.db, chat.character_id).await?.ok_or(AppError::NotFound)?;
-        let history = self.history(&chat).await?;
-        let shared = inner.prompts.enabled_texts().await?;
-        let assembler = PromptAssembler { shared_prompts: &shared, character: &character, user_name: &user.username };
-        let system = SystemText::counted(assembler.system_text()).await;
-        let prompt =
-            PromptAssembler::assemble(system, &history, text.as_str(), model.context_window, model.max_output_tokens);
-
-        let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
-        let reservation = self.reserve_quota(user, worst_case).await?;
-        let slot = inner.streams.acquire(user.id).ok_or(AppError::TooManyStreams { max: inner.streams.max() })?;
-
-        let user_message = chats::add_message(
-            &inner.db,
-            &chat,
-            &NewMessage {
-                role: Role::User,
-                content: text.as_str(),
-                status: MessageStatus::Complete,
-                model: Some(&model.id),
-                usage: TokenUsage::default(),
-                usage_source: None,
-                token_count: prompt.new_message_tokens as i64,
-                upstream_latency_ms: None,
-            },
-        )
-        .await?
-        .ok_or(AppError::NotFound)?;
-
-        let c = &character.fields;
-        let request = ChatRequest {
-            upstream_model: model.upstream_model().to_owned(),
-            system: prompt.system,
-            messages: prompt.messages,
-            max_output_tokens: model.max_output_tokens,
-            conversation_id: chat.dify_conversation_id.clone(),
-            end_user: format!("troupe-user-{}", user.id),
-            character: CharacterSketch {
-                name: c.name.clone(),
-                description: c.description.clone(),
-                personality: c.personality.clone(),
-                scenario: c.scenario.clone(),
-            },
-        };
-        let (events, receiver) = mpsc::channel(EVENT_BUFFER);
-        let turn = TurnTask {
-            chats: self.clone(),
-            chat_deleted: inner.running.enter(chat.id),
-            chat,
-            model,
-            request,
-            prompt_tokens: prompt.estimated_tokens,
-            events,
-            _slot: slot,
-            _reservation: reservation,
-        };
-        tokio::spawn(turn.run());
-        Ok(StartedTurn { user_message, events: receiver })
-    }
-
-    /// The chat's recent messages that a prompt may include: failed replies are left out.
-    async fn history(&self, chat: &Chat) -> Result<Vec<PastTurn>, AppError> {
-        Ok(chats::messages_page(&self.inner.db, chat.id, None, HISTORY_LIMIT)
-            .await?
-            .into_iter()
-            .filter(|m| m.status != MessageStatus::Error && !m.content.is_empty())
-            .map(|m| PastTurn { tokens: m.token_count as usize, turn: Turn { role: m.role, content: m.content } })
-            .collect())
-    }
-
-    /// The limits a message of `user` must fit (what `send` enforces).
-    pub fn limits_for(&self, user: &User) -> MessageLimits {
-        let limits = &self.inner.limits;
-        MessageLimits {
-            max_message_chars: limits.max_message_chars as i64,
-            messages_per_minute: i64::from(limits.messages_per_minute),
-            max_concurrent_streams: limits.max_concurrent_streams as i64,
-            daily_token_quota: user.daily_token_quota.or(limits.default_daily_token_quota),
-        }
-    }
-
-    /// Admits a turn whose worst case is `worst_case` tokens while the day's usage plus the
-    /// user's turns under way stay under the quota, and holds that worst case until the turn's
-    /// usage is recorded (see `QuotaReservations`). Unlimited users reserve nothing.
-    async fn reserve_quota(&self, user: &User, worst_case: i64) -> Result<Option<Reservation>, AppError> {
-        let Some(quota) = user.daily_token_quota.or(self.inner.limits.default_daily_token_quota) else {
-            return Ok(None);
-        };
-        let now = now_millis();
-        let used = chats::tokens_used_on(&self.inner.db, user.id, now).await?;
-        match self.inner.reservations.reserve(user.id, quota, used, worst_case) {
-            Some(reservation) => Ok(Some(reservation)),
-            None => Err(AppError::QuotaExceeded { quota, retry_after_secs: secs_until_midnight(now) }),
-        }
-    }
-
-    /// The chat's model, or the default if the catalogue no longer offers it.
-    fn model_of(&self, chat: &Chat) -> ModelSpec {
-        let catalog = &self.inner.catalog;
-        catalog
-            .get(&chat.model)
-            .unwrap_or_else(|| {
-                tracing::warn!(model = chat.model, "chat's model is no longer offered; using the default");
-                catalog.default_model()
-            })
-            .clone()
-    }
-}
-
-/// How the reply stream ended.
-enum Ending {
-    Complete,
-    ClientGone,
-    ChatDeleted,
-    Failed(ProviderError),
-}
-
-/// The chats with replies streaming now, so that deleting a chat can stop them. In this
-/// process's memory: with several instances, each stops its own.
-#[derive(Default)]
-struct RunningTurns {
-    by_chat: Arc<Mutex<HashMap<ChatId, (CancellationToken, usize)>>>,
-}
-
-impl RunningTurns {
-    /// Registers a turn of `chat`; its token is cancelled when the chat is deleted.
-    fn enter(&self, chat: ChatId) -> RunningTurn {
-        let mut by_chat = self.by_chat.lock().expect("running turns lock");
-        let (token, turns) = by_chat.entry(chat).or_insert_with(|| (CancellationToken::new(), 0));
-        *turns += 1;
-        RunningTurn { chat, token: token.clone(), by_chat: Arc::clone(&self.by_chat) }
-    }
-
-    fn stop(&self, chat: ChatId) {
-        if let Some((token, _)) = self.by_chat.lock().expect("running turns lock").get(&chat) {
-            token.cancel();
-        }
-    }
-}
-
-/// One turn's registration; leaves the registry when dropped.
-struct RunningTurn {
-    chat: ChatId,
-    token: CancellationToken,
-    by_chat: Arc<Mutex<HashMap<ChatId, (CancellationToken, usize)>>>,
-}
-
-impl Drop for RunningTurn {
-    fn drop(&mut self) {
-        let mut by_chat = self.by_chat.lock().expect("running turns lock");
-        if let Some((_, turns)) = by_chat.get_mut(&self.chat) {
-            *turns -= 1;
-            if *turns == 0 {
-                by_chat.remove(&self.chat);
-            }
-        }
-    }
-}
-
-/// One reply in flight (see the module docs).
-struct TurnTask {
-    chats: Chats,
-    chat: Chat,
-    model: ModelSpec,
-    request: ChatRequest,
-    prompt_tokens: usize,
-    events: mpsc::Sender<TurnProgress>,
-    /// Cancelled when the chat is deleted.
-    chat_deleted: RunningTurn,
-    _slot: Slot,
-    /// Released when the task ends, after the reply's usage is recorded.
-    _reservation: Option<Reservation>,
-}
-
-impl TurnTask {
-    async fn run(self) {
-        let labels = [("provider", self.model.provider.as_str().to_owned()), ("model", self.model.id.clone())];
-        metrics::gauge!("active_streams").increment(1.0);
-        let started = Instant::now();
-        let (text, reported, ending) = self.stream_reply(started, &labels).await;
-        let latency = started.elapsed();
-        metrics::gauge!("active_streams").decrement(1.0);
-        metrics::histogram!("upstream_request_duration_seconds", &labels).record(latency.as_secs_f64());
-
-        let result = self.store_reply(text, reported, ending, latency).await;
-        if let Ok(done) = &result {
-            metrics::counter!(
-                "tokens_charged_total",
-                &[labels[0].clone(), labels[1].clone(), ("kind", "prompt".into())]
-            )
-            .increment(done.usage.prompt_tokens as u64);
-            metrics::counter!(
-                "tokens_charged_total",
-                &[labels[0].clone(), labels[1].clone(), ("kind", "completion".into())]
-            )
-            .increment(done.usage.completion_tokens as u64);
-        }
-        // The client may be gone; the reply is stored either way.
-        let _ = self.events.send(TurnProgress::Finished(result)).await;
-    }
-
-    /// Pulls the reply from the provider and forwards it, until it ends, fails, or nobody is
-    /// listening any more.
-    async fn stream_reply(
-        &self,
-        started: Instant,
-        labels: &[(&'static str, String); 2],
-    ) -> (String, Option<TokenUsage>, Ending) {
-        let inner = &self.chats.inner;
-        let mut text = String::new();
-        let mut reported = None;
-        let started_stream = tokio::select! {
-            started = inner.providers.stream(self.model.provider, self.request.clone()) => started,
-            () = self.chat_deleted.token.cancelled() => return (text, None, Ending::ChatDeleted),
-        };
-        let mut stream = match started_stream {
-            Ok(stream) => stream,
-            Err(e) => return (text, None, Ending::Failed(e)),
-        };
-        let mut first_token: Option<Duration> = None;
-        loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                () = self.events.closed() => return (text, reported, Ending::ClientGone),
-                () = self.chat_deleted.token.cancelled() => return (text, reported, Ending::ChatDeleted),
-            };
-            match next {
-                None => return (text, reported, Ending::Complete),
-                Some(Ok(StreamEvent::Delta(piece))) => {
-                    if first_token.is_none() {
-                        let ttft = started.elapsed();
-                        first_token = Some(ttft);
-                        metrics::histogram!("upstream_time_to_first_token_seconds", labels).record(ttft.as_secs_f64());
-                    }
-                    text.push_str(&piece);
-                    if self.events.send(TurnProgress::Delta(piece)).await.is_err() {
-                        return (text, reported, Ending::ClientGone);
-                    }
-                }
-                Some(Ok(StreamEvent::Usage(usage))) => reported = Some(usage),
-                Some(Ok(StreamEvent::ConversationId(id))) => {
-                    if let Err(e) = chats::set_dify_conversation(&inner.db, self.chat.id, &id).await {
-                        tracing::warn!(error = ?e, "could not keep the Dify conversation id");
-                    }
-                }
-                Some(Err(e)) => return (text, reported, Ending::Failed(e)),
-            }
-        }
-    }
-
-    /// Stores the reply with its status and what it is charged: the provider's usage when it
-    /// reported one; otherwise our own count — except after a provider failure, where only
-    /// tokens the provider reported as billed are charged. A reply whose chat was deleted is
-    /// charged like one the client left, though there is no chat left to hold it.
-    async fn store_reply(
-        &self,
-        text: String,
-        reported: Option<TokenUsage>,
-        ending: Ending,
-        latency: Duration,
-    ) -> Result<FinishedTurn, AppError> {
-        let text_tokens = tokens::count_off_executor(text.clone()).await as i64;
-        let estimated = TokenUsage { prompt_tokens: self.prompt_tokens as i64, completion_tokens: text_tokens };
-        let (status, usage, source, failure) = match ending {
-            Ending::Failed(error) => {
-                self.log_failure(&error);
-                let source = reported.map(|_| UsageSource::Provider);
-                (MessageStatus::Error, reported.unwrap_or_default(), source, Some(error))
-            }
-            Ending::Complete | Ending::ClientGone | Ending::ChatDeleted => {
-                let status = if matches!(ending, Ending::Complete) {
-                    MessageStatus::Complete
-                } else {
-                    MessageStatus::Incomplete
-                };
-                match reported {
-                    Some(usage) => (status, usage, Some(UsageSource::Provider), None),
-                    None => (status, estimated, Some(UsageSource::Estimated), None),
-                }
-            }
-        };
-        let stored = chats::add_reply(
-            &self.chats.inner.db,
-            &self.chat,
-            &NewMessage {
-                role: Role::Assistant,
-                content: &text,
-                status,
-                model: Some(&self.model.id),
-                usage,
-                usage_source: source,
-                token_count: text_tokens,
-                upstream_latency_ms: Some(latency.as_millis() as i64),
-            },
-        )
-        .await?;
-        let Some(assistant_message) = stored else {
-            return Err(AppError::Conflict("chat_deleted", "the chat was deleted while the reply was being written"));
-        };
-        match failure {
-            None => Ok(FinishedTurn { assistant_message, usage, source: source.unwrap_or(UsageSource::Estimated) }),
-            Some(error) => Err(AppError::Upstream { timeout: error.is_timeout(), message: public_message(&error) }),
-        }
-    }
-
-    fn log_failure(&self, error: &ProviderError) {
-        let provider = self.model.provider.as_str();
-        metrics::counter!("upstream_errors_total", "provider" => provider, "model" => self.model.id.clone(), "kind" => error.kind())
-            .increment(1);
-        match error {
-            ProviderError::Status { status, detail, .. } => {
-                tracing::warn!(provider, model = self.model.id, status, detail, "model provider failed")
-            }
-            other => {
-                tracing::warn!(provider, model = self.model.id, error = ?other, "model provider failed")
-            }
-        }
-    }
-}
-
-/// What the client is told: what kind of failure, never keys, URLs or bodies.
-fn public_message(error: &ProviderError) -> String {
-    match error {
-        ProviderError::Timeout => "the model did not answer in time".into(),
-        ProviderError::Status { status: 429, .. } => "the model provider is busy; try again shortly".into(),
-        ProviderError::Status { status, .. } => {
-            format!("the model provider failed (HTTP {status})")
-        }
-        ProviderError::Connect(_) => "the model provider could not be reached".into(),
-        ProviderError::Dropped => "the model's reply was cut off".into(),
-        ProviderError::Malformed(_) => "the model provider sent a reply Troupe could not read".into(),
-        ProviderError::Upstream(_) => "the model provider reported an error".into(),
+        self.turns.send(user, chat, content).await
     }
 }

@@ -14,6 +14,7 @@ pub mod prompts;
 pub mod starters;
 pub mod stats;
 pub mod tokens;
+pub mod turns;
 pub mod users;
 
 pub use accounts::{Accounts, Session, SignedIn};
@@ -24,4 +25,5 @@ pub use chats::Chats;
 pub use conversations::Conversations;
 pub use prompts::Prompts;
 pub use stats::Stats;
+pub use turns::Turns;
 pub use users::Users;
