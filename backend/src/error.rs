@@ -10,6 +10,9 @@ pub enum AppError {
     /// Input broke a rule (422, with the field).
     #[error("{}", .0.message)]
     Invalid(RuleViolation),
+    /// An uploaded file is malformed at this line (422, `field` = "line N").
+    #[error("line {line}: {message}")]
+    InvalidFile { line: usize, message: String },
     #[error("that username is taken")]
     UsernameTaken,
     /// The request clashes with the current state: a code and a sentence.

@@ -15,7 +15,7 @@ use crate::{
     auth::{TokenIssuer, secret},
     config::Config,
     http::{BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, nodelay::NoDelayAcceptor, spa},
-    services::starters,
+    services::{starters, transcripts::MAX_IMPORT_BYTES},
     state::AppState,
     storage::Db,
     telemetry,
@@ -106,7 +106,7 @@ fn http_stack(config: &Config, state: &AppState) -> poem::endpoint::BoxEndpoint<
     routes
         .with_if(!config.cors_allowed_origins.is_empty(), cors)
         .with(CsrfGuard { allowed_origins: config.cors_allowed_origins.clone() })
-        .with(BodyLimit { max_bytes: MAX_BODY_BYTES })
+        .with(BodyLimit { max_bytes: MAX_BODY_BYTES, uploads: &[("/api/chats/import", MAX_IMPORT_BYTES)] })
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(|panic: Box<dyn std::any::Any + Send>| {
             let message = panic

@@ -98,6 +98,14 @@ pub struct Message {
     #[cfg_attr(feature = "openapi", oai(nullable))]
     pub usage_source: Option<UsageSource>,
     pub created_at: String,
+    /// Which of the message's alternatives is shown and used by later prompts (from 0).
+    pub alternative_index: i64,
+    /// How many alternatives the message has: 1 unless it was regenerated (or is a greeting
+    /// with alternates).
+    pub alternative_count: i64,
+    /// When the text was last edited, RFC 3339; `null` if never.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
+    pub edited_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,6 +116,31 @@ pub struct MessageList {
     /// Pass as `before_id` to get the page before this one; absent on the first page.
     #[cfg_attr(feature = "openapi", oai(nullable))]
     pub next_before_id: Option<i64>,
+}
+
+/// Body of `PUT /api/chats/{id}/messages/{message_id}/alternative`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct SelectAlternative {
+    /// From 0 to `alternative_count - 1`.
+    pub index: i64,
+}
+
+/// Body of `PATCH /api/chats/{id}/messages/{message_id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct EditMessage {
+    /// A user message: trimmed, 1 to `MAX_MESSAGE_CHARS` characters; an assistant message:
+    /// 1 to 8,000 characters.
+    pub content: String,
+}
+
+/// Body of `POST /api/chats/{id}/branch`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct BranchChat {
+    /// The new chat holds copies of the messages up to and including this one.
+    pub message_id: i64,
 }
 
 /// Body of `POST /api/chats/{id}/messages`.
@@ -137,7 +170,8 @@ pub struct ChatTurn {
     pub usage: Usage,
 }
 
-/// SSE `done` event.
+/// SSE `done` event, and the JSON answer of a regeneration: the reply (for a regeneration, the
+/// message with its new alternative selected) and what it cost.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct TurnDone {
@@ -215,6 +249,9 @@ mod turn_event_tests {
             token_count: 1,
             usage_source: None,
             created_at: "2026-11-25T00:00:00.000Z".into(),
+            alternative_index: 0,
+            alternative_count: 1,
+            edited_at: None,
         };
         let usage = Usage { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7, source: UsageSource::Provider };
         let events = [

@@ -20,8 +20,8 @@ pub use admin::{
 pub use auth::{AuthResponse, LoginRequest, RegisterRequest, RegistrationInfo, User};
 pub use characters::{Character, CharacterInput, CharacterList, Prompt, PromptInput, PromptList, Visibility};
 pub use chats::{
-    Chat, ChatList, ChatTurn, CreateChat, Message, MessageLimits, MessageList, MessageStatus, Role, SendMessage,
-    TurnDelta, TurnDone, TurnError, TurnEvent, UpdateChat, Usage, UsageSource,
+    BranchChat, Chat, ChatList, ChatTurn, CreateChat, EditMessage, Message, MessageLimits, MessageList, MessageStatus,
+    Role, SelectAlternative, SendMessage, TurnDelta, TurnDone, TurnError, TurnEvent, UpdateChat, Usage, UsageSource,
 };
 pub use error::{ErrorBody, ErrorDetail};
 pub use models::{Model, ModelList};

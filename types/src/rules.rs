@@ -122,6 +122,8 @@ pub const MAX_TAGS: usize = 10;
 pub const PROMPT_NAME_MAX_CHARS: usize = 64;
 pub const PROMPT_CONTENT_MAX_CHARS: usize = 8000;
 pub const CHAT_TITLE_MAX_CHARS: usize = 100;
+/// An assistant message edited by hand.
+pub const EDITED_REPLY_MAX_CHARS: usize = 8000;
 pub const ANNOUNCEMENT_MAX_CHARS: usize = 500;
 /// How long an announcement stays active when its author does not say.
 pub const ANNOUNCEMENT_DEFAULT_HOURS: i64 = 24;

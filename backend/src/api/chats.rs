@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+
 use futures::{StreamExt, stream, stream::BoxStream};
 use poem::web::Data;
 use poem_openapi::{
@@ -10,8 +12,8 @@ use poem_openapi::{
     payload::{EventStream, Json},
 };
 use troupe_types::{
-    Chat, ChatList, ChatTurn, CreateChat, MessageLimits, MessageList, SendMessage, TurnDelta, TurnDone, TurnError,
-    TurnEvent, UpdateChat, Usage,
+    BranchChat, Chat, ChatList, ChatTurn, CreateChat, MessageLimits, MessageList, SendMessage, TurnDelta, TurnDone,
+    TurnError, TurnEvent, UpdateChat, Usage,
 };
 
 use super::{ApiTags, credentials::Authenticated, error::ApiError, payload::JsonBody};
@@ -86,7 +88,7 @@ impl ChatsApi {
     /// (length in characters) before sending it.
     #[oai(path = "/api/limits", method = "get", operation_id = "message_limits")]
     async fn limits(&self, auth: Authenticated, state: Data<&AppState>) -> Result<LimitsResponse, ApiError> {
-        Ok(LimitsResponse::Limits(Json(state.turns.limits_for(&auth.0.user))))
+        Ok(LimitsResponse::Limits(Json(state.chats.limits_for(&auth.0.user))))
     }
 
     /// List my chats
@@ -171,6 +173,24 @@ impl ChatsApi {
         Ok(MessagesResponse::Messages(Json(messages.into())))
     }
 
+    /// Branch a chat
+    ///
+    /// A new chat with the same character and model, holding copies of the messages up to and
+    /// including `message_id` (alternatives and all). Copies are never charged: the new chat's
+    /// messages carry no charged tokens and the ledger does not count it as a chat started.
+    /// Counts as a create for `RATE_LIMIT_WRITES_PER_MINUTE`.
+    #[oai(path = "/api/chats/:id/branch", method = "post", operation_id = "branch_chat")]
+    async fn branch(
+        &self,
+        auth: Authenticated,
+        state: Data<&AppState>,
+        id: Path<ChatId>,
+        body: JsonBody<BranchChat>,
+    ) -> Result<CreatedResponse, ApiError> {
+        let chat = state.chats.branch(&auth.0.user, id.0, MessageId::new(body.0.message_id)).await?;
+        Ok(CreatedResponse::Created(Json(chat.into())))
+    }
+
     /// Send a message
     ///
     /// `content` is trimmed and must be 1 to `MAX_MESSAGE_CHARS` (default 200) characters
@@ -189,38 +209,39 @@ impl ChatsApi {
         #[oai(name = "Accept")] accept: Header<Option<String>>,
         body: JsonBody<SendMessage>,
     ) -> Result<SendResponse, ApiError> {
-        let turn = state.chats.send(&auth.0.user, id.0, &body.0.content).await?;
-        let wants_stream = accept.0.is_some_and(|a| a.contains("text/event-stream"));
-        if wants_stream { Ok(stream_turn(turn)) } else { whole_turn(turn).await }
+        let mut turn = state.chats.send(&auth.0.user, id.0, &body.0.content).await?;
+        if wants_stream(accept.0) {
+            return Ok(SendResponse::Stream(turn_events(turn)));
+        }
+        let user_message = turn.user_message.take().expect("a sent message is stored first");
+        let done = turn_done(finished(turn.events).await?);
+        let answer = ChatTurn {
+            user_message: user_message.into(),
+            assistant_message: done.assistant_message,
+            usage: done.usage,
+        };
+        Ok(SendResponse::Turn(Json(Box::new(answer))))
     }
 }
 
-/// Waits for the reply and answers with the whole turn.
-async fn whole_turn(turn: StartedTurn) -> Result<SendResponse, ApiError> {
-    let StartedTurn { user_message, mut events } = turn;
+/// Waits for the end of a reply.
+pub(super) async fn finished(mut events: mpsc::Receiver<TurnProgress>) -> Result<FinishedTurn, ApiError> {
     while let Some(event) = events.recv().await {
         if let TurnProgress::Finished(result) = event {
-            let done = result?;
-            return Ok(SendResponse::Turn(Json(Box::new(ChatTurn {
-                user_message: user_message.into(),
-                usage: usage(&done),
-                assistant_message: done.assistant_message.into(),
-            }))));
+            return Ok(result?);
         }
     }
     Err(AppError::Internal(anyhow::anyhow!("the turn ended without a result")).into())
 }
 
-/// Streams the turn as SSE events.
-fn stream_turn(turn: StartedTurn) -> SendResponse {
+/// A turn as SSE events: `user_message` (when it has one), `delta`s, then `done` or `error`.
+pub(super) fn turn_events(turn: StartedTurn) -> EventStream<BoxStream<'static, TurnEvent>> {
     let StartedTurn { user_message, events } = turn;
-    let first = stream::once(async move { TurnEvent::UserMessage(user_message.into()) });
+    let first = stream::iter(user_message.map(|m| TurnEvent::UserMessage(m.into())));
     let rest = stream::unfold(events, |mut events| async move {
         let event = match events.recv().await? {
             TurnProgress::Delta(text) => TurnEvent::Delta(TurnDelta { text }),
-            TurnProgress::Finished(Ok(done)) => {
-                TurnEvent::Done(TurnDone { usage: usage(&done), assistant_message: done.assistant_message.into() })
-            }
+            TurnProgress::Finished(Ok(done)) => TurnEvent::Done(turn_done(done)),
             TurnProgress::Finished(Err(error)) => {
                 let error = ApiError::from(error);
                 TurnEvent::Error(TurnError { code: error.code.to_owned(), message: error.message })
@@ -228,14 +249,22 @@ fn stream_turn(turn: StartedTurn) -> SendResponse {
         };
         Some((event, events))
     });
-    let stream = EventStream::new(first.chain(rest).boxed()).keep_alive(Duration::from_secs(15)).to_event(|event| {
+    EventStream::new(first.chain(rest).boxed()).keep_alive(Duration::from_secs(15)).to_event(|event| {
         let (name, data) = event.to_sse();
         poem::web::sse::Event::message(data).event_type(name)
-    });
-    SendResponse::Stream(stream)
+    })
 }
 
-fn usage(done: &FinishedTurn) -> Usage {
+/// Whether the client asked for the reply as it streams.
+pub(super) fn wants_stream(accept: Option<String>) -> bool {
+    accept.is_some_and(|a| a.contains("text/event-stream"))
+}
+
+pub(super) fn turn_done(done: FinishedTurn) -> TurnDone {
+    TurnDone { usage: usage(&done), assistant_message: done.assistant_message.into() }
+}
+
+pub(super) fn usage(done: &FinishedTurn) -> Usage {
     Usage {
         prompt_tokens: done.usage.prompt_tokens,
         completion_tokens: done.usage.completion_tokens,

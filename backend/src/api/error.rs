@@ -58,6 +58,9 @@ impl From<AppError> for ApiError {
         use StatusCode as S;
         match err {
             AppError::Invalid(v) => Self::new(S::UNPROCESSABLE_ENTITY, v.code, v.message).with_field(v.field),
+            AppError::InvalidFile { line, message } => {
+                Self::new(S::UNPROCESSABLE_ENTITY, "invalid_file", message).with_field(format!("line {line}"))
+            }
             AppError::UsernameTaken => Self::new(S::CONFLICT, "username_taken", err.to_string()).with_field("username"),
             AppError::Conflict(code, message) => Self::new(S::CONFLICT, code, message),
             AppError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "invalid_credentials", err.to_string()),

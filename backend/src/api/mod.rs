@@ -9,9 +9,12 @@ pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod messages;
 pub mod models;
 pub mod payload;
 pub mod prompts;
+pub mod transcripts;
+pub mod upload;
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -43,12 +46,10 @@ pub type Apis = (
     characters::CharactersApi,
     prompts::PromptsApi,
     chats::ChatsApi,
+    messages::MessagesApi,
+    transcripts::TranscriptsApi,
     events::EventsApi,
-    admin::users::UsersApi,
-    admin::conversations::ConversationsApi,
-    admin::stats::StatsApi,
-    admin::announcements::AnnouncementsApi,
-    admin::live::LiveApi,
+    admin::AdminApis,
     health::HealthApi,
 );
 

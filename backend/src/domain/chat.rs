@@ -46,6 +46,10 @@ pub struct Message {
     pub usage_source: Option<UsageSource>,
     pub token_count: i64,
     pub created_at: Millis,
+    /// The selected alternative (from 0) and how many there are.
+    pub alternative_index: i64,
+    pub alternative_count: i64,
+    pub edited_at: Option<Millis>,
 }
 
 impl From<Message> for troupe_types::Message {
@@ -62,6 +66,9 @@ impl From<Message> for troupe_types::Message {
             token_count: m.token_count,
             usage_source: m.usage_source,
             created_at: rfc3339(m.created_at),
+            alternative_index: m.alternative_index,
+            alternative_count: m.alternative_count,
+            edited_at: m.edited_at.map(rfc3339),
         }
     }
 }
@@ -114,6 +121,63 @@ impl From<MessagePage> for troupe_types::MessageList {
             next_before_id: page.next_before_id.map(MessageId::get),
         }
     }
+}
+
+/// One alternative of a message: a reply the model gave (again), or one of a greeting's texts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alternative {
+    pub content: String,
+    pub status: MessageStatus,
+    pub model: Option<String>,
+    pub usage: TokenUsage,
+    pub usage_source: Option<UsageSource>,
+    pub token_count: i64,
+    pub created_at: Millis,
+}
+
+impl Alternative {
+    /// A text nobody was charged for (a greeting, an imported or copied message).
+    pub fn uncharged(content: String, token_count: i64, created_at: Millis) -> Self {
+        Self {
+            content,
+            status: MessageStatus::Complete,
+            model: None,
+            usage: TokenUsage::default(),
+            usage_source: None,
+            token_count,
+            created_at,
+        }
+    }
+}
+
+/// A message with every alternative: what exports write, and what copies (branches) and
+/// imports store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TranscriptMessage {
+    pub role: Role,
+    pub created_at: Millis,
+    pub edited_at: Option<Millis>,
+    /// At least one; the message shows `alternatives[selected]`.
+    pub alternatives: Vec<Alternative>,
+    pub selected: usize,
+}
+
+impl TranscriptMessage {
+    pub fn shown(&self) -> &Alternative {
+        &self.alternatives[self.selected]
+    }
+}
+
+/// The file formats a chat exports to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum TranscriptFormat {
+    /// SillyTavern's chat file: a header line, then a JSON object per message.
+    Jsonl,
+    /// Troupe's own, with every field and alternative.
+    Json,
+    /// `Name: text` blocks.
+    Txt,
 }
 
 /// Tokens charged for a turn.

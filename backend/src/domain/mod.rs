@@ -8,7 +8,10 @@ pub mod paging;
 pub mod user;
 
 pub use character::{Character, CharacterDraft, CharacterFilter, PromptDraft, SharedPrompt};
-pub use chat::{Chat, ConversationFilter, Message, MessagePage, MessageText, TokenUsage};
+pub use chat::{
+    Alternative, Chat, ConversationFilter, Message, MessagePage, MessageText, TokenUsage, TranscriptFormat,
+    TranscriptMessage,
+};
 pub use days::DayRange;
 pub use ids::{AnnouncementId, CharacterId, ChatId, MessageId, PromptId, UserId};
 pub use paging::Page;

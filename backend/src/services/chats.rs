@@ -2,16 +2,30 @@
 
 use std::sync::Arc;
 
-use troupe_types::{CreateChat, UpdateChat, rules};
+use troupe_types::{CreateChat, Role, UpdateChat, rules};
 
 use super::{
-    Characters, Turns, catalog::ModelCatalog, characters::known_model, limits::CreateLimit,
-    prompt_assembly::fill_names, tokens, turns::StartedTurn,
+    Characters, Turns,
+    catalog::ModelCatalog,
+    characters::known_model,
+    limits::CreateLimit,
+    prompt_assembly::fill_names,
+    tokens,
+    transcripts::{self, Exported, Names},
+    turns::StartedTurn,
 };
 use crate::{
-    domain::{CharacterId, Chat, ChatId, MessageId, MessagePage, Page, User},
+    clock::now_millis,
+    domain::{
+        Alternative, Character, CharacterId, Chat, ChatId, Message, MessageId, MessagePage, MessageText, Page,
+        RuleViolation, TokenUsage, TranscriptFormat, TranscriptMessage, User,
+    },
     error::AppError,
-    storage::{Db, chats},
+    storage::{
+        Db,
+        chats::{self, NewChat},
+        messages,
+    },
 };
 
 #[derive(Clone)]
@@ -47,11 +61,33 @@ impl Chats {
             }
             None => self.catalog.default_model().id.clone(),
         };
-        let greeting = fill_names(&character.fields.greeting, character.name(), &user.username);
-        let greeting = greeting.trim().to_owned();
-        let greeting_tokens = tokens::count_off_executor(greeting.clone()).await as i64;
-        let greeting = Some(greeting.as_str()).filter(|g| !g.is_empty()).map(|g| (g, greeting_tokens));
-        Ok(chats::create(&self.db, user.id, character.id, character.name(), &model, greeting).await?)
+        let greetings = self.greetings(&character, user).await;
+        let new = NewChat {
+            user_id: user.id,
+            character_id: character.id,
+            title: character.name(),
+            model: &model,
+            booked: true,
+        };
+        Ok(chats::create(&self.db, &new, &greetings).await?)
+    }
+
+    /// The character's greeting as a chat's first message, its alternate greetings as the
+    /// message's alternatives (not charged); none when it has no greeting.
+    async fn greetings(&self, character: &Character, user: &User) -> Vec<TranscriptMessage> {
+        let now = now_millis();
+        let mut alternatives = Vec::new();
+        for text in [&character.fields.greeting] {
+            let text = fill_names(text, character.name(), &user.username).trim().to_owned();
+            if !text.is_empty() {
+                let tokens = tokens::count_off_executor(text.clone()).await as i64;
+                alternatives.push(Alternative::uncharged(text, tokens, now));
+            }
+        }
+        if alternatives.is_empty() {
+            return Vec::new();
+        }
+        vec![TranscriptMessage { role: Role::Assistant, created_at: now, edited_at: None, alternatives, selected: 0 }]
     }
 
     pub async fn list(&self, user: &User, page: Page) -> Result<(Vec<Chat>, i64), AppError> {
@@ -92,8 +128,142 @@ impl Chats {
         page: Page,
     ) -> Result<MessagePage, AppError> {
         self.get(user, id).await?;
-        let items = chats::messages_page(&self.db, id, before_id, page.limit).await?;
+        let items = messages::page(&self.db, id, before_id, page.limit).await?;
         Ok(MessagePage::new(items, page.limit))
+    }
+
+    /// A message of the user's own chat.
+    async fn message(&self, user: &User, chat_id: ChatId, id: MessageId) -> Result<(Chat, Message), AppError> {
+        let chat = self.get(user, chat_id).await?;
+        let message = messages::find(&self.db, chat.id, id).await?.ok_or(AppError::NotFound)?;
+        Ok((chat, message))
+    }
+
+    /// Generates the chat's last reply again (see `Turns::regenerate`).
+    pub async fn regenerate(&self, user: &User, chat_id: ChatId, id: MessageId) -> Result<StartedTurn, AppError> {
+        let chat = self.get(user, chat_id).await?;
+        self.turns.regenerate(user, chat, id).await
+    }
+
+    /// Shows alternative `index` of a message; later prompts see it. Costs nothing.
+    pub async fn select_alternative(
+        &self,
+        user: &User,
+        chat_id: ChatId,
+        id: MessageId,
+        index: i64,
+    ) -> Result<Message, AppError> {
+        let (_, message) = self.message(user, chat_id, id).await?;
+        if !(0..message.alternative_count).contains(&index) {
+            return Err(RuleViolation {
+                field: "index",
+                code: "invalid_alternative",
+                message: format!("index must be 0 to {}", message.alternative_count - 1),
+            }
+            .into());
+        }
+        if message.alternative_count == 1 {
+            return Ok(message);
+        }
+        Ok(messages::select_alternative(&self.db, message.id, index).await?)
+    }
+
+    /// Replaces a message's text: a user message follows the rule for sending, a reply may be
+    /// up to 8,000 characters. Later prompts see the new text; what was charged stays.
+    pub async fn edit(&self, user: &User, chat_id: ChatId, id: MessageId, content: &str) -> Result<Message, AppError> {
+        let (_, message) = self.message(user, chat_id, id).await?;
+        let text = match message.role {
+            Role::User => MessageText::parse(content, self.turns.max_message_chars())?.as_str().to_owned(),
+            Role::Assistant => {
+                let text = content.trim();
+                rules::check_text("content", text, rules::EDITED_REPLY_MAX_CHARS, true)?;
+                text.to_owned()
+            }
+        };
+        let tokens = tokens::count_off_executor(text.clone()).await as i64;
+        Ok(messages::edit(&self.db, message.id, &text, tokens).await?)
+    }
+
+    /// Deletes a message, or with `and_after` it and every later one (a rewind, which also
+    /// stops a reply under way in the chat). Recorded usage stays.
+    pub async fn delete_message(
+        &self,
+        user: &User,
+        chat_id: ChatId,
+        id: MessageId,
+        and_after: bool,
+    ) -> Result<(), AppError> {
+        let (chat, message) = self.message(user, chat_id, id).await?;
+        if and_after {
+            self.turns.stop(chat.id);
+        }
+        messages::delete(&self.db, chat.id, message.id, and_after).await?;
+        Ok(())
+    }
+
+    /// A new chat holding copies of the messages up to and including `id`, alternatives and
+    /// all. Copies are never charged: the new chat and its messages count for nothing in the
+    /// ledger, and carry no charged tokens.
+    pub async fn branch(&self, user: &User, chat_id: ChatId, id: MessageId) -> Result<Chat, AppError> {
+        let (chat, _) = self.message(user, chat_id, id).await?;
+        self.create_limit.check(user.id)?;
+        let copies: Vec<TranscriptMessage> = messages::transcript(&self.db, chat.id)
+            .await?
+            .into_iter()
+            .take_while(|(message, _)| message.id <= id)
+            .map(|(message, alternatives)| uncharged(transcript_message(message, alternatives)))
+            .collect();
+        let new = NewChat {
+            user_id: user.id,
+            character_id: chat.character_id,
+            title: &chat.title,
+            model: &chat.model,
+            booked: false,
+        };
+        Ok(chats::create(&self.db, &new, &copies).await?)
+    }
+
+    /// The chat written out as a file of `format`.
+    pub async fn export(&self, user: &User, chat_id: ChatId, format: TranscriptFormat) -> Result<Exported, AppError> {
+        let chat = self.get(user, chat_id).await?;
+        let messages: Vec<TranscriptMessage> = messages::transcript(&self.db, chat.id)
+            .await?
+            .into_iter()
+            .map(|(message, alternatives)| transcript_message(message, alternatives))
+            .collect();
+        let names = Names { user: user.username.clone(), character: chat.character_name.clone() };
+        Ok(transcripts::export(format, &names, &chat, &messages))
+    }
+
+    /// A new chat with `character_id` holding exactly the messages of a chat file (SillyTavern
+    /// JSONL or Troupe JSON; see `transcripts::read`), never charged: the file's token numbers
+    /// are dropped and the ledger counts none of it. Nothing is stored if the file is malformed
+    /// (422 naming the line). Counts as a create for `RATE_LIMIT_WRITES_PER_MINUTE`.
+    pub async fn import(&self, user: &User, character_id: CharacterId, file: Vec<u8>) -> Result<Chat, AppError> {
+        let character = self.characters.get(user, character_id).await?;
+        self.create_limit.check(user.id)?;
+        let messages = tokio::task::spawn_blocking(move || -> Result<Vec<TranscriptMessage>, AppError> {
+            let messages = transcripts::read(&file, now_millis())
+                .map_err(|e| AppError::InvalidFile { line: e.line, message: e.message })?;
+            Ok(messages.into_iter().map(uncharged).map(counted).collect())
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))??;
+        let model = character.fields.model.clone().unwrap_or_else(|| self.catalog.default_model().id.clone());
+        let model = if self.catalog.get(&model).is_some() { model } else { self.catalog.default_model().id.clone() };
+        let new = NewChat {
+            user_id: user.id,
+            character_id: character.id,
+            title: character.name(),
+            model: &model,
+            booked: false,
+        };
+        Ok(chats::create(&self.db, &new, &messages).await?)
+    }
+
+    /// The limits a message must fit (see `Turns::limits_for`).
+    pub fn limits_for(&self, user: &User) -> troupe_types::MessageLimits {
+        self.turns.limits_for(user)
     }
 
     /// Sends a message in the user's own chat (see `Turns::send`).
@@ -101,4 +271,46 @@ impl Chats {
         let chat = self.get(user, chat_id).await?;
         self.turns.send(user, chat, content).await
     }
+}
+
+/// A message with its alternatives (a message never regenerated is its own only one).
+fn transcript_message(message: Message, alternatives: Vec<Alternative>) -> TranscriptMessage {
+    let alternatives = if alternatives.is_empty() {
+        vec![Alternative {
+            content: message.content,
+            status: message.status,
+            model: message.model,
+            usage: message.usage,
+            usage_source: message.usage_source,
+            token_count: message.token_count,
+            created_at: message.created_at,
+        }]
+    } else {
+        alternatives
+    };
+    let selected = usize::try_from(message.alternative_index).unwrap_or(0).min(alternatives.len() - 1);
+    TranscriptMessage {
+        role: message.role,
+        created_at: message.created_at,
+        edited_at: message.edited_at,
+        alternatives,
+        selected,
+    }
+}
+
+/// The same message with nothing charged: copies and imports cost no one anything.
+fn uncharged(mut message: TranscriptMessage) -> TranscriptMessage {
+    for alternative in &mut message.alternatives {
+        alternative.usage = TokenUsage::default();
+        alternative.usage_source = None;
+    }
+    message
+}
+
+/// Each alternative's size in tokens, counted (imported files do not carry it).
+fn counted(mut message: TranscriptMessage) -> TranscriptMessage {
+    for alternative in &mut message.alternatives {
+        alternative.token_count = tokens::count(&alternative.content) as i64;
+    }
+    message
 }

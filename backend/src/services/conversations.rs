@@ -7,8 +7,9 @@ use crate::{
     domain::{ChatId, ConversationFilter, MessageId, MessagePage, Page},
     error::AppError,
     storage::{
-        Db, chats,
+        Db,
         conversations::{self, ConversationRow},
+        messages,
     },
 };
 
@@ -38,7 +39,7 @@ impl Conversations {
         if !conversations::exists(&self.db, chat_id).await? {
             return Err(AppError::NotFound);
         }
-        let items = chats::messages_page(&self.db, chat_id, before_id, page.limit).await?;
+        let items = messages::page(&self.db, chat_id, before_id, page.limit).await?;
         Ok(MessagePage::new(items, page.limit))
     }
 }

@@ -14,6 +14,7 @@ pub mod prompts;
 pub mod starters;
 pub mod stats;
 pub mod tokens;
+pub mod transcripts;
 pub mod turns;
 pub mod users;
 

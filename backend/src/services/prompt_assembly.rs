@@ -1,5 +1,6 @@
 //! Prompt assembly: shared prompts, then the character, then as much history as fits the
-//! model's context window after reserving the reply budget, then the new message.
+//! model's context window after reserving the reply budget, then the turn answered (a new
+//! message, or for a regeneration the message before the reply).
 
 use troupe_types::Role;
 
@@ -10,12 +11,10 @@ use crate::{domain::Character, providers::Turn};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssembledPrompt {
     pub system: String,
-    /// Kept history (oldest first) and the new user message, last.
+    /// Kept history (oldest first) and the turn answered, last.
     pub messages: Vec<Turn>,
     /// Our own count of the prompt, used when the provider reports no usage.
     pub estimated_tokens: usize,
-    /// Tokens of the new message's own text.
-    pub new_message_tokens: usize,
     /// Oldest turns left out to fit.
     pub dropped_turns: usize,
 }
@@ -80,18 +79,13 @@ impl PromptAssembler<'_> {
         parts.join("\n\n")
     }
 
-    /// The prompt for `new_message` after `history` (oldest first), under the system text
-    /// (`system_text`, counted). History is dropped from the oldest end until everything fits
-    /// `context_window - reply_budget`; the system text and the new message are never dropped.
-    pub fn assemble(
-        system: SystemText,
-        history: &[PastTurn],
-        new_message: &str,
-        context_window: u32,
-        reply_budget: u32,
-    ) -> AssembledPrompt {
-        let new_message_tokens = tokens::count(new_message);
-        let fixed = tokens::message_cost(system.tokens) + tokens::message_cost(new_message_tokens);
+    /// The prompt answering the last of `turns` (oldest first), under the system text
+    /// (`system_text`, counted). Earlier turns are dropped from the oldest end until everything
+    /// fits `context_window - reply_budget`; the system text and the turn answered are never
+    /// dropped. `turns` holds at least that one.
+    pub fn assemble(system: SystemText, turns: &[PastTurn], context_window: u32, reply_budget: u32) -> AssembledPrompt {
+        let (answered, history) = turns.split_last().expect("a prompt answers a turn");
+        let fixed = tokens::message_cost(system.tokens) + tokens::message_cost(answered.tokens);
         let mut room = (context_window as usize).saturating_sub(reply_budget as usize).saturating_sub(fixed);
         let mut kept = 0;
         let mut history_tokens = 0;
@@ -104,13 +98,11 @@ impl PromptAssembler<'_> {
             history_tokens += cost;
             kept += 1;
         }
-        let mut messages: Vec<Turn> = history[history.len() - kept..].iter().map(|p| p.turn.clone()).collect();
-        messages.push(Turn { role: Role::User, content: new_message.to_owned() });
+        let messages = turns[history.len() - kept..].iter().map(|p| p.turn.clone()).collect();
         AssembledPrompt {
             system: system.text,
             messages,
             estimated_tokens: fixed + history_tokens,
-            new_message_tokens,
             dropped_turns: history.len() - kept,
         }
     }
@@ -157,6 +149,11 @@ mod tests {
         PastTurn::counted(role, content)
     }
 
+    /// `history` and then a new user message.
+    fn with(history: &[PastTurn], new_message: &str) -> Vec<PastTurn> {
+        history.iter().cloned().chain([past(Role::User, new_message)]).collect()
+    }
+
     fn system(assembler: &PromptAssembler) -> SystemText {
         let text = assembler.system_text();
         SystemText { tokens: tokens::count(&text), text }
@@ -180,7 +177,7 @@ mod tests {
         let character = character();
         let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
         let history = [past(Role::Assistant, "Hello!"), past(Role::User, "hi"), past(Role::Assistant, "welcome")];
-        let p = PromptAssembler::assemble(system(&assembler), &history, "how are you?", 8000, 500);
+        let p = PromptAssembler::assemble(system(&assembler), &with(&history, "how are you?"), 8000, 500);
         assert_eq!(p.dropped_turns, 0);
         assert_eq!(p.messages.len(), 4);
         assert_eq!(p.messages.last().unwrap(), &turn(Role::User, "how are you?"));
@@ -195,7 +192,7 @@ mod tests {
         let system_and_new = tokens::count_message(&assembler.system_text()) + tokens::count_message("now");
         // Room for the recent turn and one long one, not both long ones.
         let window = (system_and_new + tokens::count_message("recent") + tokens::count_message(&long) + 5) as u32;
-        let p = PromptAssembler::assemble(system(&assembler), &history, "now", window + 100, 100);
+        let p = PromptAssembler::assemble(system(&assembler), &with(&history, "now"), window + 100, 100);
         assert_eq!(p.dropped_turns, 1);
         assert_eq!(p.messages, vec![turn(Role::Assistant, &long), turn(Role::User, "recent"), turn(Role::User, "now")]);
         assert!(p.estimated_tokens <= window as usize);
@@ -205,7 +202,7 @@ mod tests {
     fn a_tiny_window_still_sends_system_and_new_message() {
         let character = character();
         let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
-        let p = PromptAssembler::assemble(system(&assembler), &[past(Role::User, "old")], "new", 10, 5);
+        let p = PromptAssembler::assemble(system(&assembler), &with(&[past(Role::User, "old")], "new"), 10, 5);
         assert_eq!(p.messages, vec![turn(Role::User, "new")]);
         assert!(!p.system.is_empty());
     }

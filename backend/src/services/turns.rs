@@ -27,10 +27,14 @@ use super::{
 use crate::{
     clock::{now_millis, secs_until_midnight},
     config::LimitSettings,
-    domain::{Chat, ChatId, Message, MessageText, TokenUsage, User, UserId},
+    domain::{Chat, ChatId, Message, MessageId, MessageText, TokenUsage, User, UserId},
     error::AppError,
     providers::{CharacterSketch, ChatRequest, ProviderError, ProviderSet, StreamEvent, Turn},
-    storage::{Db, characters, chats, chats::NewMessage},
+    storage::{
+        Db, characters, chats,
+        messages::{self, NewMessage, ReplyTarget},
+        stats,
+    },
 };
 
 /// How many recent messages are considered for the prompt before fitting the window.
@@ -52,10 +56,20 @@ pub struct FinishedTurn {
     pub source: UsageSource,
 }
 
-/// A turn under way: the stored user message and the reply as it comes.
+/// A turn under way: the stored user message (none for a regeneration) and the reply as it
+/// comes.
 pub struct StartedTurn {
-    pub user_message: Message,
+    pub user_message: Option<Message>,
     pub events: mpsc::Receiver<TurnProgress>,
+}
+
+/// A reply ready to run: what to ask, and the quota and stream slot it holds meanwhile.
+struct PreparedReply {
+    model: ModelSpec,
+    request: ChatRequest,
+    prompt_tokens: usize,
+    slot: Slot,
+    reservation: Option<Reservation>,
 }
 
 /// Runs turns: the limits on them, and the replies under way.
@@ -115,44 +129,87 @@ impl Turns {
     }
 
     /// Checks, in the contract's order, then stores the user message and starts the reply:
-    /// ownership (404), length (422), rate limit, daily quota, concurrent streams (429).
+    /// length (422), rate limit, daily quota, concurrent streams (429). The caller has checked
+    /// that `chat` is the user's.
     #[tracing::instrument(skip_all, fields(user.id = %user.id, chat.id = %chat.id), err(level = "info"))]
     pub async fn send(&self, user: &User, chat: Chat, content: &str) -> Result<StartedTurn, AppError> {
         let inner = &self.inner;
         let text = MessageText::parse(content, inner.limits.max_message_chars)?;
-        inner.message_limit.check(&user.id).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })?;
-
-        let model = self.model_of(&chat);
-        let character =
-            characters::find_including_deleted(&inner.db, chat.character_id).await?.ok_or(AppError::NotFound)?;
-        let history = self.history(&chat).await?;
-        let shared = inner.prompts.enabled_texts().await?;
-        let assembler = PromptAssembler { shared_prompts: &shared, character: &character, user_name: &user.username };
-        let system = SystemText::counted(assembler.system_text()).await;
-        let prompt =
-            PromptAssembler::assemble(system, &history, text.as_str(), model.context_window, model.max_output_tokens);
-
-        let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
-        let reservation = self.reserve_quota(user, worst_case).await?;
-        let slot = inner.streams.acquire(user.id).ok_or(AppError::TooManyStreams { max: inner.streams.max() })?;
-
-        let user_message = chats::add_message(
+        self.check_rate(user)?;
+        let new_turn = PastTurn::counted(Role::User, text.as_str());
+        let token_count = new_turn.tokens as i64;
+        let mut turns = self.history(&chat, None).await?;
+        turns.push(new_turn);
+        let running = inner.running.enter(chat.id);
+        let reply = self.prepare(user, &chat, &turns).await?;
+        let user_message = messages::add_user_message(
             &inner.db,
             &chat,
             &NewMessage {
                 role: Role::User,
                 content: text.as_str(),
                 status: MessageStatus::Complete,
-                model: Some(&model.id),
+                model: Some(&reply.model.id),
                 usage: TokenUsage::default(),
                 usage_source: None,
-                token_count: prompt.new_message_tokens as i64,
+                token_count,
                 upstream_latency_ms: None,
             },
         )
         .await?
         .ok_or(AppError::NotFound)?;
+        let events = self.start(chat, reply, running, ReplyTarget::NewMessage);
+        Ok(StartedTurn { user_message: Some(user_message), events })
+    }
 
+    /// Answers the chat's last message again, as a new alternative of that reply (selected once
+    /// it is stored). Only the last message, a reply to something the user said, may be
+    /// regenerated (409 `not_last_message`), and not while a reply streams in the chat (409
+    /// `reply_in_progress`); then the same limits as sending. A failed regeneration adds no
+    /// alternative (the earlier ones stay) and is charged what the provider billed.
+    #[tracing::instrument(skip_all, fields(user.id = %user.id, chat.id = %chat.id), err(level = "info"))]
+    pub async fn regenerate(&self, user: &User, chat: Chat, message_id: MessageId) -> Result<StartedTurn, AppError> {
+        let inner = &self.inner;
+        messages::find(&inner.db, chat.id, message_id).await?.ok_or(AppError::NotFound)?;
+        let running = inner.running.enter_alone(chat.id).ok_or(AppError::Conflict(
+            "reply_in_progress",
+            "a reply is still being written in this chat; wait for it or stop it first",
+        ))?;
+        let last = messages::last(&inner.db, chat.id).await?;
+        if last.is_none_or(|m| m.id != message_id || m.role != Role::Assistant) {
+            return Err(AppError::Conflict("not_last_message", "only the chat's last reply can be regenerated"));
+        }
+        let turns = self.history(&chat, Some(message_id)).await?;
+        if !turns.iter().any(|t| t.turn.role == Role::User) {
+            return Err(AppError::Conflict(
+                "not_last_message",
+                "a greeting is not generated; choose among its alternatives instead",
+            ));
+        }
+        self.check_rate(user)?;
+        let reply = self.prepare(user, &chat, &turns).await?;
+        let events = self.start(chat, reply, running, ReplyTarget::Alternative(message_id));
+        Ok(StartedTurn { user_message: None, events })
+    }
+
+    fn check_rate(&self, user: &User) -> Result<(), AppError> {
+        self.inner.message_limit.check(&user.id).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+    }
+
+    /// The prompt answering the last of `turns`, and the quota and stream slot the reply holds
+    /// while it runs (429 when either is spent).
+    async fn prepare(&self, user: &User, chat: &Chat, turns: &[PastTurn]) -> Result<PreparedReply, AppError> {
+        let inner = &self.inner;
+        let model = self.model_of(chat);
+        let character =
+            characters::find_including_deleted(&inner.db, chat.character_id).await?.ok_or(AppError::NotFound)?;
+        let shared = inner.prompts.enabled_texts().await?;
+        let assembler = PromptAssembler { shared_prompts: &shared, character: &character, user_name: &user.username };
+        let system = SystemText::counted(assembler.system_text()).await;
+        let prompt = PromptAssembler::assemble(system, turns, model.context_window, model.max_output_tokens);
+        let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
+        let reservation = self.reserve_quota(user, worst_case).await?;
+        let slot = inner.streams.acquire(user.id).ok_or(AppError::TooManyStreams { max: inner.streams.max() })?;
         let c = &character.fields;
         let request = ChatRequest {
             upstream_model: model.upstream_model().to_owned(),
@@ -168,30 +225,48 @@ impl Turns {
                 scenario: c.scenario.clone(),
             },
         };
+        Ok(PreparedReply { model, request, prompt_tokens: prompt.estimated_tokens, slot, reservation })
+    }
+
+    /// Runs the reply in a task of its own; its progress comes through the receiver.
+    fn start(
+        &self,
+        chat: Chat,
+        reply: PreparedReply,
+        running: RunningTurn,
+        target: ReplyTarget,
+    ) -> mpsc::Receiver<TurnProgress> {
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         let turn = TurnTask {
             turns: self.clone(),
-            chat_deleted: inner.running.enter(chat.id),
             chat,
-            model,
-            request,
-            prompt_tokens: prompt.estimated_tokens,
+            model: reply.model,
+            request: reply.request,
+            prompt_tokens: reply.prompt_tokens,
+            target,
             events,
-            _slot: slot,
-            _reservation: reservation,
+            chat_deleted: running,
+            _slot: reply.slot,
+            _reservation: reply.reservation,
         };
         tokio::spawn(turn.run());
-        Ok(StartedTurn { user_message, events: receiver })
+        receiver
     }
 
-    /// The chat's recent messages that a prompt may include: failed replies are left out.
-    async fn history(&self, chat: &Chat) -> Result<Vec<PastTurn>, AppError> {
-        Ok(chats::messages_page(&self.inner.db, chat.id, None, HISTORY_LIMIT)
+    /// The chat's recent messages (before `before`, if given) that a prompt may include: failed
+    /// replies are left out.
+    async fn history(&self, chat: &Chat, before: Option<MessageId>) -> Result<Vec<PastTurn>, AppError> {
+        Ok(messages::page(&self.inner.db, chat.id, before, HISTORY_LIMIT)
             .await?
             .into_iter()
             .filter(|m| m.status != MessageStatus::Error && !m.content.is_empty())
             .map(|m| PastTurn { tokens: m.token_count as usize, turn: Turn { role: m.role, content: m.content } })
             .collect())
+    }
+
+    /// The longest message a user may send, in characters.
+    pub fn max_message_chars(&self) -> usize {
+        self.inner.limits.max_message_chars
     }
 
     /// The limits a message of `user` must fit (what `send` enforces).
@@ -213,7 +288,7 @@ impl Turns {
             return Ok(None);
         };
         let now = now_millis();
-        let used = chats::tokens_used_on(&self.inner.db, user.id, now).await?;
+        let used = stats::tokens_on(&self.inner.db, user.id, now).await?;
         match self.inner.reservations.reserve(user.id, quota, used, worst_case) {
             Some(reservation) => Ok(Some(reservation)),
             None => Err(AppError::QuotaExceeded { quota, retry_after_secs: secs_until_midnight(now) }),
@@ -251,10 +326,22 @@ struct RunningTurns {
 impl RunningTurns {
     /// Registers a turn of `chat`; its token is cancelled when the chat is deleted.
     fn enter(&self, chat: ChatId) -> RunningTurn {
+        self.register(chat, false).expect("joining is always allowed")
+    }
+
+    /// Registers a turn of `chat` unless one is under way there.
+    fn enter_alone(&self, chat: ChatId) -> Option<RunningTurn> {
+        self.register(chat, true)
+    }
+
+    fn register(&self, chat: ChatId, alone: bool) -> Option<RunningTurn> {
         let mut by_chat = self.by_chat.lock().expect("running turns lock");
+        if alone && by_chat.contains_key(&chat) {
+            return None;
+        }
         let (token, turns) = by_chat.entry(chat).or_insert_with(|| (CancellationToken::new(), 0));
         *turns += 1;
-        RunningTurn { chat, token: token.clone(), by_chat: Arc::clone(&self.by_chat) }
+        Some(RunningTurn { chat, token: token.clone(), by_chat: Arc::clone(&self.by_chat) })
     }
 
     fn stop(&self, chat: ChatId) {
@@ -290,8 +377,10 @@ struct TurnTask {
     model: ModelSpec,
     request: ChatRequest,
     prompt_tokens: usize,
+    /// Where the reply goes: a new message, or a new alternative of the one regenerated.
+    target: ReplyTarget,
     events: mpsc::Sender<TurnProgress>,
-    /// Cancelled when the chat is deleted.
+    /// Cancelled when the chat is deleted (or messages are).
     chat_deleted: RunningTurn,
     _slot: Slot,
     /// Released when the task ends, after the reply's usage is recorded.
@@ -405,7 +494,12 @@ impl TurnTask {
                 }
             }
         };
-        let stored = chats::add_reply(
+        // A failed regeneration adds no alternative: the earlier ones stay as they were.
+        let target = match (&failure, self.target) {
+            (Some(_), ReplyTarget::Alternative(_)) => ReplyTarget::Nowhere,
+            (_, target) => target,
+        };
+        let stored = messages::add_reply(
             &self.turns.inner.db,
             &self.chat,
             &NewMessage {
@@ -418,14 +512,19 @@ impl TurnTask {
                 token_count: text_tokens,
                 upstream_latency_ms: Some(latency.as_millis() as i64),
             },
+            target,
         )
         .await?;
-        let Some(assistant_message) = stored else {
-            return Err(AppError::Conflict("chat_deleted", "the chat was deleted while the reply was being written"));
-        };
-        match failure {
-            None => Ok(FinishedTurn { assistant_message, usage, source: source.unwrap_or(UsageSource::Estimated) }),
-            Some(error) => Err(AppError::Upstream { timeout: error.is_timeout(), message: public_message(&error) }),
+        if let Some(error) = failure {
+            return Err(AppError::Upstream { timeout: error.is_timeout(), message: public_message(&error) });
+        }
+        match stored {
+            Some(assistant_message) => {
+                Ok(FinishedTurn { assistant_message, usage, source: source.unwrap_or(UsageSource::Estimated) })
+            }
+            None => {
+                Err(AppError::Conflict("chat_deleted", "the chat or message was deleted while the reply was written"))
+            }
         }
     }
 

@@ -8,6 +8,7 @@ pub mod announcements;
 pub mod characters;
 pub mod chats;
 pub mod conversations;
+pub mod messages;
 pub mod prompts;
 pub mod revocations;
 pub mod seed;

@@ -8,7 +8,10 @@ use std::collections::HashMap;
 use sqlx::FromRow;
 
 use super::{Db, StorageError};
-use crate::{clock::Millis, domain::UserId};
+use crate::{
+    clock::{Millis, day},
+    domain::UserId,
+};
 
 /// A day's ledger figures.
 #[derive(Clone, Debug, Default, PartialEq, Eq, FromRow)]
@@ -162,4 +165,17 @@ pub async fn activity_since(db: &Db, since: Millis) -> Result<(i64, i64), Storag
     .bind(since)
     .fetch_one(db.pool())
     .await?)
+}
+
+/// Tokens the user was charged today (UTC), for the daily quota.
+#[tracing::instrument(skip_all, fields(user.id = %user_id), err(level = "warn"))]
+pub async fn tokens_on(db: &Db, user_id: UserId, at: Millis) -> Result<i64, StorageError> {
+    let used: Option<i64> = sqlx::query_scalar(
+        "SELECT prompt_tokens + completion_tokens FROM usage_user_days WHERE user_id = $1 AND day = $2",
+    )
+    .bind(user_id)
+    .bind(day(at))
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(used.unwrap_or(0))
 }

@@ -8,6 +8,10 @@ pub mod stats;
 pub mod users;
 
 use poem::{IntoResponse, Response};
+
+/// Every admin API, one per subject.
+pub type AdminApis =
+    (users::UsersApi, conversations::ConversationsApi, stats::StatsApi, announcements::AnnouncementsApi, live::LiveApi);
 use poem_openapi::{
     ApiResponse,
     registry::{MetaResponse, MetaResponses, Registry},

@@ -99,6 +99,9 @@ fn local_reply(id: i64, content: String) -> Message {
         token_count: 0,
         usage_source: None,
         created_at: String::new(),
+        alternative_index: 0,
+        alternative_count: 1,
+        edited_at: None,
     }
 }
 

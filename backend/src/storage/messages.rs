@@ -1,0 +1,466 @@
+//! Messages of chats: the user's messages and the model's replies (stored with their
+//! generation records, which book the ledger), alternatives, edits, deletions, and transcripts
+//! (greetings, copies, imports) written in one go.
+//!
+//! A message row holds its selected alternative; `message_alternatives` holds every alternative
+//! of a message that has more than one (migration 0007).
+
+use std::collections::HashMap;
+
+use sqlx::{Any, FromRow, Transaction};
+use troupe_types::{MessageStatus, Role, UsageSource};
+
+use super::{
+    Db, StorageError,
+    text::{DbText, optional},
+};
+use crate::{
+    clock::{Millis, now_millis},
+    domain::{Alternative, Chat, ChatId, Message, MessageId, TokenUsage, TranscriptMessage},
+};
+
+const COLUMNS: &str = "id, chat_id, role, content, status, model, prompt_tokens, completion_tokens, token_count, \
+                       usage_source, created_at, alternative_index, alternative_count, edited_at";
+const ALTERNATIVE_COLUMNS: &str =
+    "content, status, model, prompt_tokens, completion_tokens, token_count, usage_source, created_at";
+
+#[derive(FromRow)]
+struct MessageRow {
+    id: MessageId,
+    chat_id: ChatId,
+    role: String,
+    content: String,
+    status: String,
+    model: Option<String>,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    token_count: i64,
+    usage_source: Option<String>,
+    created_at: i64,
+    alternative_index: i64,
+    alternative_count: i64,
+    edited_at: Option<i64>,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StorageError;
+
+    fn try_from(r: MessageRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: r.id,
+            chat_id: r.chat_id,
+            role: Role::from_db(&r.role)?,
+            content: r.content,
+            status: MessageStatus::from_db(&r.status)?,
+            model: r.model,
+            usage: TokenUsage { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens },
+            usage_source: optional(r.usage_source)?,
+            token_count: r.token_count,
+            created_at: r.created_at,
+            alternative_index: r.alternative_index,
+            alternative_count: r.alternative_count,
+            edited_at: r.edited_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct AlternativeRow {
+    message_id: MessageId,
+    content: String,
+    status: String,
+    model: Option<String>,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    token_count: i64,
+    usage_source: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<AlternativeRow> for Alternative {
+    type Error = StorageError;
+
+    fn try_from(r: AlternativeRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            content: r.content,
+            status: MessageStatus::from_db(&r.status)?,
+            model: r.model,
+            usage: TokenUsage { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens },
+            usage_source: optional(r.usage_source)?,
+            token_count: r.token_count,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// A message about to be stored.
+pub struct NewMessage<'a> {
+    pub role: Role,
+    pub content: &'a str,
+    pub status: MessageStatus,
+    pub model: Option<&'a str>,
+    pub usage: TokenUsage,
+    pub usage_source: Option<UsageSource>,
+    pub token_count: i64,
+    pub upstream_latency_ms: Option<i64>,
+}
+
+/// Where a reply goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyTarget {
+    /// A new message at the end of the chat.
+    NewMessage,
+    /// A new alternative of this message, then selected.
+    Alternative(MessageId),
+    /// Nowhere: only its generation is recorded (a failed regeneration).
+    Nowhere,
+}
+
+/// A page of a chat's messages, oldest first: the `limit` newest before `before_id` (or the
+/// newest).
+#[tracing::instrument(skip_all, fields(chat.id = %chat_id), err(level = "warn"))]
+pub async fn page(
+    db: &Db,
+    chat_id: ChatId,
+    before_id: Option<MessageId>,
+    limit: i64,
+) -> Result<Vec<Message>, StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+    ));
+    let rows: Vec<MessageRow> = sqlx::query_as(sql)
+        .bind(chat_id)
+        .bind(before_id.map_or(i64::MAX, MessageId::get))
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    rows.into_iter().rev().map(Message::try_from).collect()
+}
+
+/// A chat's whole transcript, oldest first, each message with all its alternatives.
+#[tracing::instrument(skip_all, fields(chat.id = %chat_id), err(level = "warn"))]
+pub async fn transcript(db: &Db, chat_id: ChatId) -> Result<Vec<(Message, Vec<Alternative>)>, StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM messages WHERE chat_id = $1 ORDER BY id"));
+    let rows: Vec<MessageRow> = sqlx::query_as(sql).bind(chat_id).fetch_all(db.pool()).await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT a.message_id, {} FROM message_alternatives a JOIN messages m ON m.id = a.message_id \
+         WHERE m.chat_id = $1 ORDER BY a.message_id, a.position",
+        ALTERNATIVE_COLUMNS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ")
+    ));
+    let alternative_rows: Vec<AlternativeRow> = sqlx::query_as(sql).bind(chat_id).fetch_all(db.pool()).await?;
+    let mut alternatives: HashMap<MessageId, Vec<Alternative>> = HashMap::new();
+    for row in alternative_rows {
+        alternatives.entry(row.message_id).or_default().push(row.try_into()?);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let message = Message::try_from(row)?;
+            let alternatives = alternatives.remove(&message.id).unwrap_or_default();
+            Ok((message, alternatives))
+        })
+        .collect()
+}
+
+/// One message of a chat.
+pub async fn find(db: &Db, chat_id: ChatId, id: MessageId) -> Result<Option<Message>, StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM messages WHERE id = $1 AND chat_id = $2"));
+    let row: Option<MessageRow> = sqlx::query_as(sql).bind(id).bind(chat_id).fetch_optional(db.pool()).await?;
+    row.map(Message::try_from).transpose()
+}
+
+/// The chat's newest message.
+pub async fn last(db: &Db, chat_id: ChatId) -> Result<Option<Message>, StorageError> {
+    Ok(page(db, chat_id, None, 1).await?.pop())
+}
+
+/// Stores a user message; `None` when the chat is gone. The database's triggers move the
+/// chat's counters and count the message in the day's usage within the same statement (see
+/// `migrations/*/0005_generations.sql`).
+#[tracing::instrument(skip_all, fields(chat.id = %chat.id), err(level = "warn"))]
+pub async fn add_user_message(db: &Db, chat: &Chat, new: &NewMessage<'_>) -> Result<Option<Message>, StorageError> {
+    insert(db.writer(), chat, new, now_millis()).await
+}
+
+/// Stores a model's reply where `target` says and records its generation, which books the
+/// reply's tokens in the usage ledger, in one transaction. When the chat (or the message to
+/// add an alternative to) is gone, only the generation is recorded (`None`): what the user was
+/// charged never depends on where the reply could go.
+#[tracing::instrument(skip_all, fields(chat.id = %chat.id), err(level = "warn"))]
+pub async fn add_reply(
+    db: &Db,
+    chat: &Chat,
+    reply: &NewMessage<'_>,
+    target: ReplyTarget,
+) -> Result<Option<Message>, StorageError> {
+    let now = now_millis();
+    match record_reply(db, chat, reply, target, now).await {
+        // PostgreSQL: a delete that committed after our existence check; the chat is gone.
+        Err(StorageError::Other(sqlx::Error::Database(e))) if e.is_foreign_key_violation() => {
+            record_reply(db, chat, reply, ReplyTarget::Nowhere, now).await
+        }
+        other => other,
+    }
+}
+
+async fn record_reply(
+    db: &Db,
+    chat: &Chat,
+    reply: &NewMessage<'_>,
+    target: ReplyTarget,
+    now: Millis,
+) -> Result<Option<Message>, StorageError> {
+    let mut tx = db.writer().begin().await?;
+    let message = match target {
+        ReplyTarget::NewMessage => insert(&mut *tx, chat, reply, now).await?,
+        ReplyTarget::Alternative(id) => add_alternative(&mut tx, chat.id, id, reply, now).await?,
+        ReplyTarget::Nowhere => None,
+    };
+    sqlx::query(
+        "INSERT INTO generations (user_id, chat_id, message_id, character_id, model, status, prompt_tokens, \
+         completion_tokens, usage_source, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(chat.user_id)
+    .bind(chat.id)
+    .bind(message.as_ref().map(|m| m.id))
+    .bind(chat.character_id)
+    .bind(reply.model.unwrap_or_default())
+    .bind(reply.status.to_db())
+    .bind(reply.usage.prompt_tokens)
+    .bind(reply.usage.completion_tokens)
+    .bind(reply.usage_source.map(UsageSource::to_db))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(message)
+}
+
+/// Adds `reply` as the newest alternative of message `id` and selects it. The message's own
+/// text becomes alternative 0 the first time.
+async fn add_alternative(
+    tx: &mut Transaction<'_, Any>,
+    chat_id: ChatId,
+    id: MessageId,
+    reply: &NewMessage<'_>,
+    now: Millis,
+) -> Result<Option<Message>, StorageError> {
+    let count: Option<i64> =
+        sqlx::query_scalar("SELECT alternative_count FROM messages WHERE id = $1 AND chat_id = $2")
+            .bind(id)
+            .bind(chat_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some(count) = count else { return Ok(None) };
+    if count == 1 {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "INSERT INTO message_alternatives (message_id, position, {ALTERNATIVE_COLUMNS}) \
+             SELECT id, 0, {ALTERNATIVE_COLUMNS} FROM messages WHERE id = $1"
+        ));
+        sqlx::query(sql).bind(id).execute(&mut **tx).await?;
+    }
+    let alternative = Alternative {
+        content: reply.content.to_owned(),
+        status: reply.status,
+        model: reply.model.map(str::to_owned),
+        usage: reply.usage,
+        usage_source: reply.usage_source,
+        token_count: reply.token_count,
+        created_at: now,
+    };
+    insert_alternative(tx, id, count, &alternative).await?;
+    show_alternative(tx, id, count, count + 1, &alternative).await.map(Some)
+}
+
+/// Shows alternative `index` of a message with more than one; `NotFound` if there is none such.
+pub async fn select_alternative(db: &Db, id: MessageId, index: i64) -> Result<Message, StorageError> {
+    let mut tx = db.writer().begin().await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT message_id, {ALTERNATIVE_COLUMNS} FROM message_alternatives WHERE message_id = $1 AND position = $2"
+    ));
+    let row: AlternativeRow =
+        sqlx::query_as(sql).bind(id).bind(index).fetch_optional(&mut *tx).await?.ok_or(StorageError::NotFound)?;
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM message_alternatives WHERE message_id = $1")
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let message = show_alternative(&mut tx, id, index, count, &row.try_into()?).await?;
+    tx.commit().await?;
+    Ok(message)
+}
+
+/// Copies `alternative` into the message row as its selected one.
+async fn show_alternative(
+    tx: &mut Transaction<'_, Any>,
+    id: MessageId,
+    index: i64,
+    count: i64,
+    a: &Alternative,
+) -> Result<Message, StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "UPDATE messages SET content = $2, status = $3, model = $4, prompt_tokens = $5, completion_tokens = $6, \
+         token_count = $7, usage_source = $8, alternative_index = $9, alternative_count = $10, edited_at = NULL \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ));
+    let row: MessageRow = sqlx::query_as(sql)
+        .bind(id)
+        .bind(a.content.as_str())
+        .bind(a.status.to_db())
+        .bind(a.model.as_deref())
+        .bind(a.usage.prompt_tokens)
+        .bind(a.usage.completion_tokens)
+        .bind(a.token_count)
+        .bind(a.usage_source.map(UsageSource::to_db))
+        .bind(index)
+        .bind(count)
+        .fetch_one(&mut **tx)
+        .await?;
+    row.try_into()
+}
+
+async fn insert_alternative(
+    tx: &mut Transaction<'_, Any>,
+    id: MessageId,
+    position: i64,
+    a: &Alternative,
+) -> Result<(), StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO message_alternatives (message_id, position, {ALTERNATIVE_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    ));
+    sqlx::query(sql)
+        .bind(id)
+        .bind(position)
+        .bind(a.content.as_str())
+        .bind(a.status.to_db())
+        .bind(a.model.as_deref())
+        .bind(a.usage.prompt_tokens)
+        .bind(a.usage.completion_tokens)
+        .bind(a.token_count)
+        .bind(a.usage_source.map(UsageSource::to_db))
+        .bind(a.created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Replaces a message's text (and its selected alternative's), marking it edited. What it was
+/// charged stays.
+pub async fn edit(db: &Db, id: MessageId, content: &str, token_count: i64) -> Result<Message, StorageError> {
+    let mut tx = db.writer().begin().await?;
+    let sql = sqlx::AssertSqlSafe(format!(
+        "UPDATE messages SET content = $2, token_count = $3, edited_at = $4 WHERE id = $1 RETURNING {COLUMNS}"
+    ));
+    let row: MessageRow = sqlx::query_as(sql)
+        .bind(id)
+        .bind(content)
+        .bind(token_count)
+        .bind(now_millis())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StorageError::NotFound)?;
+    sqlx::query(
+        "UPDATE message_alternatives SET content = $2, token_count = $3 WHERE message_id = $1 AND position = $4",
+    )
+    .bind(id)
+    .bind(content)
+    .bind(token_count)
+    .bind(row.alternative_index)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    row.try_into()
+}
+
+/// Deletes a message, and with `and_after` every later one of its chat; returns how many.
+/// The ledger keeps what they cost (it is booked from user messages and generations as they
+/// were stored).
+pub async fn delete(db: &Db, chat_id: ChatId, id: MessageId, and_after: bool) -> Result<u64, StorageError> {
+    let mut tx = db.writer().begin().await?;
+    let done = sqlx::query("DELETE FROM messages WHERE chat_id = $1 AND (id = $2 OR ($3 = 1 AND id > $2))")
+        .bind(chat_id)
+        .bind(id)
+        .bind(i16::from(and_after))
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE chats SET message_count = (SELECT COUNT(*) FROM messages WHERE chat_id = $1) WHERE id = $1")
+        .bind(chat_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
+}
+
+/// Stores `messages` at the end of `chat`, with their alternatives. `booked: false` for copies
+/// and imports: the ledger counts none of them.
+pub async fn insert_transcript(
+    tx: &mut Transaction<'_, Any>,
+    chat: &Chat,
+    messages: &[TranscriptMessage],
+    booked: bool,
+) -> Result<(), StorageError> {
+    let sql = format!(
+        "INSERT INTO messages (chat_id, user_id, character_id, role, {ALTERNATIVE_COLUMNS}, alternative_index, \
+         alternative_count, edited_at, booked) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id"
+    );
+    for message in messages {
+        let shown = message.shown();
+        let id: MessageId = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(chat.id)
+            .bind(chat.user_id)
+            .bind(chat.character_id)
+            .bind(message.role.to_db())
+            .bind(shown.content.as_str())
+            .bind(shown.status.to_db())
+            .bind(shown.model.as_deref())
+            .bind(shown.usage.prompt_tokens)
+            .bind(shown.usage.completion_tokens)
+            .bind(shown.token_count)
+            .bind(shown.usage_source.map(UsageSource::to_db))
+            .bind(message.created_at)
+            .bind(message.selected as i64)
+            .bind(message.alternatives.len() as i64)
+            .bind(message.edited_at)
+            .bind(i16::from(booked))
+            .fetch_one(&mut **tx)
+            .await?;
+        if message.alternatives.len() > 1 {
+            for (position, alternative) in message.alternatives.iter().enumerate() {
+                insert_alternative(tx, id, position as i64, alternative).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a message into its chat if the chat still exists.
+async fn insert<'e>(
+    executor: impl sqlx::Executor<'e, Database = Any>,
+    chat: &Chat,
+    m: &NewMessage<'_>,
+    now: Millis,
+) -> Result<Option<Message>, StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO messages (chat_id, user_id, character_id, role, content, status, model, prompt_tokens, \
+         completion_tokens, token_count, usage_source, upstream_latency_ms, created_at) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
+         WHERE EXISTS (SELECT 1 FROM chats WHERE id = $1) RETURNING {COLUMNS}"
+    ));
+    let row: Option<MessageRow> = sqlx::query_as(sql)
+        .bind(chat.id)
+        .bind(chat.user_id)
+        .bind(chat.character_id)
+        .bind(m.role.to_db())
+        .bind(m.content)
+        .bind(m.status.to_db())
+        .bind(m.model)
+        .bind(m.usage.prompt_tokens)
+        .bind(m.usage.completion_tokens)
+        .bind(m.token_count)
+        .bind(m.usage_source.map(UsageSource::to_db))
+        .bind(m.upstream_latency_ms)
+        .bind(now)
+        .fetch_optional(executor)
+        .await?;
+    row.map(Message::try_from).transpose()
+}
