@@ -350,10 +350,12 @@ pub async fn assert_ledger_matches_generations(db: &Db) {
             .fetch_all(db.pool())
             .await
             .unwrap();
-    let sent: Vec<(i64, i64)> = sqlx::query_as("SELECT user_id, created_at FROM messages WHERE role = 'user'")
-        .fetch_all(db.pool())
-        .await
-        .unwrap();
+    // Copies (branches) and imports are stored unbooked.
+    let sent: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT user_id, created_at FROM messages WHERE role = 'user' AND booked = 1")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
     let day = |at: i64| chrono::DateTime::from_timestamp_millis(at).unwrap().format("%Y-%m-%d").to_string();
     let mut expected: std::collections::BTreeMap<(i64, String), (i64, i64)> = Default::default();
     for (user, tokens, at) in generations {

@@ -7,6 +7,7 @@ mod auth;
 mod characters;
 mod chats;
 mod cli;
+mod conversation_tools;
 mod faults;
 mod first_run;
 mod hardening;
