@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the web app into frontend/dist (what the server and nginx serve), installing the
+# Builds the web apps into frontend/dist (what the server and nginx serve), installing the
 # toolchain first where it is missing. Installs are skipped when the right version is
 # present, so a second run only rebuilds. Usage: frontend/build.sh [--tools-only]
 set -euo pipefail
@@ -24,6 +24,9 @@ has_version wasm-opt "version $BINARYEN_VERSION" ||
 [ "${1:-}" = "--tools-only" ] && exit 0
 # Its own target folder, so that a build started from a running `cargo test` never waits on
 # the test's lock.
-CARGO_TARGET_DIR="$PWD/../target/web" trunk build --release --offline
+export CARGO_TARGET_DIR="$PWD/../target/web"
+# The app (and its Markdown worker) into dist, then the admin console into dist/admin.
+trunk build --release --offline=true
+trunk build --release --offline=true --dist dist/admin --public-url /admin/ admin.html
 # Precompressed copies at the highest level, for nginx's gzip_static.
-gzip -9 --keep --force dist/*.wasm dist/*.js dist/*.css
+gzip -9 --keep --force dist/*.wasm dist/*.js dist/*.css dist/admin/*.wasm dist/admin/*.js dist/admin/*.css

@@ -1,4 +1,5 @@
-//! Serves the built web app: files from `STATIC_DIR`, and `index.html` for client-side routes.
+//! Serves the built web apps: files from `STATIC_DIR`, `admin/index.html` for the admin
+//! console's client-side routes (`/admin/…`) and `index.html` for every other.
 
 use std::path::Path;
 
@@ -26,8 +27,13 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
             // under a name browsers would keep for a year.
             let path = req.uri().path().to_owned();
             let immutable = is_hashed_asset(&path) && !path.contains("..");
-            if immutable && !dir.join(path.trim_start_matches('/')).is_file() {
+            let exists = !path.contains("..") && dir.join(path.trim_start_matches('/')).is_file();
+            if immutable && !exists {
                 return Err(poem::error::NotFoundError.into());
+            }
+            // The admin console is an app of its own: its client routes get its index.html.
+            if is_admin_route(&path) && !exists {
+                *req.uri_mut() = poem::http::Uri::from_static(ADMIN_INDEX);
             }
             // The file endpoint knows only GET; a HEAD gets the same headers (hyper drops the body).
             if req.method() == Method::HEAD {
@@ -36,8 +42,11 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
             let mut resp = files.call(req).await?.into_response();
             let found = resp.status().is_success();
             let headers = resp.headers_mut();
-            if immutable && found {
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+            // Everything else (the pages, the Markdown worker) is checked each time: a new build
+            // must show at once.
+            let cache = if immutable { IMMUTABLE } else { "no-cache" };
+            if found {
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
             }
             // nginx adds the full set (with the CSP) in production; these hold without it too.
             headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -50,6 +59,12 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
 }
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+const ADMIN_INDEX: &str = "/admin/index.html";
+
+/// `/admin` and the paths under it: the admin console's, built into `admin/`.
+fn is_admin_route(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
 
 /// `troupe-web-0123456789abcdef_bg.wasm`, `app-0123456789abcdef.css`: trunk's hashed names.
 fn is_hashed_asset(path: &str) -> bool {
@@ -85,7 +100,7 @@ impl poem::Endpoint for ApiOrSpa {
 
 #[cfg(test)]
 mod tests {
-    use super::is_hashed_asset;
+    use super::{is_admin_route, is_hashed_asset};
 
     #[test]
     fn only_trunks_hashed_files_count_as_immutable() {
@@ -96,5 +111,15 @@ mod tests {
         assert!(!is_hashed_asset("/troupe-web.js"));
         assert!(!is_hashed_asset("/chats/42"));
         assert!(!is_hashed_asset("/notes-4f2a9c0d1e3b5a7c.txt"));
+        assert!(is_hashed_asset("/admin/troupe-admin-4f2a9c0d1e3b5a7c_bg.wasm"));
+        assert!(!is_hashed_asset("/markdown-worker_bg.wasm"));
+    }
+
+    #[test]
+    fn the_admin_console_has_the_paths_under_admin() {
+        assert!(is_admin_route("/admin"));
+        assert!(is_admin_route("/admin/users"));
+        assert!(!is_admin_route("/administrators"));
+        assert!(!is_admin_route("/api/admin/users"));
     }
 }

@@ -74,23 +74,34 @@ crate::engine_tests!(
     docs_serve_swagger_ui,
 );
 
-/// The built web app: client routes get index.html (never cached), trunk's hashed files are
-/// cached for a year and a missing one is a 404, HEAD works, and API paths never fall through
-/// to the app. The database
-/// plays no part, so one engine is enough.
+/// The built web apps: client routes get their app's index.html (the admin console's under
+/// `/admin`), never cached; trunk's hashed files are cached for a year and a missing one is a
+/// 404; other files (the Markdown worker) are checked each time; HEAD works, and API paths
+/// never fall through to the app. The database plays no part, so one engine is enough.
 #[tokio::test]
 async fn the_server_serves_the_web_app() {
     let dist = tempfile::tempdir().unwrap();
     std::fs::write(dist.path().join("index.html"), "<!doctype html><title>Troupe</title>").unwrap();
     std::fs::write(dist.path().join("troupe-web-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    std::fs::write(dist.path().join("markdown-worker_bg.wasm"), b"\0asm").unwrap();
+    std::fs::create_dir(dist.path().join("admin")).unwrap();
+    std::fs::write(dist.path().join("admin/index.html"), "<!doctype html><title>Troupe · Admin</title>").unwrap();
     let app = spawn_app_with(Engine::Sqlite, &[("STATIC_DIR", dist.path().to_str().unwrap())]).await;
 
-    for route in ["/", "/chats/42", "/admin/users"] {
+    for (route, title) in [
+        ("/", "Troupe"),
+        ("/chats/42", "Troupe"),
+        ("/administrators", "Troupe"),
+        ("/admin", "Troupe · Admin"),
+        ("/admin/users", "Troupe · Admin"),
+    ] {
         let page = app.get(route).await;
         assert_eq!(page.status(), StatusCode::OK, "{route}");
         assert_eq!(page.headers()["cache-control"], "no-cache", "{route}");
-        assert!(page.text().await.unwrap().contains("<title>Troupe</title>"), "{route}");
+        assert!(page.text().await.unwrap().contains(&format!("<title>{title}</title>")), "{route}");
     }
+    let worker = app.get("/markdown-worker_bg.wasm").await;
+    assert_eq!(worker.headers()["cache-control"], "no-cache");
     let wasm = app.get("/troupe-web-0123456789abcdef_bg.wasm").await;
     assert_eq!(wasm.headers()["cache-control"], "public, max-age=31536000, immutable");
     assert_eq!(wasm.headers()["content-type"], "application/wasm");

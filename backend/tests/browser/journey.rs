@@ -238,7 +238,7 @@ async fn a_user_chats_with_a_new_character_and_an_admin_sees_the_tokens() {
     until(c, "document.querySelector('.transcript')?.textContent.includes('Where are we headed today?')").await;
 
     // A shared prompt: written, then switched off.
-    el(c, "a.nav-link[href='/prompts']").await.click().await.unwrap();
+    el(c, "a.nav-link[href='/admin/prompts']").await.click().await.unwrap();
     el(c, ".page-head .button.primary").await.click().await.unwrap();
     fill(c, "#prompt-name", "House rules").await;
     fill(c, "#prompt-content", "Stay kind to {{user}}.").await;

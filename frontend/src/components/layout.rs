@@ -1,18 +1,21 @@
-//! The frame around every signed-in page: the top bar, the announcements, the page.
+//! The frame around every signed-in page: the top bar, the announcements, the page. Each app
+//! brings its own links (its own pages through its router, the other app's as plain links).
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::{
     components::banner::Announcements,
     i18n::{Lang, LangContext, use_i18n},
-    routes::Route,
     services,
     session::{Session, use_session},
 };
 
 #[derive(Properties, PartialEq)]
 pub struct LayoutProps {
+    /// The name in the corner, leading home.
+    pub brand: Html,
+    /// The top bar's links (`a.nav-link`, the current one's label with `aria-current="page"`).
+    pub nav: Html,
     pub children: Html,
 }
 
@@ -20,21 +23,7 @@ pub struct LayoutProps {
 pub fn Layout(props: &LayoutProps) -> Html {
     let i18n = use_i18n();
     let session = use_session();
-    let route = use_route::<Route>();
     let user = session.user().cloned();
-    let is_admin = user.as_ref().is_some_and(|u| u.is_admin);
-    let current = |r: &Route| {
-        let here = route.as_ref().is_some_and(|now| match (r, now) {
-            (Route::Home, Route::Home | Route::Chat { .. }) => true,
-            (Route::Characters, Route::Characters | Route::NewCharacter | Route::EditCharacter { .. }) => true,
-            (Route::Admin, Route::Admin | Route::AdminUsers | Route::AdminConversations) => true,
-            (a, b) => a == b,
-        });
-        here.then_some("page")
-    };
-    let nav_link = |to: Route, label: String| {
-        html! { <Link<Route> to={to.clone()} classes="nav-link"><span aria-current={current(&to)}>{ label }</span></Link<Route>> }
-    };
     let sign_out = {
         let session = session.clone();
         Callback::from(move |_| {
@@ -49,15 +38,8 @@ pub fn Layout(props: &LayoutProps) -> Html {
         <div class="shell">
             <a class="skip-link" href="#main">{ i18n.t("nav.skip") }</a>
             <header class="topbar">
-                <Link<Route> to={Route::Home} classes="brand">{ "Troupe" }</Link<Route>>
-                <nav class="nav" aria-label={i18n.t("nav.label")}>
-                    { nav_link(Route::Home, i18n.t("nav.chat")) }
-                    { nav_link(Route::Characters, i18n.t("nav.characters")) }
-                    if is_admin {
-                        { nav_link(Route::Prompts, i18n.t("nav.prompts")) }
-                        { nav_link(Route::Admin, i18n.t("nav.admin")) }
-                    }
-                </nav>
+                { props.brand.clone() }
+                <nav class="nav" aria-label={i18n.t("nav.label")}>{ props.nav.clone() }</nav>
                 <div class="topbar-end">
                     <LanguageSwitcher />
                     if let Some(user) = user {

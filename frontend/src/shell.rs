@@ -1,22 +1,27 @@
-//! The shell: who is signed in, which language, and which page a URL shows.
+//! What both apps stand on: who is signed in and which language, provided to every page, and
+//! the gate of the pages for signed-in users.
 
 use std::rc::Rc;
 
 use yew::prelude::*;
-use yew_router::prelude::*;
 
 use crate::{
-    components::layout::Layout,
     hooks::liveness,
     i18n::{self, I18n, Lang, LangContext},
-    pages,
-    routes::Route,
+    not_found::Forbidden,
     services,
     session::{Session, SessionHandle, use_session},
 };
 
+#[derive(Properties, PartialEq)]
+pub struct ShellProps {
+    pub children: Html,
+}
+
+/// Asks who is signed in and loads the chosen language, then shows `children` (the app's
+/// router) with both provided.
 #[component]
-pub fn App() -> Html {
+pub fn Shell(props: &ShellProps) -> Html {
     let session = use_state(|| Session::Loading);
     let lang = use_state(i18n::initial_lang);
     // The chosen language's words; English is at hand at once, the others once fetched.
@@ -66,65 +71,57 @@ pub fn App() -> Html {
     html! {
         <ContextProvider<LangContext> context={lang_context}>
             <ContextProvider<SessionHandle> context={session}>
-                <BrowserRouter>
-                    <Switch<Route> render={switch} />
-                </BrowserRouter>
+                { props.children.clone() }
             </ContextProvider<SessionHandle>>
         </ContextProvider<LangContext>>
     }
 }
 
-fn switch(route: Route) -> Html {
-    match route {
-        Route::SignIn => html! { <pages::auth::AuthPage register={false} /> },
-        Route::Register => html! { <pages::auth::AuthPage register={true} /> },
-        Route::NotFound => html! { <Layout><pages::not_found::NotFound /></Layout> },
-        route => html! { <RequireUser {route} /> },
+#[derive(Properties, PartialEq)]
+pub struct SignedInProps {
+    /// No one is signed in: go to sign in, and back to `next` (this page's path) afterwards.
+    pub on_signed_out: Callback<String>,
+    pub children: Html,
+}
+
+/// `children` for signed-in users; a blank page until the session is known.
+#[component]
+pub fn SignedIn(props: &SignedInProps) -> Html {
+    let session = use_session();
+    let signed_out = *session == Session::SignedOut;
+    let on_signed_out = props.on_signed_out.clone();
+    use_effect_with(signed_out, move |signed_out| {
+        let location = web_sys::window().map(|w| w.location());
+        if let (true, Some(location)) = (*signed_out, location) {
+            let next = format!("{}{}", location.pathname().unwrap_or_default(), location.search().unwrap_or_default());
+            on_signed_out.emit(next);
+        }
+    });
+    match session.user() {
+        None => html! { <div class="page-loading" aria-busy="true"></div> },
+        Some(_) => props.children.clone(),
     }
 }
 
 #[derive(Properties, PartialEq)]
-struct RequireUserProps {
-    route: Route,
+pub struct AdminOnlyProps {
+    pub children: Html,
 }
 
-/// Pages for signed-in users: without a session, off to sign in, and back here afterwards.
+/// `children` for admins; others are told the page is not theirs (the server refuses them too).
 #[component]
-fn RequireUser(props: &RequireUserProps) -> Html {
+pub fn AdminOnly(props: &AdminOnlyProps) -> Html {
     let session = use_session();
-    let navigator = use_navigator().expect("inside the router");
-    let location = use_location().expect("inside the router");
-    let signed_out = *session == Session::SignedOut;
-    use_effect_with(signed_out, move |signed_out| {
-        if *signed_out {
-            let next = format!("{}{}", location.path(), location.query_str());
-            let _ = navigator.replace_with_query(&Route::SignIn, &[("next", next)]);
-        }
-    });
-    let Some(user) = session.user() else {
-        return html! { <div class="page-loading" aria-busy="true"></div> };
-    };
-    let admin_only =
-        matches!(props.route, Route::Prompts | Route::Admin | Route::AdminUsers | Route::AdminConversations);
-    let page = if admin_only && !user.is_admin {
-        html! { <pages::not_found::Forbidden /> }
+    if session.user().is_some_and(|u| u.is_admin) {
+        props.children.clone()
     } else {
-        page(&props.route)
-    };
-    html! { <Layout>{ page }</Layout> }
+        html! { <Forbidden /> }
+    }
 }
 
-fn page(route: &Route) -> Html {
-    match route {
-        Route::Home => html! { <pages::chat::ChatPage chat_id={None::<i64>} /> },
-        Route::Chat { id } => html! { <pages::chat::ChatPage chat_id={Some(*id)} /> },
-        Route::Characters => html! { <pages::characters::CharactersPage /> },
-        Route::NewCharacter => html! { <pages::character_form::CharacterForm id={None::<i64>} /> },
-        Route::EditCharacter { id } => html! { <pages::character_form::CharacterForm id={Some(*id)} /> },
-        Route::Prompts => html! { <pages::prompts::PromptsPage /> },
-        Route::Admin => html! { <pages::admin::AdminPage tab={pages::admin::Tab::Overview} /> },
-        Route::AdminUsers => html! { <pages::admin::AdminPage tab={pages::admin::Tab::Users} /> },
-        Route::AdminConversations => html! { <pages::admin::AdminPage tab={pages::admin::Tab::Conversations} /> },
-        Route::SignIn | Route::Register | Route::NotFound => html! {},
+/// Opens `path` with a full page load: the way from one app to the other.
+pub fn leave_for(path: &str) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().replace(path);
     }
 }

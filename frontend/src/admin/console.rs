@@ -1,33 +1,26 @@
 //! The admin dashboard: live counters over the tabs Overview, Users and Conversations.
 
-mod conversations;
-mod overview;
-mod users;
-
 use futures::StreamExt;
 use troupe_types::LiveStats;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::{format::thousands, i18n::use_i18n, routes::Route, services::events};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Tab {
-    Overview,
-    Users,
-    Conversations,
-}
+use crate::{
+    conversations::Conversations, format::thousands, i18n::use_i18n, overview::Overview, routes::Route,
+    services::events, users::Users,
+};
 
 #[derive(Properties, PartialEq)]
-pub struct AdminPageProps {
-    pub tab: Tab,
+pub struct ConsoleProps {
+    /// `Overview`, `Users` or `Conversations`.
+    pub tab: Route,
 }
 
 #[component]
-pub fn AdminPage(props: &AdminPageProps) -> Html {
+pub fn Console(props: &ConsoleProps) -> Html {
     let i18n = use_i18n();
-    let tab_link = |tab: Tab, route: Route, label: &str| {
-        let current = (props.tab == tab).then_some("page");
+    let tab_link = |route: Route, label: &str| {
+        let current = (props.tab == route).then_some("page");
         html! { <Link<Route> to={route} classes="tab"><span aria-current={current}>{ i18n.t(label) }</span></Link<Route>> }
     };
     html! {
@@ -37,14 +30,14 @@ pub fn AdminPage(props: &AdminPageProps) -> Html {
                 <LiveCounters />
             </div>
             <nav class="tabs" aria-label={i18n.t("admin.title")}>
-                { tab_link(Tab::Overview, Route::Admin, "admin.overview") }
-                { tab_link(Tab::Users, Route::AdminUsers, "admin.users") }
-                { tab_link(Tab::Conversations, Route::AdminConversations, "admin.conversations") }
+                { tab_link(Route::Overview, "admin.overview") }
+                { tab_link(Route::Users, "admin.users") }
+                { tab_link(Route::Conversations, "admin.conversations") }
             </nav>
             { match props.tab {
-                Tab::Overview => html! { <overview::Overview /> },
-                Tab::Users => html! { <users::Users /> },
-                Tab::Conversations => html! { <conversations::Conversations /> },
+                Route::Users => html! { <Users /> },
+                Route::Conversations => html! { <Conversations /> },
+                _ => html! { <Overview /> },
             } }
         </section>
     }

@@ -16,6 +16,7 @@ use crate::{
     routes::Route,
     services::{self, ApiError},
     session::{Session, use_session},
+    shell::leave_for,
 };
 
 #[derive(Properties, PartialEq)]
@@ -62,7 +63,10 @@ pub fn AuthPage(props: &AuthPageProps) -> Html {
         use_effect_with(session.user().is_some(), move |signed_in| {
             if *signed_in {
                 let path = next.split('?').next().unwrap_or("/");
-                navigator.replace(&Route::recognize(path).unwrap_or(Route::Home));
+                match Route::recognize(path) {
+                    Some(Route::NotFound) | None => leave_for(&next),
+                    Some(route) => navigator.replace(&route),
+                }
             }
         });
     }

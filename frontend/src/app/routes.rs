@@ -1,4 +1,5 @@
-//! Every page's address: the one list of client-side routes.
+//! Every page's address in this app: the one list of its client-side routes. The admin
+//! console (`/admin/…`) is another app, with routes of its own (`admin/routes.rs`).
 
 use yew_router::prelude::*;
 
@@ -18,14 +19,9 @@ pub enum Route {
     NewCharacter,
     #[at("/characters/:id/edit")]
     EditCharacter { id: i64 },
+    /// Moved to the admin console (`/admin/prompts`); kept so old links still lead there.
     #[at("/prompts")]
     Prompts,
-    #[at("/admin")]
-    Admin,
-    #[at("/admin/users")]
-    AdminUsers,
-    #[at("/admin/conversations")]
-    AdminConversations,
     #[not_found]
     #[at("/404")]
     NotFound,

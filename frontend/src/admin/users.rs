@@ -86,7 +86,7 @@ pub fn Users() -> Html {
                 <td class="actions">
                     <button class="button ghost" onclick={toggle_disabled}>{ if u.disabled { i18n.t("admin.enable") } else { i18n.t("admin.disable") } }</button>
                     <button class="button ghost" onclick={toggle_admin}>{ if u.is_admin { i18n.t("admin.demote") } else { i18n.t("admin.promote") } }</button>
-                    <Link<Route, [(&'static str, i64); 1]> to={Route::AdminConversations} query={Some([("user_id", u.id)])} classes="button ghost">{ i18n.t("admin.conversations") }</Link<Route, [(&'static str, i64); 1]>>
+                    <Link<Route, [(&'static str, i64); 1]> to={Route::Conversations} query={Some([("user_id", u.id)])} classes="button ghost">{ i18n.t("admin.conversations") }</Link<Route, [(&'static str, i64); 1]>>
                 </td>
             </tr>
         }

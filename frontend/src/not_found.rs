@@ -1,7 +1,9 @@
-use yew::prelude::*;
-use yew_router::prelude::*;
+//! The pages for nowhere: an address no page has, and a page that is not the reader's to see.
+//! Both lead home with a plain link, which works from either app.
 
-use crate::{i18n::use_i18n, routes::Route};
+use yew::prelude::*;
+
+use crate::i18n::use_i18n;
 
 #[component]
 pub fn NotFound() -> Html {
@@ -9,12 +11,12 @@ pub fn NotFound() -> Html {
     html! {
         <section class="page narrow empty-state">
             <h1>{ i18n.t("not_found.title") }</h1>
-            <Link<Route> to={Route::Home} classes="button">{ i18n.t("not_found.home") }</Link<Route>>
+            <a href="/" class="button">{ i18n.t("not_found.home") }</a>
         </section>
     }
 }
 
-/// What a signed-in user sees on a page that is not theirs to see (the admin pages).
+/// What a signed-in user sees on a page that is not theirs to see (the admin console).
 #[component]
 pub fn Forbidden() -> Html {
     let i18n = use_i18n();
@@ -22,7 +24,7 @@ pub fn Forbidden() -> Html {
         <section class="page narrow empty-state" data-testid="forbidden">
             <h1>{ i18n.t("forbidden.title") }</h1>
             <p>{ i18n.t("forbidden.body") }</p>
-            <Link<Route> to={Route::Home} classes="button">{ i18n.t("not_found.home") }</Link<Route>>
+            <a href="/" class="button">{ i18n.t("not_found.home") }</a>
         </section>
     }
 }

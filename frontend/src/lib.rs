@@ -1,0 +1,19 @@
+//! Troupe's web apps: two Yew single-page apps, compiled to WebAssembly by trunk, and what they
+//! share (this library).
+//!
+//! - `app/` is the app everyone uses (chats, characters, signing in), at `/`;
+//! - `admin/` the admin console (dashboard, users, conversations, shared prompts), at `/admin`.
+//!   It is an app of its own so that its code is downloaded by admins only, when they open it.
+//!
+//! Both stand on this library: `shell` (the session and the language every page reads),
+//! `components` the pieces pages share, `hooks` the shared hooks, `services` every call to the
+//! API, `i18n` the words, `format` numbers and dates, `not_found` the pages for nowhere.
+
+pub mod components;
+pub mod format;
+pub mod hooks;
+pub mod i18n;
+pub mod not_found;
+pub mod services;
+pub mod session;
+pub mod shell;
