@@ -72,7 +72,10 @@ fn is_hashed_asset(path: &str) -> bool {
     let Some((stem, ext)) = name.rsplit_once('.') else { return false };
     let stem = stem.strip_suffix("_bg").unwrap_or(stem);
     let hash = stem.rsplit_once('-').map_or("", |(_, hash)| hash);
-    matches!(ext, "js" | "wasm" | "css") && hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    // Trunk writes the 64-bit hash without leading zeros: up to 16 digits, now and then fewer.
+    matches!(ext, "js" | "wasm" | "css")
+        && (8..=16).contains(&hash.len())
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Paths that belong to the API and the service endpoints, never to the SPA.
@@ -107,6 +110,7 @@ mod tests {
         assert!(is_hashed_asset("/troupe-web-4f2a9c0d1e3b5a7c_bg.wasm"));
         assert!(is_hashed_asset("/troupe-web-4f2a9c0d1e3b5a7c.js"));
         assert!(is_hashed_asset("/app-00112233aabbccdd.css"));
+        assert!(is_hashed_asset("/troupe-web-b8cbd4d0c83161_bg.wasm"), "a hash with leading zeros left out");
         assert!(!is_hashed_asset("/index.html"));
         assert!(!is_hashed_asset("/troupe-web.js"));
         assert!(!is_hashed_asset("/chats/42"));
