@@ -1,33 +1,68 @@
 //! `/api/chats/{id}/export` and `/api/chats/import`: chats as files, out and in.
 
-use poem::web::Data;
+use poem::{IntoResponse, Response, http::header, web::Data};
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Path, Query},
-    payload::{Json, PlainText},
+    payload::Json,
+    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry},
 };
 use troupe_types::Chat;
 
 use super::{ApiTags, credentials::Authenticated, error::ApiError, upload::Upload};
 use crate::{
     domain::{CharacterId, ChatId, TranscriptFormat},
+    services::transcripts::Exported,
     state::AppState,
 };
 
 #[derive(Default)]
 pub struct TranscriptsApi;
 
-#[derive(ApiResponse)]
-enum ExportResponse {
-    /// SillyTavern's chat file.
-    #[oai(status = 200, content_type = "application/jsonl; charset=utf-8")]
-    Jsonl(PlainText<String>, #[oai(header = "Content-Disposition")] String),
-    /// Troupe's own file, with every field and alternative.
-    #[oai(status = 200, content_type = "application/json; charset=utf-8")]
-    Json(PlainText<String>, #[oai(header = "Content-Disposition")] String),
-    /// `Name: text` blocks.
-    #[oai(status = 200, content_type = "text/plain; charset=utf-8")]
-    Txt(PlainText<String>, #[oai(header = "Content-Disposition")] String),
+/// The chat as a file, in the media type of its format. Described by hand: the derive keeps
+/// one media type per status, and this one answer has three.
+struct ExportedFile(Exported);
+
+impl ApiResponse for ExportedFile {
+    fn meta() -> MetaResponses {
+        let schema = |ty| MetaSchemaRef::Inline(Box::new(MetaSchema::new(ty)));
+        let string = || schema("string");
+        let content = TranscriptFormat::ALL
+            .into_iter()
+            .map(|format| {
+                let ty = if format == TranscriptFormat::Json { "object" } else { "string" };
+                MetaMediaType { content_type: format.content_type(), schema: schema(ty) }
+            })
+            .collect();
+        let disposition = MetaHeader {
+            name: "Content-Disposition".into(),
+            description: Some("`attachment; filename=\"troupe-chat-{id}.{format}\"`".into()),
+            required: true,
+            deprecated: false,
+            schema: string(),
+        };
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The chat as a file: `application/jsonl` (SillyTavern), `application/json` (Troupe) or `text/plain`, by `format`.",
+                status: Some(200),
+                status_range: None,
+                content,
+                headers: vec![disposition],
+            }],
+        }
+    }
+
+    fn register(_: &mut Registry) {}
+}
+
+impl IntoResponse for ExportedFile {
+    fn into_response(self) -> Response {
+        let file = self.0;
+        Response::builder()
+            .content_type(file.format.content_type())
+            .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", file.file_name))
+            .body(file.body)
+    }
 }
 
 #[derive(ApiResponse)]
@@ -52,16 +87,9 @@ impl TranscriptsApi {
         state: Data<&AppState>,
         id: Path<ChatId>,
         format: Query<Option<TranscriptFormat>>,
-    ) -> Result<ExportResponse, ApiError> {
+    ) -> Result<ExportedFile, ApiError> {
         let format = format.0.unwrap_or(TranscriptFormat::Jsonl);
-        let file = state.chats.export(&auth.0.user, id.0, format).await?;
-        let disposition = format!("attachment; filename=\"{}\"", file.file_name);
-        let body = PlainText(file.body);
-        Ok(match format {
-            TranscriptFormat::Jsonl => ExportResponse::Jsonl(body, disposition),
-            TranscriptFormat::Json => ExportResponse::Json(body, disposition),
-            TranscriptFormat::Txt => ExportResponse::Txt(body, disposition),
-        })
+        Ok(ExportedFile(state.chats.export(&auth.0.user, id.0, format).await?))
     }
 
     /// Import a chat

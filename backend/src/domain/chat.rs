@@ -180,6 +180,27 @@ pub enum TranscriptFormat {
     Txt,
 }
 
+impl TranscriptFormat {
+    pub const ALL: [Self; 3] = [Self::Jsonl, Self::Json, Self::Txt];
+
+    /// The media type the file is sent as.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Jsonl => "application/jsonl; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+            Self::Txt => "text/plain; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jsonl => "jsonl",
+            Self::Json => "json",
+            Self::Txt => "txt",
+        }
+    }
+}
+
 /// Tokens charged for a turn.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TokenUsage {

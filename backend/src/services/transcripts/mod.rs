@@ -23,7 +23,7 @@ pub struct Names {
 
 /// A chat written out as a file.
 pub struct Exported {
-    pub content_type: &'static str,
+    pub format: TranscriptFormat,
     pub file_name: String,
     pub body: String,
 }
@@ -41,18 +41,12 @@ fn line_error(line: usize, why: &str) -> ImportError {
 }
 
 pub fn export(format: TranscriptFormat, names: &Names, chat: &Chat, messages: &[TranscriptMessage]) -> Exported {
-    let (content_type, extension, body) = match format {
-        TranscriptFormat::Jsonl => {
-            ("application/jsonl; charset=utf-8", "jsonl", sillytavern::write(names, chat.created_at, messages))
-        }
-        TranscriptFormat::Json => (
-            "application/json; charset=utf-8",
-            "json",
-            troupe::write(names, &chat.title, &chat.model, chat.created_at, messages),
-        ),
-        TranscriptFormat::Txt => ("text/plain; charset=utf-8", "txt", text(names, messages)),
+    let body = match format {
+        TranscriptFormat::Jsonl => sillytavern::write(names, chat.created_at, messages),
+        TranscriptFormat::Json => troupe::write(names, &chat.title, &chat.model, chat.created_at, messages),
+        TranscriptFormat::Txt => text(names, messages),
     };
-    Exported { content_type, file_name: format!("troupe-chat-{}.{extension}", chat.id), body }
+    Exported { format, file_name: format!("troupe-chat-{}.{}", chat.id, format.extension()), body }
 }
 
 /// `Name: text` blocks, one per message (its shown alternative), a blank line apart.
