@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use yew::prelude::*;
+use yew_router::prelude::*;
 
 use crate::{
     hooks::liveness,
@@ -12,6 +13,27 @@ use crate::{
     services,
     session::{Session, SessionHandle, use_session},
 };
+
+/// Starts an app: the shell around the router, which shows `switch(route)`.
+pub fn start<R: Routable + 'static>(switch: fn(R) -> Html) {
+    yew::Renderer::<App<R>>::with_props(AppProps { switch: Callback::from(switch) }).render();
+}
+
+#[derive(Properties, PartialEq)]
+struct AppProps<R: Routable + 'static> {
+    switch: Callback<R, Html>,
+}
+
+#[component]
+fn App<R: Routable + 'static>(props: &AppProps<R>) -> Html {
+    html! {
+        <Shell>
+            <BrowserRouter>
+                <Switch<R> render={props.switch.clone()} />
+            </BrowserRouter>
+        </Shell>
+    }
+}
 
 #[derive(Properties, PartialEq)]
 pub struct ShellProps {

@@ -14,7 +14,7 @@ use troupe_web::{
     components::layout::Layout,
     i18n::use_i18n,
     not_found::NotFound,
-    shell::{AdminOnly, Shell, SignedIn, leave_for},
+    shell::{AdminOnly, SignedIn, leave_for},
 };
 // The library's modules, under the names the pages use.
 use troupe_web::{components, format, hooks, i18n, services};
@@ -24,18 +24,7 @@ use yew_router::prelude::*;
 use self::{console::Console, routes::Route};
 
 fn main() {
-    yew::Renderer::<App>::new().render();
-}
-
-#[component]
-fn App() -> Html {
-    html! {
-        <Shell>
-            <BrowserRouter>
-                <Switch<Route> render={switch} />
-            </BrowserRouter>
-        </Shell>
-    }
+    troupe_web::shell::start(switch);
 }
 
 fn switch(route: Route) -> Html {

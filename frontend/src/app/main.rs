@@ -9,7 +9,7 @@ use troupe_web::{
     i18n::use_i18n,
     not_found::NotFound,
     session::use_session,
-    shell::{Shell, SignedIn, leave_for},
+    shell::{SignedIn, leave_for},
 };
 // The library's modules, under the names the pages use.
 use troupe_web::{components, format, hooks, i18n, services, session, shell};
@@ -19,18 +19,7 @@ use yew_router::prelude::*;
 use self::routes::Route;
 
 fn main() {
-    yew::Renderer::<App>::new().render();
-}
-
-#[component]
-fn App() -> Html {
-    html! {
-        <Shell>
-            <BrowserRouter>
-                <Switch<Route> render={switch} />
-            </BrowserRouter>
-        </Shell>
-    }
+    troupe_web::shell::start(switch);
 }
 
 fn switch(route: Route) -> Html {
