@@ -3,8 +3,9 @@
 //! `BENCH_DATABASE_URL=postgres://…` measures on PostgreSQL instead of a fresh SQLite file.
 //!
 //! Reports, at 1, 50 and 200 concurrent users: JSON-mode turns per second; SSE time to first
-//! token through Troupe minus straight to the fake upstream (p50/p99); then the server's RSS
-//! with 1,000 streams open at once.
+//! token through Troupe minus straight to the fake upstream (p50/p99); at 1 and 50, the time
+//! to first token of regenerating the last reply beside sending a message; then the server's
+//! RSS with 1,000 streams open at once.
 
 mod support;
 
@@ -66,6 +67,16 @@ async fn main() {
             percentile(&direct, 0.99),
             percentile(&through, 0.5) - percentile(&direct, 0.5),
             percentile(&through, 0.99) - percentile(&direct, 0.99),
+        );
+    }
+    for users in [1, 50] {
+        let (regenerate, send) = regenerate_and_send_ttft(&client, &base, &sessions[..users]).await;
+        println!(
+            "SSE TTFT, {users:>3} concurrent users: regenerate p50 {:.3} ms p99 {:.3} ms; send p50 {:.3} ms p99 {:.3} ms",
+            percentile(&regenerate, 0.5),
+            percentile(&regenerate, 0.99),
+            percentile(&send, 0.5),
+            percentile(&send, 0.99),
         );
     }
     open_streams_memory(&client, &base, &sessions, &upstream, &server).await;
@@ -150,6 +161,48 @@ async fn troupe_ttft(client: &reqwest::Client, base: &str, sessions: &[Session])
     let started = Instant::now();
     let resp = s.send(client, base, "Stream to me", true).await;
     first_match(resp, "event: delta", started).await
+}
+
+/// Each session, in its own chat, sends a message then regenerates the reply, over and over for
+/// the window: the milliseconds to the first `delta` of each (regenerations, sends), sorted.
+async fn regenerate_and_send_ttft(client: &reqwest::Client, base: &str, sessions: &[Session]) -> (Vec<f64>, Vec<f64>) {
+    let deadline = Instant::now() + WINDOW;
+    let workers = sessions.iter().map(|s| async move {
+        let (mut regenerate, mut send) = (Vec::new(), Vec::new());
+        while Instant::now() < deadline {
+            let started = Instant::now();
+            send.push(first_match(s.send(client, base, "Stream to me", true).await, "event: delta", started).await);
+            let last = client
+                .get(format!("{base}/api/chats/{}/messages?limit=1", s.chat))
+                .bearer_auth(&s.token)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap();
+            let reply = last["items"][0]["id"].as_i64().expect("the reply is stored");
+            let started = Instant::now();
+            let resp = client
+                .post(format!("{base}/api/chats/{}/messages/{reply}/regenerate", s.chat))
+                .bearer_auth(&s.token)
+                .header("accept", "text/event-stream")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+            regenerate.push(first_match(resp, "event: delta", started).await);
+        }
+        (regenerate, send)
+    });
+    let (regenerate, send): (Vec<Vec<f64>>, Vec<Vec<f64>>) =
+        futures_util::future::join_all(workers).await.into_iter().unzip();
+    let sorted = |samples: Vec<Vec<f64>>| {
+        let mut all: Vec<f64> = samples.into_iter().flatten().collect();
+        all.sort_by(f64::total_cmp);
+        all
+    };
+    (sorted(regenerate), sorted(send))
 }
 
 /// Milliseconds from the same request straight to the fake to its first content chunk.

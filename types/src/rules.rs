@@ -160,6 +160,14 @@ pub fn check_message(content: &str, max_chars: usize) -> Result<&str, RuleViolat
     Ok(trimmed)
 }
 
+/// A reply edited by hand: trimmed, then 1 to `EDITED_REPLY_MAX_CHARS` characters. Returns the
+/// trimmed text.
+pub fn check_edited_reply(content: &str) -> Result<&str, RuleViolation> {
+    let trimmed = content.trim();
+    check_text("content", trimmed, EDITED_REPLY_MAX_CHARS, true)?;
+    Ok(trimmed)
+}
+
 /// Tags: trimmed and lowercased, duplicates dropped; each 1–32 letters, digits, spaces,
 /// `-` or `_`; at most 10. The list's length is checked before any tag is looked at, so a
 /// flood of tags costs nothing (a list of more than 10 is refused even if it holds duplicates).

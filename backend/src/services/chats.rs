@@ -174,11 +174,7 @@ impl Chats {
         let (_, message) = self.message(user, chat_id, id).await?;
         let text = match message.role {
             Role::User => MessageText::parse(content, self.turns.max_message_chars())?.as_str().to_owned(),
-            Role::Assistant => {
-                let text = content.trim();
-                rules::check_text("content", text, rules::EDITED_REPLY_MAX_CHARS, true)?;
-                text.to_owned()
-            }
+            Role::Assistant => rules::check_edited_reply(content)?.to_owned(),
         };
         let tokens = tokens::count_off_executor(text.clone()).await as i64;
         Ok(messages::edit(&self.db, message.id, &text, tokens).await?)

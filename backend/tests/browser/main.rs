@@ -2,7 +2,9 @@
 //! binary → SQLite, with the demo model. Needs nginx, chromium and chromium-driver from
 //! Debian; the web app is built by `frontend/build.sh` on the first run.
 
+mod conversation_tools;
 mod first_run;
 mod journey;
+mod page;
 mod stack;
 mod through_nginx;

@@ -106,6 +106,13 @@ async fn nginx_serves_the_app_with_security_and_cache_headers_within_budget() {
         );
         assert!(gzip_bytes <= 350 * 1024, "{name}'s initial download is {gzip_bytes} bytes, over the 350 KB budget");
     }
+    // The Markdown worker, not in the page: loaded after it, and checked for a new build each time.
+    let worker = get("/markdown-worker_bg.wasm").await.unwrap();
+    assert_eq!(worker.status(), 200);
+    assert_eq!(worker.headers()[header::CACHE_CONTROL], "no-cache");
+    assert_eq!(worker.headers()[header::CONTENT_ENCODING], "gzip");
+    assert!(worker.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("'wasm-unsafe-eval'"));
+
     // The API through the proxy keeps its own answers; the edge adds its headers.
     let health = get("/healthz").await.unwrap();
     assert_eq!(health.status(), 200);

@@ -5,4 +5,6 @@ pub mod banner;
 pub mod chart;
 pub mod field;
 pub mod layout;
+pub mod markdown;
+pub mod menu;
 pub mod pager;

@@ -1,9 +1,12 @@
 use futures::{Stream, StreamExt};
 use gloo_net::http::Request;
-use troupe_types::{Chat, ChatList, CreateChat, MessageLimits, MessageList, SendMessage, TurnEvent, UpdateChat};
+use troupe_types::{
+    BranchChat, Chat, ChatList, CreateChat, EditMessage, Message, MessageLimits, MessageList, SelectAlternative,
+    SendMessage, TurnEvent, UpdateChat,
+};
 use web_sys::AbortSignal;
 
-use super::{ApiError, ApiResult, delete, get, patch, post, query, send};
+use super::{ApiError, ApiResult, delete, get, json, patch, post, put, query, send};
 
 /// What a message must fit on this server (its length limit above all).
 pub async fn limits() -> ApiResult<MessageLimits> {
@@ -38,6 +41,39 @@ pub async fn messages(chat_id: i64, before_id: Option<i64>) -> ApiResult<Message
     get(&format!("/api/chats/{chat_id}/messages{q}")).await
 }
 
+/// Shows alternative `index` of a message (and uses it in later prompts).
+pub async fn choose_alternative(chat_id: i64, message_id: i64, index: i64) -> ApiResult<Message> {
+    put(&format!("/api/chats/{chat_id}/messages/{message_id}/alternative"), &SelectAlternative { index }).await
+}
+
+pub async fn edit_message(chat_id: i64, message_id: i64, content: String) -> ApiResult<Message> {
+    patch(&format!("/api/chats/{chat_id}/messages/{message_id}"), &EditMessage { content }).await
+}
+
+/// Deletes a message, and with `and_after` every later one too (a rewind).
+pub async fn delete_message(chat_id: i64, message_id: i64, and_after: bool) -> ApiResult<()> {
+    delete(&format!("/api/chats/{chat_id}/messages/{message_id}?and_after={and_after}")).await
+}
+
+/// A new chat holding copies of the messages up to `message_id`.
+pub async fn branch(chat_id: i64, message_id: i64) -> ApiResult<Chat> {
+    post(&format!("/api/chats/{chat_id}/branch"), &BranchChat { message_id }).await
+}
+
+/// Where the browser downloads the chat as a file: `jsonl` (SillyTavern), `json` or `txt`.
+pub fn export_url(chat_id: i64, format: &str) -> String {
+    format!("/api/chats/{chat_id}/export?format={format}")
+}
+
+/// A new chat with `character_id` from a SillyTavern or Troupe chat file, sent as it is.
+pub async fn import(character_id: i64, file: web_sys::File) -> ApiResult<Chat> {
+    let request = Request::post(&format!("/api/chats/import?character_id={character_id}"))
+        .header("Content-Type", "application/octet-stream")
+        .body(file)
+        .map_err(ApiError::network)?;
+    json(send(request).await?).await
+}
+
 /// Sends a message and reads the reply as it streams (SSE over the POST, read with fetch and
 /// a ReadableStream), calling `on_event` for each event. Aborting `signal` ends the stream;
 /// the server then keeps the partial reply as `incomplete`.
@@ -45,13 +81,32 @@ pub async fn send_streaming(
     chat_id: i64,
     content: String,
     signal: &AbortSignal,
-    mut on_event: impl FnMut(TurnEvent),
+    on_event: impl FnMut(TurnEvent),
 ) -> ApiResult<()> {
-    let request = Request::post(&format!("/api/chats/{chat_id}/messages"))
-        .header("Accept", "text/event-stream")
-        .abort_signal(Some(signal))
+    let request = streaming(&format!("/api/chats/{chat_id}/messages"), signal)
         .json(&SendMessage { content })
         .map_err(ApiError::network)?;
+    read_turn(request, on_event).await
+}
+
+/// Writes the last reply again, as a new alternative, streamed as `send_streaming` does.
+pub async fn regenerate_streaming(
+    chat_id: i64,
+    message_id: i64,
+    signal: &AbortSignal,
+    on_event: impl FnMut(TurnEvent),
+) -> ApiResult<()> {
+    let request = streaming(&format!("/api/chats/{chat_id}/messages/{message_id}/regenerate"), signal)
+        .build()
+        .map_err(ApiError::network)?;
+    read_turn(request, on_event).await
+}
+
+fn streaming(url: &str, signal: &AbortSignal) -> gloo_net::http::RequestBuilder {
+    Request::post(url).header("Accept", "text/event-stream").abort_signal(Some(signal))
+}
+
+async fn read_turn(request: Request, mut on_event: impl FnMut(TurnEvent)) -> ApiResult<()> {
     let response = send(request).await?;
     let body = response.body().ok_or_else(|| ApiError::network("the reply has no body"))?;
     let mut events = std::pin::pin!(sse_events(body));

@@ -70,7 +70,7 @@ pub(crate) async fn send(request: Request) -> ApiResult<Response> {
     Err(error)
 }
 
-async fn json<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
+pub(crate) async fn json<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
     response.json().await.map_err(ApiError::network)
 }
 

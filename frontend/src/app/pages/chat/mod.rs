@@ -69,6 +69,13 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
             }
         })
     };
+    let on_opened = {
+        let (navigator, refresh) = (navigator.clone(), refresh.clone());
+        Callback::from(move |chat: Chat| {
+            refresh.dispatch(());
+            navigator.push(&Route::Chat { id: chat.id });
+        })
+    };
     let toggle_card = {
         let show_card = show_card.clone();
         Callback::from(move |_| show_card.set(!*show_card))
@@ -127,7 +134,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
             <section class="pane conversation-pane">
                 if let Some(id) = props.chat_id {
                     <conversation::Conversation key={id} chat_id={id} chat={current_chat.clone()} {max_chars}
-                        {on_activity} on_back={back} on_card={toggle_card.clone()} {on_delete} />
+                        {on_activity} on_back={back} on_card={toggle_card.clone()} {on_delete} {on_opened} />
                 } else {
                     <div class="empty-state">
                         <h1>{ i18n.t("chat.welcome") }</h1>

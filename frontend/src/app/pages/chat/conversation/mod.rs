@@ -1,6 +1,7 @@
 //! One conversation: its messages (older ones load when scrolling up), the reply streaming in,
 //! and the composer. `thread` loads, `streaming` runs turns, `view` draws.
 
+mod chat_menu;
 mod streaming;
 mod thread;
 mod view;
@@ -10,9 +11,10 @@ use web_sys::HtmlElement;
 use yew::prelude::*;
 
 use self::{
+    chat_menu::ChatMenu,
     streaming::{Turns, use_turns},
     thread::{load_older, use_thread},
-    view::{Composer, failed_turn, message_view, streaming_reply, trash_icon},
+    view::{Composer, MessageView, failed_turn, streaming_reply, trash_icon},
 };
 use crate::i18n::use_i18n;
 
@@ -27,6 +29,8 @@ pub struct ConversationProps {
     pub on_back: Callback<MouseEvent>,
     pub on_card: Callback<MouseEvent>,
     pub on_delete: Callback<()>,
+    /// A new chat came out of this one (a branch) or a file (an import): open it.
+    pub on_opened: Callback<Chat>,
 }
 
 #[component]
@@ -46,7 +50,7 @@ pub fn Conversation(props: &ConversationProps) -> Html {
         let follow = follow.clone();
         Callback::from(move |()| *follow.borrow_mut() = true)
     };
-    let Turns { send, stop } = use_turns(chat_id, &thread, on_sent, props.on_activity.clone());
+    let Turns { send, regenerate, stop } = use_turns(chat_id, &thread, on_sent, props.on_activity.clone());
     {
         let (scroller, follow, height_before_older) = (scroller.clone(), follow.clone(), height_before_older.clone());
         let shape = (thread.messages.len(), thread.streaming.as_ref().map(String::len), thread.failure.is_some());
@@ -95,6 +99,9 @@ pub fn Conversation(props: &ConversationProps) -> Html {
                     </span>
                 } else {
                     <button class="button ghost narrow-only" onclick={props.on_card.clone()}>{ i18n.t("chat.character") }</button>
+                    if let Some(chat) = &props.chat {
+                        <ChatMenu chat={chat.clone()} on_imported={props.on_opened.clone()} />
+                    }
                     <button class="icon-button danger-text" onclick={ask_delete(true)} aria-label={i18n.t("chat.delete")} title={i18n.t("chat.delete")}>{ trash_icon() }</button>
                 }
             </header>
@@ -107,7 +114,11 @@ pub fn Conversation(props: &ConversationProps) -> Html {
                 } else if !thread.loaded {
                     <p class="muted center">{ i18n.t("common.loading") }</p>
                 }
-                { for thread.messages.iter().map(|m| message_view(&i18n, m)) }
+                { for thread.messages.iter().filter(|m| thread.regenerating != Some(m.id)).map(|m| html! {
+                    <MessageView key={m.id} {chat_id} message={m.clone()} max_chars={props.max_chars}
+                        regenerable={thread.can_regenerate(m)} busy={streaming} thread={thread.dispatcher()}
+                        on_regenerate={regenerate.clone()} on_branched={props.on_opened.clone()} />
+                }) }
                 if let Some(text) = &thread.streaming {
                     { streaming_reply(&i18n, text) }
                 }

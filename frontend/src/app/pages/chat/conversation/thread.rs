@@ -23,6 +23,8 @@ pub struct Thread {
     pub loaded: bool,
     /// The reply so far while one streams in.
     pub streaming: Option<String>,
+    /// The reply being written again, hidden while its new alternative streams in.
+    pub regenerating: Option<i64>,
     pub failure: Option<Failure>,
 }
 
@@ -32,12 +34,21 @@ pub enum Step {
     Latest(MessageList),
     Older(MessageList),
     Start,
+    /// A new alternative of reply `id` starts.
+    Regenerating(i64),
     UserMessage(Message),
     Delta(String),
     Done(Message),
     Failed(Failure),
     /// The user pressed stop: keep what arrived until the stored copy is fetched.
     Stopped,
+    /// The server's copy of a message after an edit or a change of alternative.
+    Replaced(Message),
+    /// Message `id` was deleted, and with `and_after` every later one.
+    Removed {
+        id: i64,
+        and_after: bool,
+    },
 }
 
 impl Reducible for Thread {
@@ -64,24 +75,55 @@ impl Reducible for Thread {
                 thread.streaming = Some(String::new());
                 thread.failure = None;
             }
+            Step::Regenerating(id) => {
+                thread.streaming = Some(String::new());
+                thread.regenerating = Some(id);
+                thread.failure = None;
+            }
             Step::UserMessage(message) => thread.messages.push(message),
             Step::Delta(text) => thread.streaming.get_or_insert_with(String::new).push_str(&text),
             Step::Done(reply) => {
                 thread.streaming = None;
-                thread.messages.push(reply);
+                thread.regenerating = None;
+                thread.put(reply);
             }
             Step::Failed(failure) => {
                 thread.streaming = None;
+                thread.regenerating = None;
                 thread.failure = Some(failure);
             }
             Step::Stopped => {
+                let regenerating = thread.regenerating.take();
                 if let Some(text) = thread.streaming.take().filter(|t| !t.is_empty()) {
-                    let id = thread.messages.last().map_or(0, |m| m.id) + 1;
-                    thread.messages.push(local_reply(id, text));
+                    let id = regenerating.unwrap_or_else(|| thread.messages.last().map_or(0, |m| m.id) + 1);
+                    thread.put(local_reply(id, text));
                 }
+            }
+            Step::Replaced(message) => thread.put(message),
+            Step::Removed { id, and_after } => {
+                thread.messages.retain(|m| m.id != id && !(and_after && m.id > id));
+                thread.failure = None;
             }
         }
         Rc::new(thread)
+    }
+}
+
+impl Thread {
+    /// `message` in place of the one with its id, or after the others when it is new.
+    fn put(&mut self, message: Message) {
+        match self.messages.iter_mut().find(|m| m.id == message.id) {
+            Some(shown) => *shown = message,
+            None => self.messages.push(message),
+        }
+    }
+
+    /// Whether the last reply may be written again: a reply (not the greeting) with no reply
+    /// under way.
+    pub fn can_regenerate(&self, message: &Message) -> bool {
+        let last = self.messages.last().is_some_and(|m| m.id == message.id && m.role == Role::Assistant);
+        let answers_user = self.older.is_some() || self.messages.iter().any(|m| m.role == Role::User);
+        last && answers_user && self.streaming.is_none()
     }
 }
 
