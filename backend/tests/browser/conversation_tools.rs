@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::{
     page::{assert_no_errors, count, el, fill, page_fetch_status, screenshots, sign_in, until, watch_errors},
-    stack::{Api, Browser, PASSWORD, Stack, artifacts},
+    stack::{ADMIN, Api, Browser, PASSWORD, Stack, artifacts},
 };
 
 const LAST: &str = "[data-testid=message]:last-child";
@@ -142,5 +142,14 @@ async fn a_user_regenerates_edits_rewinds_branches_and_moves_chats_in_and_out() 
     assert!(error.contains("line 2"), "{error}");
     assert_eq!(count(c, ".chat-list li").await, chats_before);
     assert_no_errors(c).await;
+
+    // An admin reading the transcripts sees which version each reply shows, of how many.
+    el(c, ".topbar-end .button").await.click().await.unwrap();
+    el(c, "#username").await;
+    sign_in(c, &stack.base, ADMIN.0, ADMIN.1).await;
+    c.goto(&format!("{}/admin/conversations", stack.base)).await.unwrap();
+    el(c, "tbody .button").await.click().await.unwrap();
+    let version = el(c, ".transcript [data-testid=transcript-alternative]").await.text().await.unwrap();
+    assert!(version.ends_with("/2"), "{version}");
     browser.close().await;
 }

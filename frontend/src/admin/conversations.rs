@@ -115,7 +115,16 @@ pub fn Conversations() -> Html {
                     { for shown.items.iter().map(|m| html! {
                         <div class={classes!("message", if m.role == Role::User { "user" } else { "assistant" })} key={m.id}>
                             <div class="bubble">{ m.content.clone() }</div>
-                            <div class="message-meta">{ local_time(&m.created_at, i18n.lang.code()) }</div>
+                            <div class="message-meta">
+                                <span>{ local_time(&m.created_at, i18n.lang.code()) }</span>
+                                // The version shown in the chat, of how many the user had written.
+                                if m.alternative_count > 1 {
+                                    <span data-testid="transcript-alternative" title={i18n.t("admin.alternative")}>
+                                        { format!("{}/{}", m.alternative_index + 1, m.alternative_count) }
+                                    </span>
+                                }
+                                if m.edited_at.is_some() { <span>{ i18n.t("message.edited") }</span> }
+                            </div>
                         </div>
                     }) }
                 </section>

@@ -194,7 +194,10 @@ pub fn MessageView(props: &MessageProps) -> Html {
     let menu = html! {
         <Menu label={i18n.t("message.actions")} class="message-menu" small=true testid="message-actions">
             <button role="menuitem" onclick={set_mode(Mode::Editing(message.content.clone()))} disabled={busy} data-testid="edit-message">{ i18n.t("message.edit") }</button>
-            <button role="menuitem" onclick={copy}>{ i18n.t("message.copy") }</button>
+            // The clipboard is offered on https (and localhost) only; elsewhere it is not there.
+            if web_sys::window().is_some_and(|w| w.is_secure_context()) {
+                <button role="menuitem" onclick={copy}>{ i18n.t("message.copy") }</button>
+            }
             <button role="menuitem" onclick={branch} disabled={busy} data-testid="branch">{ i18n.t("message.branch") }</button>
             <button role="menuitem" onclick={set_mode(Mode::Confirming(Removal::This))} disabled={busy} data-testid="delete-message">{ i18n.t("common.delete") }</button>
             <button role="menuitem" onclick={set_mode(Mode::Confirming(Removal::FromHere))} disabled={busy} data-testid="rewind">{ i18n.t("message.rewind") }</button>
