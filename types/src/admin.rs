@@ -1,6 +1,6 @@
 //! The admin API (`/api/admin`), announcements and the live feed.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// A user with activity totals, for the admin user list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,14 +47,9 @@ pub struct UpdateUser {
     pub disabled: Option<bool>,
     /// Absent: unchanged; `null`: unlimited; a number: tokens per UTC day.
     // Left out when serialising an absent change, so a client never clears a quota by accident.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default, nullable))]
     pub daily_token_quota: Option<Option<i64>>,
-}
-
-/// Tells a field that is present (even as `null`) from one that is absent.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A chat as admins see it: whose, and what it cost.

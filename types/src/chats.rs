@@ -13,6 +13,11 @@ pub struct Chat {
     pub created_at: String,
     pub last_message_at: String,
     pub message_count: i64,
+    /// Who the user is in this chat; `null`: their default persona, else their username.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
+    pub persona_id: Option<i64>,
+    /// Standalone lorebooks used beside the character's own.
+    pub lorebook_ids: Vec<i64>,
 }
 
 /// Body of `POST /api/chats`.
@@ -25,9 +30,15 @@ pub struct CreateChat {
     #[cfg_attr(feature = "openapi", oai(default))]
     #[cfg_attr(feature = "openapi", oai(nullable))]
     pub model: Option<String>,
+    /// One of the user's personas; absent or `null`: the default.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(nullable))]
+    pub persona_id: Option<i64>,
 }
 
-/// Body of `PATCH /api/chats/{id}`; absent fields stay as they are (`null` is refused).
+/// Body of `PATCH /api/chats/{id}`; absent fields stay as they are (`null` is refused, except
+/// for `persona_id`, where it means the default persona).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct UpdateChat {
@@ -38,6 +49,13 @@ pub struct UpdateChat {
     #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub model: Option<String>,
+    #[serde(default, deserialize_with = "crate::present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(default, nullable))]
+    pub persona_id: Option<Option<i64>>,
+    /// The user's own lorebooks, replacing the chat's list (at most 20).
+    #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(default))]
+    pub lorebook_ids: Option<Vec<i64>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

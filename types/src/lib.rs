@@ -9,7 +9,9 @@ pub mod auth;
 pub mod characters;
 pub mod chats;
 pub mod error;
+pub mod lorebooks;
 pub mod models;
+pub mod personas;
 pub mod rules;
 
 pub use admin::{
@@ -18,13 +20,23 @@ pub use admin::{
     TopUser, UpdateUser,
 };
 pub use auth::{AuthResponse, LoginRequest, RegisterRequest, RegistrationInfo, User};
-pub use characters::{Character, CharacterInput, CharacterList, Prompt, PromptInput, PromptList, Visibility};
+pub use characters::{
+    CardImport, CardImports, Character, CharacterInput, CharacterList, Prompt, PromptInput, PromptList, Visibility,
+};
 pub use chats::{
     BranchChat, Chat, ChatList, ChatTurn, CreateChat, EditMessage, Message, MessageLimits, MessageList, MessageStatus,
     Role, SelectAlternative, SendMessage, TurnDelta, TurnDone, TurnError, TurnEvent, UpdateChat, Usage, UsageSource,
 };
 pub use error::{ErrorBody, ErrorDetail};
+pub use lorebooks::{EntryPosition, Lorebook, LorebookEntry, LorebookList, SavedLorebook};
 pub use models::{Model, ModelList};
+pub use personas::{Persona, PersonaInput, PersonaList};
+
+/// Tells a field that is present (even as `null`) from one that is absent (use with
+/// `#[serde(default)]` on an `Option<Option<T>>`).
+fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
 
 /// For optional request fields where `null` is not a value: absent is `None`, a value is
 /// `Some`, and `null` fails like any other wrong type (use with `#[serde(default)]`).

@@ -10,7 +10,7 @@ pub struct RuleViolation {
 }
 
 impl RuleViolation {
-    fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
         Self { field, code, message: message.into() }
     }
 }
@@ -109,16 +109,21 @@ mod tests {
     }
 }
 
-pub const CHARACTER_NAME_MAX_CHARS: usize = 64;
-pub const DESCRIPTION_MAX_CHARS: usize = 2000;
-pub const PERSONALITY_MAX_CHARS: usize = 2000;
-pub const SCENARIO_MAX_CHARS: usize = 2000;
-pub const SYSTEM_PROMPT_MAX_CHARS: usize = 8000;
-pub const GREETING_MAX_CHARS: usize = 2000;
-pub const EXAMPLE_DIALOGUE_MAX_CHARS: usize = 4000;
+pub const CHARACTER_NAME_MAX_CHARS: usize = 128;
+/// Every other text of a character (what real cards need), and a persona's description.
+pub const CHARACTER_TEXT_MAX_CHARS: usize = 32_000;
+pub const MAX_ALTERNATE_GREETINGS: usize = 100;
+pub const LOREBOOK_MAX_ENTRIES: usize = 2_000;
+pub const LOREBOOK_ENTRY_MAX_CHARS: usize = 16_000;
+/// Keys (and secondary keys) of one entry.
+pub const LOREBOOK_MAX_KEYS: usize = 100;
+pub const LOREBOOK_KEY_MAX_CHARS: usize = 200;
+/// Standalone lorebooks one chat may use.
+pub const MAX_CHAT_LOREBOOKS: usize = 20;
+pub const PERSONA_NAME_MAX_CHARS: usize = 64;
 pub const AVATAR_URL_MAX_CHARS: usize = 2000;
-pub const TAG_MAX_CHARS: usize = 32;
-pub const MAX_TAGS: usize = 10;
+pub const TAG_MAX_CHARS: usize = 64;
+pub const MAX_TAGS: usize = 50;
 pub const PROMPT_NAME_MAX_CHARS: usize = 64;
 pub const PROMPT_CONTENT_MAX_CHARS: usize = 8000;
 pub const CHAT_TITLE_MAX_CHARS: usize = 100;
@@ -168,9 +173,10 @@ pub fn check_edited_reply(content: &str) -> Result<&str, RuleViolation> {
     Ok(trimmed)
 }
 
-/// Tags: trimmed and lowercased, duplicates dropped; each 1–32 letters, digits, spaces,
-/// `-` or `_`; at most 10. The list's length is checked before any tag is looked at, so a
-/// flood of tags costs nothing (a list of more than 10 is refused even if it holds duplicates).
+/// Tags: trimmed, kept in their case and order, duplicates (ignoring case) dropped; each 1–64
+/// characters without control characters; at most 50. The list's length is checked before any
+/// tag is looked at, so a flood of tags costs nothing (a list of more than 50 is refused even if
+/// it holds duplicates).
 pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, RuleViolation> {
     let invalid = |message: String| RuleViolation::new("tags", "invalid_tags", message);
     if tags.len() > MAX_TAGS {
@@ -178,14 +184,12 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, RuleViolation> {
     }
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for tag in tags {
-        let tag = tag.trim().to_lowercase();
-        let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_');
-        if tag.is_empty() || tag.chars().count() > TAG_MAX_CHARS || !tag.chars().all(allowed) {
-            return Err(invalid(format!("each tag must be 1 to {TAG_MAX_CHARS} letters, digits, spaces, '-' or '_'")));
+        let tag = tag.trim();
+        if tag.is_empty() || tag.chars().count() > TAG_MAX_CHARS || tag.chars().any(char::is_control) {
+            return Err(invalid(format!("each tag must be 1 to {TAG_MAX_CHARS} characters")));
         }
-        // At most MAX_TAGS kept: the search is bounded.
-        if !out.contains(&tag) {
-            out.push(tag);
+        if !out.iter().any(|kept| kept.to_lowercase() == tag.to_lowercase()) {
+            out.push(tag.to_owned());
         }
     }
     Ok(out)
@@ -230,10 +234,13 @@ mod chat_rule_tests {
 
     #[test]
     fn tags_are_normalised() {
-        let tags = normalize_tags(&["Fantasy".into(), " fantasy ".into(), "sci-fi".into()]).unwrap();
-        assert_eq!(tags, ["fantasy", "sci-fi"]);
-        assert!(normalize_tags(&["bad\"quote".into()]).is_err());
-        let many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        let tags = normalize_tags(&["Fantasy".into(), " fantasy ".into(), "Sci-Fi \"OC\"".into()]).unwrap();
+        assert_eq!(tags, ["Fantasy", "Sci-Fi \"OC\""], "case and order kept, duplicates ignoring case dropped");
+        assert!(normalize_tags(&["tab\there".into()]).is_err());
+        assert!(normalize_tags(&["x".repeat(65)]).is_err());
+        let fifty: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
+        assert_eq!(normalize_tags(&fifty).unwrap().len(), 50);
+        let many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
         assert!(normalize_tags(&many).is_err());
         let flood: Vec<String> = (0..100_000).map(|i| format!("t{i}")).collect();
         assert_eq!(normalize_tags(&flood).unwrap_err().code, "invalid_tags");

@@ -2,7 +2,7 @@
 
 use troupe_types::{MessageStatus, Role, UsageSource};
 
-use super::{CharacterId, ChatId, DayRange, MessageId, RuleViolation, UserId};
+use super::{CharacterId, ChatId, DayRange, LorebookId, MessageId, PersonaId, RuleViolation, UserId};
 use crate::clock::{Millis, rfc3339};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +17,10 @@ pub struct Chat {
     pub message_count: i64,
     pub created_at: Millis,
     pub last_message_at: Millis,
+    /// Who the user is in this chat; `None`: their default persona.
+    pub persona_id: Option<PersonaId>,
+    /// Standalone lorebooks used beside the character's, in order.
+    pub lorebook_ids: Vec<LorebookId>,
 }
 
 impl From<Chat> for troupe_types::Chat {
@@ -30,6 +34,8 @@ impl From<Chat> for troupe_types::Chat {
             created_at: rfc3339(c.created_at),
             last_message_at: rfc3339(c.last_message_at),
             message_count: c.message_count,
+            persona_id: c.persona_id.map(PersonaId::get),
+            lorebook_ids: c.lorebook_ids.into_iter().map(LorebookId::get).collect(),
         }
     }
 }

@@ -43,4 +43,8 @@ ids! {
     PromptId;
     /// Announcement id
     AnnouncementId;
+    /// Persona id
+    PersonaId;
+    /// Lorebook id
+    LorebookId;
 }

@@ -4,16 +4,17 @@ pub mod character;
 pub mod chat;
 pub mod days;
 pub mod ids;
+pub mod lorebook;
 pub mod paging;
 pub mod user;
 
-pub use character::{Character, CharacterDraft, CharacterFilter, PromptDraft, SharedPrompt};
+pub use character::{CardFields, Character, CharacterDraft, CharacterFilter, PromptDraft, SharedPrompt};
 pub use chat::{
     Alternative, Chat, ConversationFilter, Message, MessagePage, MessageText, TokenUsage, TranscriptFormat,
     TranscriptMessage,
 };
 pub use days::DayRange;
-pub use ids::{AnnouncementId, CharacterId, ChatId, MessageId, PromptId, UserId};
+pub use ids::{AnnouncementId, CharacterId, ChatId, LorebookId, MessageId, PersonaId, PromptId, UserId};
 pub use paging::Page;
 pub use user::{Email, Password, User, UserOrder, Username};
 

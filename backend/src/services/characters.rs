@@ -6,7 +6,7 @@ use troupe_types::{CharacterInput, rules::RuleViolation};
 
 use super::{catalog::ModelCatalog, limits::CreateLimit};
 use crate::{
-    domain::{Character, CharacterDraft, CharacterFilter, CharacterId, Page, User},
+    domain::{CardFields, Character, CharacterDraft, CharacterFilter, CharacterId, Page, User},
     error::AppError,
     storage::{Db, characters},
 };
@@ -25,7 +25,7 @@ impl Characters {
 
     #[tracing::instrument(skip_all, fields(user.id = %owner.id), err(level = "info"))]
     pub async fn create(&self, owner: &User, input: CharacterInput) -> Result<Character, AppError> {
-        let draft = self.parse(input)?;
+        let draft = self.parse(input, &CardFields::default())?;
         self.create_limit.check(owner.id)?;
         Ok(characters::insert(&self.db, owner.id, &draft).await?)
     }
@@ -52,8 +52,8 @@ impl Characters {
 
     #[tracing::instrument(skip_all, fields(user.id = %editor.id, character.id = %id), err(level = "info"))]
     pub async fn update(&self, editor: &User, id: CharacterId, input: CharacterInput) -> Result<Character, AppError> {
-        self.editable(editor, id).await?;
-        let draft = self.parse(input)?;
+        let current = self.editable(editor, id).await?;
+        let draft = self.parse(input, &current.fields.card)?;
         Ok(characters::update(&self.db, id, &draft).await?)
     }
 
@@ -74,8 +74,10 @@ impl Characters {
         }
     }
 
-    fn parse(&self, input: CharacterInput) -> Result<CharacterDraft, AppError> {
-        let draft = CharacterDraft::parse(input)?;
+    /// `input` over the card fields `kept` (see `CharacterDraft::parse_over`), with a model the
+    /// catalogue offers.
+    fn parse(&self, input: CharacterInput, kept: &CardFields) -> Result<CharacterDraft, AppError> {
+        let draft = CharacterDraft::parse_over(input, kept)?;
         if let Some(model) = &draft.model {
             self.known_model(model)?;
         }

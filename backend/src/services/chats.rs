@@ -67,6 +67,7 @@ impl Chats {
             character_id: character.id,
             title: character.name(),
             model: &model,
+            persona_id: None,
             booked: true,
         };
         Ok(chats::create(&self.db, &new, &greetings).await?)
@@ -77,7 +78,8 @@ impl Chats {
     async fn greetings(&self, character: &Character, user: &User) -> Vec<TranscriptMessage> {
         let now = now_millis();
         let mut alternatives = Vec::new();
-        for text in [&character.fields.greeting] {
+        let fields = &character.fields;
+        for text in std::iter::once(&fields.greeting).chain(&fields.card.alternate_greetings) {
             let text = fill_names(text, character.name(), &user.username).trim().to_owned();
             if !text.is_empty() {
                 let tokens = tokens::count_off_executor(text.clone()).await as i64;
@@ -214,6 +216,7 @@ impl Chats {
             character_id: chat.character_id,
             title: &chat.title,
             model: &chat.model,
+            persona_id: chat.persona_id,
             booked: false,
         };
         Ok(chats::create(&self.db, &new, &copies).await?)
@@ -252,6 +255,7 @@ impl Chats {
             character_id: character.id,
             title: character.name(),
             model: &model,
+            persona_id: None,
             booked: false,
         };
         Ok(chats::create(&self.db, &new, &messages).await?)

@@ -117,7 +117,7 @@ mod tests {
     use troupe_types::Visibility;
 
     use super::*;
-    use crate::domain::{CharacterDraft, CharacterId, UserId};
+    use crate::domain::{CardFields, CharacterDraft, CharacterId, UserId};
 
     fn character() -> Character {
         Character {
@@ -135,7 +135,9 @@ mod tests {
                 tags: vec![],
                 visibility: Visibility::Private,
                 model: None,
+                card: CardFields::default(),
             },
+            has_avatar: false,
             created_at: 0,
             updated_at: 0,
         }

@@ -5,7 +5,7 @@
 use troupe_types::Visibility;
 
 use crate::{
-    domain::CharacterDraft,
+    domain::{CardFields, CharacterDraft},
     error::AppError,
     storage::{Db, characters},
 };
@@ -175,6 +175,7 @@ fn draft(starter: &Starter) -> CharacterDraft {
         tags: starter.tags.iter().map(|t| (*t).to_owned()).collect(),
         visibility: Visibility::Public,
         model: None,
+        card: CardFields::default(),
     }
 }
 
@@ -200,6 +201,7 @@ mod tests {
                 tags: d.tags.clone(),
                 visibility: Visibility::Public,
                 model: None,
+                ..CharacterInput::default()
             };
             assert_eq!(CharacterDraft::parse(input), Ok(d), "{}", starter.name);
             assert!(starter.greeting.contains("{{user}}"), "{} greets the user by name", starter.name);

@@ -1,16 +1,22 @@
 //! Characters. Deleting one only marks it: chats that used it keep working.
 
+use serde::{Serialize, de::DeserializeOwned};
 use sqlx::FromRow;
 use troupe_types::Visibility;
 
 use super::{Db, Lock, StorageError, like_pattern, text::DbText, users};
 use crate::{
     clock::now_millis,
-    domain::{Character, CharacterDraft, CharacterFilter, CharacterId, UserId},
+    domain::{CardFields, Character, CharacterDraft, CharacterFilter, CharacterId, UserId},
 };
 
 const COLUMNS: &str = "id, owner_id, name, description, personality, scenario, system_prompt, greeting, \
-                       example_dialogue, avatar_url, tags, visibility, model, created_at, updated_at";
+                       example_dialogue, avatar_url, tags, visibility, model, alternate_greetings, \
+                       post_history_instructions, creator_notes, creator, character_version, extensions, \
+                       character_book, card_extra, \
+                       CAST(CASE WHEN EXISTS (SELECT 1 FROM character_avatars a \
+                       WHERE a.character_id = characters.id) THEN 1 ELSE 0 END AS BIGINT) AS has_avatar, \
+                       created_at, updated_at";
 
 #[derive(FromRow)]
 struct CharacterRow {
@@ -27,6 +33,15 @@ struct CharacterRow {
     tags: String,
     visibility: String,
     model: Option<String>,
+    alternate_greetings: String,
+    post_history_instructions: String,
+    creator_notes: String,
+    creator: String,
+    character_version: String,
+    extensions: String,
+    character_book: Option<String>,
+    card_extra: String,
+    has_avatar: i64,
     created_at: i64,
     updated_at: i64,
 }
@@ -35,8 +50,21 @@ impl TryFrom<CharacterRow> for Character {
     type Error = StorageError;
 
     fn try_from(r: CharacterRow) -> Result<Self, StorageError> {
-        let tags = serde_json::from_str(&r.tags)
-            .map_err(|e| StorageError::Corrupt(format!("tags of character {} are not a JSON list: {e}", r.id)))?;
+        let id = r.id;
+        let card = CardFields {
+            alternate_greetings: from_json(id, "alternate_greetings", &r.alternate_greetings)?,
+            post_history_instructions: r.post_history_instructions,
+            creator_notes: r.creator_notes,
+            creator: r.creator,
+            character_version: r.character_version,
+            extensions: from_json(id, "extensions", &r.extensions)?,
+            character_book: r
+                .character_book
+                .as_deref()
+                .map(|book| from_json(id, "character_book", book))
+                .transpose()?,
+            extra: from_json(id, "card_extra", &r.card_extra)?,
+        };
         Ok(Self {
             id: r.id,
             owner_id: r.owner_id,
@@ -49,18 +77,26 @@ impl TryFrom<CharacterRow> for Character {
                 greeting: r.greeting,
                 example_dialogue: r.example_dialogue,
                 avatar_url: r.avatar_url,
-                tags,
+                tags: from_json(id, "tags", &r.tags)?,
                 visibility: Visibility::from_db(&r.visibility)?,
                 model: r.model,
+                card,
             },
+            has_avatar: r.has_avatar != 0,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
     }
 }
 
-fn tags_json(tags: &[String]) -> String {
-    serde_json::to_string(tags).expect("strings serialise")
+/// A JSON column of character `id`; text that does not parse is a corrupt row.
+fn from_json<T: DeserializeOwned>(id: CharacterId, column: &str, text: &str) -> Result<T, StorageError> {
+    serde_json::from_str(text)
+        .map_err(|e| StorageError::Corrupt(format!("{column} of character {id} is not the JSON it should be: {e}")))
+}
+
+fn to_json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
 }
 
 #[tracing::instrument(skip_all, fields(user.id = %owner_id), err(level = "warn"))]
@@ -75,8 +111,10 @@ async fn insert_with<'e>(
 ) -> Result<Character, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO characters (owner_id, name, description, personality, scenario, system_prompt, greeting, \
-         example_dialogue, avatar_url, tags, visibility, model, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {COLUMNS}"
+         example_dialogue, avatar_url, tags, visibility, model, alternate_greetings, post_history_instructions, \
+         creator_notes, creator, character_version, extensions, character_book, card_extra, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21) \
+         RETURNING {COLUMNS}"
     ));
     let row: CharacterRow =
         bind_draft(sqlx::query_as(sql).bind(owner_id), draft).bind(now_millis()).fetch_one(executor).await?;
@@ -108,7 +146,9 @@ pub async fn update(db: &Db, id: CharacterId, draft: &CharacterDraft) -> Result<
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE characters SET name = $2, description = $3, personality = $4, scenario = $5, system_prompt = $6, \
          greeting = $7, example_dialogue = $8, avatar_url = $9, tags = $10, visibility = $11, model = $12, \
-         updated_at = $13 WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
+         alternate_greetings = $13, post_history_instructions = $14, creator_notes = $15, creator = $16, \
+         character_version = $17, extensions = $18, character_book = $19, card_extra = $20, updated_at = $21 \
+         WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
     ));
     let row: Option<CharacterRow> =
         bind_draft(sqlx::query_as(sql).bind(id), draft).bind(now_millis()).fetch_optional(db.writer()).await?;
@@ -128,9 +168,17 @@ fn bind_draft<'q, T>(query: AnyQueryAs<'q, T>, d: &'q CharacterDraft) -> AnyQuer
         .bind(d.greeting.as_str())
         .bind(d.example_dialogue.as_str())
         .bind(d.avatar_url.as_deref())
-        .bind(tags_json(&d.tags))
+        .bind(to_json(&d.tags))
         .bind(d.visibility.to_db())
         .bind(d.model.as_deref())
+        .bind(to_json(&d.card.alternate_greetings))
+        .bind(d.card.post_history_instructions.as_str())
+        .bind(d.card.creator_notes.as_str())
+        .bind(d.card.creator.as_str())
+        .bind(d.card.character_version.as_str())
+        .bind(to_json(&d.card.extensions))
+        .bind(d.card.character_book.as_ref().map(to_json))
+        .bind(to_json(&d.card.extra))
 }
 
 /// A character that has not been deleted.
@@ -172,7 +220,7 @@ pub async fn list_visible(
     const WHERE: &str = "WHERE deleted_at IS NULL \
          AND (owner_id = $1 OR ($2 = 0 AND visibility = 'public')) \
          AND ($3 = '' OR lower(name) LIKE $3 ESCAPE '\\' OR lower(description) LIKE $3 ESCAPE '\\') \
-         AND ($4 = '' OR tags LIKE $4 ESCAPE '\\')";
+         AND ($4 = '' OR lower(tags) LIKE $4 ESCAPE '\\')";
     let query = filter.query.as_deref().map(|q| like_pattern(&q.to_lowercase())).unwrap_or_default();
     let tag =
         filter.tag.as_deref().map(|t| like_pattern(&format!("\"{}\"", t.trim().to_lowercase()))).unwrap_or_default();

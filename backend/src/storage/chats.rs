@@ -1,16 +1,16 @@
 //! Chats. Creating one books it in the usage ledger through the database's triggers, in the
 //! same statement (unless it is a branch or an import); its messages are `storage::messages`.
 
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::{Any, Executor, FromRow, Transaction};
 
 use super::{Db, StorageError, messages};
 use crate::{
     clock::now_millis,
-    domain::{CharacterId, Chat, ChatId, TranscriptMessage, UserId},
+    domain::{CharacterId, Chat, ChatId, LorebookId, PersonaId, TranscriptMessage, UserId},
 };
 
 const CHAT_COLUMNS: &str = "c.id, c.user_id, c.character_id, ch.name AS character_name, c.title, c.model, \
-                            c.dify_conversation_id, c.message_count, c.created_at, c.last_message_at";
+                            c.dify_conversation_id, c.message_count, c.created_at, c.last_message_at, c.persona_id";
 const CHAT_FROM: &str = "FROM chats c JOIN characters ch ON ch.id = c.character_id";
 
 #[derive(FromRow)]
@@ -25,21 +25,25 @@ struct ChatRow {
     message_count: i64,
     created_at: i64,
     last_message_at: i64,
+    persona_id: Option<PersonaId>,
 }
 
-impl From<ChatRow> for Chat {
-    fn from(r: ChatRow) -> Self {
-        Self {
-            id: r.id,
-            user_id: r.user_id,
-            character_id: r.character_id,
-            character_name: r.character_name,
-            title: r.title,
-            model: r.model,
-            dify_conversation_id: r.dify_conversation_id,
-            message_count: r.message_count,
-            created_at: r.created_at,
-            last_message_at: r.last_message_at,
+impl ChatRow {
+    /// The chat, with the lorebooks it uses.
+    fn with(self, lorebook_ids: Vec<LorebookId>) -> Chat {
+        Chat {
+            id: self.id,
+            user_id: self.user_id,
+            character_id: self.character_id,
+            character_name: self.character_name,
+            title: self.title,
+            model: self.model,
+            dify_conversation_id: self.dify_conversation_id,
+            message_count: self.message_count,
+            created_at: self.created_at,
+            last_message_at: self.last_message_at,
+            persona_id: self.persona_id,
+            lorebook_ids,
         }
     }
 }
@@ -50,6 +54,7 @@ pub struct NewChat<'a> {
     pub character_id: CharacterId,
     pub title: &'a str,
     pub model: &'a str,
+    pub persona_id: Option<PersonaId>,
     /// Whether the ledger counts it as a chat started (branches and imports are not).
     pub booked: bool,
 }
@@ -60,8 +65,8 @@ pub struct NewChat<'a> {
 pub async fn create(db: &Db, new: &NewChat<'_>, messages: &[TranscriptMessage]) -> Result<Chat, StorageError> {
     let mut tx = db.writer().begin().await?;
     let id: ChatId = sqlx::query_scalar(
-        "INSERT INTO chats (user_id, character_id, title, model, created_at, last_message_at, booked) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id",
+        "INSERT INTO chats (user_id, character_id, title, model, created_at, last_message_at, booked, persona_id) \
+         VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING id",
     )
     .bind(new.user_id)
     .bind(new.character_id)
@@ -69,6 +74,7 @@ pub async fn create(db: &Db, new: &NewChat<'_>, messages: &[TranscriptMessage]) 
     .bind(new.model)
     .bind(now_millis())
     .bind(i16::from(new.booked))
+    .bind(new.persona_id)
     .fetch_one(&mut *tx)
     .await?;
     if !messages.is_empty() {
@@ -83,7 +89,19 @@ pub async fn create(db: &Db, new: &NewChat<'_>, messages: &[TranscriptMessage]) 
 async fn fetch_chat(tx: &mut Transaction<'_, Any>, id: ChatId) -> Result<Chat, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.id = $1"));
     let row: ChatRow = sqlx::query_as(sql).bind(id).fetch_one(&mut **tx).await?;
-    Ok(row.into())
+    let lorebooks = lorebooks_of(&mut **tx, id).await?;
+    Ok(row.with(lorebooks))
+}
+
+/// The lorebooks chat `id` uses, in order.
+async fn lorebooks_of<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    id: ChatId,
+) -> Result<Vec<LorebookId>, StorageError> {
+    Ok(sqlx::query_scalar("SELECT lorebook_id FROM chat_lorebooks WHERE chat_id = $1 ORDER BY position")
+        .bind(id)
+        .fetch_all(executor)
+        .await?)
 }
 
 /// A chat of `user_id`'s; `None` for other users' chats, as for missing ones.
@@ -91,7 +109,10 @@ async fn fetch_chat(tx: &mut Transaction<'_, Any>, id: ChatId) -> Result<Chat, S
 pub async fn find_owned(db: &Db, id: ChatId, user_id: UserId) -> Result<Option<Chat>, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.id = $1 AND c.user_id = $2"));
     let row: Option<ChatRow> = sqlx::query_as(sql).bind(id).bind(user_id).fetch_optional(db.pool()).await?;
-    Ok(row.map(Chat::from))
+    match row {
+        Some(row) => Ok(Some(row.with(lorebooks_of(db.pool(), id).await?))),
+        None => Ok(None),
+    }
 }
 
 /// The user's chats, latest activity first.
@@ -104,7 +125,22 @@ pub async fn list_owned(db: &Db, user_id: UserId, limit: i64, offset: i64) -> Re
     let rows: Vec<ChatRow> = sqlx::query_as(sql).bind(user_id).bind(limit).bind(offset).fetch_all(db.pool()).await?;
     let total: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM chats WHERE user_id = $1").bind(user_id).fetch_one(db.pool()).await?;
-    Ok((rows.into_iter().map(Chat::from).collect(), total))
+    // Every lorebook the user's chats use, in one query (at most 20 a chat).
+    let attached: Vec<(ChatId, LorebookId)> = sqlx::query_as(
+        "SELECT l.chat_id, l.lorebook_id FROM chat_lorebooks l JOIN chats c ON c.id = l.chat_id \
+         WHERE c.user_id = $1 ORDER BY l.chat_id, l.position",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    let chats = rows
+        .into_iter()
+        .map(|row| {
+            let id = row.id;
+            row.with(attached.iter().filter(|(chat, _)| *chat == id).map(|(_, book)| *book).collect())
+        })
+        .collect();
+    Ok((chats, total))
 }
 
 #[tracing::instrument(skip_all, fields(chat.id = %id), err(level = "warn"))]

@@ -37,7 +37,7 @@ async fn characters_are_private_to_their_owner_and_public_ones_read_only(engine:
         (Some("Renamed"), Some("private")),
         "PUT replaces"
     );
-    assert_eq!(updated["tags"], json!(["fun"]));
+    assert_eq!(updated["tags"], json!(["Fun"]), "tags keep their case");
 
     assert_eq!(app.delete_authed(&private_url, &alice.token).await.status(), StatusCode::NO_CONTENT);
     error_code(app.get_authed(&private_url, &alice.token).await, StatusCode::NOT_FOUND).await;
@@ -60,13 +60,20 @@ async fn character_fields_are_validated_and_nothing_is_stored(engine: Engine) {
     let user = app.new_user().await;
     let cases = [
         (json!({"name": ""}), "name"),
-        (json!({"name": "x".repeat(65)}), "name"),
-        (json!({"name": "A", "system_prompt": "가".repeat(8001)}), "system_prompt"),
-        (json!({"name": "A", "greeting": "g".repeat(2001)}), "greeting"),
-        (json!({"name": "A", "description": "d".repeat(2001)}), "description"),
+        (json!({"name": "x".repeat(129)}), "name"),
+        (json!({"name": "A", "system_prompt": "가".repeat(32_001)}), "system_prompt"),
+        (json!({"name": "A", "greeting": "g".repeat(32_001)}), "greeting"),
+        (json!({"name": "A", "description": "d".repeat(32_001)}), "description"),
+        (json!({"name": "A", "alternate_greetings": ["g".repeat(32_001)]}), "alternate_greetings"),
+        (json!({"name": "A", "creator_notes": "n".repeat(32_001)}), "creator_notes"),
+        (
+            json!({"name": "A", "character_book": {"entries": [{"keys": ["k"], "content": "c".repeat(16_001)}]}}),
+            "character_book",
+        ),
         (json!({"name": "A", "model": "no-such-model"}), "model"),
         (json!({"name": "A", "avatar_url": "ftp://x"}), "avatar_url"),
-        (json!({"name": "A", "tags": ["bad\"tag"]}), "tags"),
+        (json!({"name": "A", "tags": ["bad\ttag"]}), "tags"),
+        (json!({"name": "A", "tags": ["t".repeat(65)]}), "tags"),
         (json!({"name": "A", "visibility": "secret"}), "visibility"),
     ];
     for (body, field) in cases {
@@ -75,7 +82,7 @@ async fn character_fields_are_validated_and_nothing_is_stored(engine: Engine) {
         let (_, got) = error_code(resp, expected).await;
         assert_eq!(got.as_deref(), Some(field));
     }
-    let ok = json!({"name": "A", "system_prompt": "가".repeat(8000), "model": "fake-openai"});
+    let ok = json!({"name": "A", "system_prompt": "가".repeat(32_000), "model": "fake-openai"});
     assert_eq!(app.post_authed("/api/characters", &user.token, &ok).await.status(), StatusCode::CREATED);
     let listed: Value = app.get_authed("/api/characters?mine=true", &user.token).await.json().await.unwrap();
     assert_eq!(listed["total"], 1);
@@ -166,7 +173,63 @@ async fn models_list_the_catalogue_and_never_show_keys(engine: Engine) {
     error_code(app.get("/api/models").await, StatusCode::UNAUTHORIZED).await;
 }
 
+/// Today's editor knows only some fields: a PUT without the card's own fields keeps them;
+/// `character_book: null` removes the lorebook. A new chat offers every greeting.
+async fn card_fields_survive_an_editor_that_does_not_know_them(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let user = app.new_user().await;
+    let book = json!({"name": "World", "scan_depth": 4, "extensions": {"x": 1},
+        "entries": [{"id": "a1", "keys": ["dragon"], "content": "Dragons sleep.", "enabled": true, "insertion_order": 3, "use_regex": false, "extensions": {}}]});
+    let card = json!({"name": "Aria", "greeting": "Hello, {{user}}!", "alternate_greetings": ["Hi.", "Yo."],
+        "post_history_instructions": "Stay brief.", "creator_notes": "Made for tests", "creator": "anon",
+        "character_version": "1.2", "extensions": {"depth_prompt": {"depth": 4, "prompt": "x"}}, "character_book": book,
+        "tags": ["Fantasy", "OC"]});
+    let created = app.create_character(&user.token, card.clone()).await;
+    let url = format!("/api/characters/{}", created["id"]);
+    for field in [
+        "alternate_greetings",
+        "post_history_instructions",
+        "creator_notes",
+        "creator",
+        "character_version",
+        "extensions",
+        "character_book",
+        "tags",
+    ] {
+        assert_eq!(created[field], card[field], "{field}");
+    }
+    assert_eq!(created["has_avatar"], false);
+
+    let edited = app.put_authed(&url, &user.token, &json!({"name": "Aria", "description": "Edited"})).await;
+    let edited: Value = edited.json().await.unwrap();
+    assert_eq!(edited["description"], "Edited");
+    for field in ["alternate_greetings", "creator", "extensions", "character_book"] {
+        assert_eq!(edited[field], card[field], "{field} kept by a PUT that leaves it out");
+    }
+    assert_eq!(edited["greeting"], "", "the fields of before are replaced as ever");
+
+    let chat = app.post_authed("/api/chats", &user.token, &json!({"character_id": created["id"]})).await;
+    assert_eq!(chat.status(), StatusCode::CREATED, "greeting-less now, the alternates still greet");
+    let chat: Value = chat.json().await.unwrap();
+    let messages: Value =
+        app.get_authed(&format!("/api/chats/{}/messages", chat["id"]), &user.token).await.json().await.unwrap();
+    assert_eq!(messages["items"][0]["alternative_count"], 2);
+    assert_eq!(messages["items"][0]["content"], "Hi.");
+
+    let cleared = app.put_authed(&url, &user.token, &json!({"name": "Aria", "character_book": null})).await;
+    let cleared: Value = cleared.json().await.unwrap();
+    assert_eq!(cleared["character_book"], Value::Null);
+    assert_eq!(cleared["creator"], "anon");
+    let (_, field) = error_code(
+        app.put_authed(&url, &user.token, &json!({"name": "Aria", "creator": null})).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(field.as_deref(), Some("creator"), "null is no value for a text");
+}
+
 crate::engine_tests!(
+    card_fields_survive_an_editor_that_does_not_know_them,
     characters_are_private_to_their_owner_and_public_ones_read_only,
     admins_may_edit_any_character,
     character_fields_are_validated_and_nothing_is_stored,

@@ -22,11 +22,11 @@ pub async fn fetch(id: i64) -> ApiResult<Chat> {
 }
 
 pub async fn create(character_id: i64) -> ApiResult<Chat> {
-    post("/api/chats", &CreateChat { character_id, model: None }).await
+    post("/api/chats", &CreateChat { character_id, model: None, persona_id: None }).await
 }
 
 pub async fn set_model(id: i64, model: String) -> ApiResult<Chat> {
-    patch(&format!("/api/chats/{id}"), &UpdateChat { title: None, model: Some(model) }).await
+    patch(&format!("/api/chats/{id}"), &UpdateChat { model: Some(model), ..UpdateChat::default() }).await
 }
 
 pub async fn remove(id: i64) -> ApiResult<()> {

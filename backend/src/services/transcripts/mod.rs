@@ -116,6 +116,8 @@ mod tests {
             message_count: 2,
             created_at: 1_795_627_200_000,
             last_message_at: 1_795_627_200_000,
+            persona_id: None,
+            lorebook_ids: vec![],
         }
     }
 

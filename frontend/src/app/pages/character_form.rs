@@ -26,12 +26,12 @@ fn violations(input: &CharacterInput, tags: &str) -> Vec<(RuleViolation, usize)>
     use rules::*;
     let texts = [
         ("name", &input.name, CHARACTER_NAME_MAX_CHARS, true),
-        ("description", &input.description, DESCRIPTION_MAX_CHARS, false),
-        ("personality", &input.personality, PERSONALITY_MAX_CHARS, false),
-        ("scenario", &input.scenario, SCENARIO_MAX_CHARS, false),
-        ("system_prompt", &input.system_prompt, SYSTEM_PROMPT_MAX_CHARS, false),
-        ("greeting", &input.greeting, GREETING_MAX_CHARS, false),
-        ("example_dialogue", &input.example_dialogue, EXAMPLE_DIALOGUE_MAX_CHARS, false),
+        ("description", &input.description, CHARACTER_TEXT_MAX_CHARS, false),
+        ("personality", &input.personality, CHARACTER_TEXT_MAX_CHARS, false),
+        ("scenario", &input.scenario, CHARACTER_TEXT_MAX_CHARS, false),
+        ("system_prompt", &input.system_prompt, CHARACTER_TEXT_MAX_CHARS, false),
+        ("greeting", &input.greeting, CHARACTER_TEXT_MAX_CHARS, false),
+        ("example_dialogue", &input.example_dialogue, CHARACTER_TEXT_MAX_CHARS, false),
     ];
     let mut found: Vec<_> = texts
         .into_iter()
@@ -80,6 +80,8 @@ pub fn CharacterForm(props: &CharacterFormProps) -> Html {
                             tags: c.tags,
                             visibility: c.visibility,
                             model: c.model,
+                            // The card's other fields are left out: the server keeps them.
+                            ..CharacterInput::default()
                         });
                     }
                     Err(e) => server_error.set(Some((None, i18n.error(&e)))),
