@@ -13,6 +13,12 @@ pub enum AppError {
     /// An uploaded file is malformed at this line (422, `field` = "line N").
     #[error("line {line}: {message}")]
     InvalidFile { line: usize, message: String },
+    /// An image that cannot be an avatar (422 `invalid_image`).
+    #[error("{0}")]
+    InvalidImage(String),
+    /// More than a request may carry (413), said in a sentence.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("that username is taken")]
     UsernameTaken,
     /// The request clashes with the current state: a code and a sentence.

@@ -15,14 +15,27 @@ use crate::{
     auth::{TokenIssuer, secret},
     config::Config,
     http::{BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, nodelay::NoDelayAcceptor, spa},
-    services::{starters, transcripts::MAX_IMPORT_BYTES},
+    services::{characters::cards, starters, transcripts::MAX_IMPORT_BYTES},
     state::AppState,
     storage::Db,
     telemetry,
 };
 
-/// Largest request body accepted (the biggest JSON the API takes is a character, well under this).
+/// Largest request body accepted, beside the routes in `BODY_LIMITS`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Routes whose bodies may be larger than `MAX_BODY_BYTES` (`*` stands for one path segment).
+const BODY_LIMITS: &[(&str, usize)] = &[
+    ("/api/chats/import", MAX_IMPORT_BYTES),
+    ("/api/characters/import", cards::MAX_IMPORT_BYTES),
+    ("/api/characters/*/avatar", cards::MAX_AVATAR_BYTES),
+    // A card with its lorebook, as JSON.
+    ("/api/characters", MAX_CARD_JSON_BYTES),
+    ("/api/characters/*", MAX_CARD_JSON_BYTES),
+    ("/api/lorebooks", MAX_CARD_JSON_BYTES),
+    ("/api/lorebooks/*", MAX_CARD_JSON_BYTES),
+];
+const MAX_CARD_JSON_BYTES: usize = 16 << 20;
 
 /// A configured server bound to its address, ready to run.
 pub struct Application {
@@ -106,7 +119,7 @@ fn http_stack(config: &Config, state: &AppState) -> poem::endpoint::BoxEndpoint<
     routes
         .with_if(!config.cors_allowed_origins.is_empty(), cors)
         .with(CsrfGuard { allowed_origins: config.cors_allowed_origins.clone() })
-        .with(BodyLimit { max_bytes: MAX_BODY_BYTES, uploads: &[("/api/chats/import", MAX_IMPORT_BYTES)] })
+        .with(BodyLimit { max_bytes: MAX_BODY_BYTES, uploads: BODY_LIMITS })
         .with(CookieJarManager::new())
         .with(CatchPanic::new().with_handler(|panic: Box<dyn std::any::Any + Send>| {
             let message = panic

@@ -61,7 +61,7 @@ pub struct Character {
 
 /// Body of `POST /api/characters` and `PUT /api/characters/{id}`. The fields up to `model`
 /// are replaced as given (omitted ones become empty); the card's fields after them are kept
-/// as they are when a PUT leaves them out (a POST starts them empty), and `character_book:
+/// as they are when a PUT leaves them out or sends `null` (a POST starts them empty), and `character_book:
 /// null` removes the lorebook. `{{char}}` and `{{user}}` in the texts are replaced by the
 /// character's and the user's (persona's) names when chatting.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -112,22 +112,22 @@ pub struct CharacterInput {
     pub model: Option<String>,
     /// At most 100.
     #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(default, nullable))]
     pub alternate_greetings: Option<Vec<String>>,
     #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(default, nullable))]
     pub post_history_instructions: Option<String>,
     #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(default, nullable))]
     pub creator_notes: Option<String>,
     #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(default, nullable))]
     pub creator: Option<String>,
     #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(default, nullable))]
     pub character_version: Option<String>,
     #[serde(default, deserialize_with = "crate::absent_or_value", skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(default))]
+    #[cfg_attr(feature = "openapi", oai(default, nullable))]
     pub extensions: Option<BTreeMap<String, Value>>,
     /// At most 2,000 entries of at most 16,000 characters each; `null` removes it.
     // Left out when serialising an absent change, so a client never drops a lorebook by accident.

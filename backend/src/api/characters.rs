@@ -71,8 +71,9 @@ impl CharactersApi {
 
     /// Create a character
     ///
-    /// Name 1–64 characters; system_prompt ≤ 8000, greeting ≤ 2000, description ≤ 2000
-    /// (characters, not bytes); tags normalised to lowercase. Violations answer 422 with `field`.
+    /// Name 1–128 characters; every text ≤ 32,000 characters (not bytes); up to 50 tags of
+    /// 1–64 characters, kept in their case, duplicates (ignoring case) dropped; a lorebook ≤
+    /// 2,000 entries. Violations answer 422 with `field`.
     #[oai(path = "/api/characters", method = "post", operation_id = "create_character")]
     async fn create(
         &self,

@@ -61,6 +61,8 @@ impl From<AppError> for ApiError {
             AppError::InvalidFile { line, message } => {
                 Self::new(S::UNPROCESSABLE_ENTITY, "invalid_file", message).with_field(format!("line {line}"))
             }
+            AppError::InvalidImage(message) => Self::new(S::UNPROCESSABLE_ENTITY, "invalid_image", message),
+            AppError::TooLarge(message) => Self::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", message),
             AppError::UsernameTaken => Self::new(S::CONFLICT, "username_taken", err.to_string()).with_field("username"),
             AppError::Conflict(code, message) => Self::new(S::CONFLICT, code, message),
             AppError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "invalid_credentials", err.to_string()),

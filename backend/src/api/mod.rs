@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cards;
 pub mod characters;
 pub mod chats;
 pub mod client_ip;
@@ -44,6 +45,7 @@ pub type Apis = (
     auth::AuthApi,
     models::ModelsApi,
     characters::CharactersApi,
+    cards::CardsApi,
     prompts::PromptsApi,
     chats::ChatsApi,
     messages::MessagesApi,

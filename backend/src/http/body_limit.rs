@@ -8,13 +8,26 @@ use crate::api::ApiError;
 #[derive(Clone)]
 pub struct BodyLimit {
     pub max_bytes: usize,
-    /// Paths with a limit of their own.
+    /// Paths with a limit of their own, the first that matches; `*` in a pattern stands for
+    /// one path segment.
     pub uploads: &'static [(&'static str, usize)],
 }
 
 impl BodyLimit {
     fn for_path(&self, path: &str) -> usize {
-        self.uploads.iter().find(|(p, _)| *p == path).map_or(self.max_bytes, |(_, max)| *max)
+        self.uploads.iter().find(|(pattern, _)| matches(pattern, path)).map_or(self.max_bytes, |(_, max)| *max)
+    }
+}
+
+fn matches(pattern: &str, path: &str) -> bool {
+    let (mut pattern, mut path) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (pattern.next(), path.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(segment)) if !segment.is_empty() => {}
+            (Some(expected), Some(segment)) if expected == segment => {}
+            _ => return false,
+        }
     }
 }
 
@@ -60,4 +73,18 @@ fn too_large(max_bytes: usize) -> ApiError {
         "payload_too_large",
         format!("the request body is larger than {max_bytes} bytes"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn a_star_stands_for_one_segment() {
+        assert!(matches("/api/characters/*/avatar", "/api/characters/12/avatar"));
+        assert!(!matches("/api/characters/*/avatar", "/api/characters//avatar"));
+        assert!(!matches("/api/characters/*", "/api/characters/12/avatar"));
+        assert!(matches("/api/chats/import", "/api/chats/import"));
+        assert!(!matches("/api/chats/import", "/api/chats/import/x"));
+    }
 }

@@ -2,6 +2,8 @@
 
 pub mod accounts;
 pub mod announcements;
+pub mod avatars;
+pub mod cards;
 pub mod catalog;
 pub mod characters;
 pub mod chats;

@@ -4,7 +4,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use sqlx::FromRow;
 use troupe_types::Visibility;
 
-use super::{Db, Lock, StorageError, like_pattern, text::DbText, users};
+use super::{Db, Lock, StorageError, avatars, like_pattern, text::DbText, users};
 use crate::{
     clock::now_millis,
     domain::{CardFields, Character, CharacterDraft, CharacterFilter, CharacterId, UserId},
@@ -119,6 +119,24 @@ async fn insert_with<'e>(
     let row: CharacterRow =
         bind_draft(sqlx::query_as(sql).bind(owner_id), draft).bind(now_millis()).fetch_one(executor).await?;
     row.try_into()
+}
+
+/// Creates a character with its avatar (`(content type, image)`), both or neither.
+#[tracing::instrument(skip_all, fields(user.id = %owner_id), err(level = "warn"))]
+pub async fn insert_with_avatar(
+    db: &Db,
+    owner_id: UserId,
+    draft: &CharacterDraft,
+    avatar: Option<(&str, &[u8])>,
+) -> Result<Character, StorageError> {
+    let mut tx = db.writer().begin().await?;
+    let mut character = insert_with(&mut *tx, owner_id, draft).await?;
+    if let Some((content_type, image)) = avatar {
+        avatars::put_with(&mut *tx, character.id, content_type, image).await?;
+        character.has_avatar = true;
+    }
+    tx.commit().await?;
+    Ok(character)
 }
 
 /// Creates `drafts` as characters of the built-in account if the database has never had a

@@ -5,6 +5,7 @@
 //! `RETURNING` instead of last-insert ids.
 
 pub mod announcements;
+pub mod avatars;
 pub mod characters;
 pub mod chats;
 pub mod conversations;

@@ -4,6 +4,7 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod cards;
 mod characters;
 mod chats;
 mod cli;

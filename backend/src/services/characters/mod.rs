@@ -1,4 +1,7 @@
-//! Characters: owners edit, everyone may read public ones, admins may do anything.
+//! Characters: owners edit, everyone may read public ones, admins may do anything. As cards
+//! and with their pictures: `cards`.
+
+pub mod cards;
 
 use std::sync::Arc;
 
