@@ -9,10 +9,12 @@ use crate::{
     config::Config,
     providers::ProviderSet,
     services::{
-        Accounts, Announcements, Characters, Chats, Conversations, ModelCatalog, Prompts, Stats, Turns, Users,
+        Accounts, Announcements, Characters, Chats, Conversations, Lorebooks, ModelCatalog, Personas, Prompts, Stats,
+        Turns, Users,
         limits::{AuthAttempts, CreateLimit},
         live::{LiveConnections, SessionChanges},
         presence::Presence,
+        turns::PromptSources,
     },
     storage::Db,
 };
@@ -24,6 +26,8 @@ pub struct AppState {
     pub catalog: Arc<ModelCatalog>,
     pub characters: Characters,
     pub prompts: Prompts,
+    pub personas: Personas,
+    pub lorebooks: Lorebooks,
     pub chats: Chats,
     pub turns: Turns,
     pub users: Users,
@@ -47,8 +51,19 @@ impl AppState {
         let create_limit = CreateLimit::new(limits.writes_per_minute);
         let characters = Characters::new(db.clone(), catalog.clone(), create_limit.clone());
         let prompts = Prompts::new(db.clone());
-        let turns = Turns::new(db.clone(), catalog.clone(), providers, prompts.clone(), limits.clone());
-        let chats = Chats::new(db.clone(), catalog.clone(), characters.clone(), create_limit.clone(), turns.clone());
+        let personas = Personas::new(db.clone(), create_limit.clone());
+        let lorebooks = Lorebooks::new(db.clone(), create_limit.clone());
+        let sources =
+            PromptSources { prompts: prompts.clone(), personas: personas.clone(), lorebooks: lorebooks.clone() };
+        let turns = Turns::new(db.clone(), catalog.clone(), providers, sources, limits.clone());
+        let chats = Chats::new(
+            db.clone(),
+            catalog.clone(),
+            characters.clone(),
+            create_limit.clone(),
+            turns.clone(),
+            (personas.clone(), lorebooks.clone()),
+        );
         let (presence, changes) = (Presence::default(), SessionChanges::default());
         let accounts = Accounts::new(db.clone(), Arc::new(tokens), changes.clone(), config.first_account_admin);
         let conversations = Conversations::new(db.clone());
@@ -63,6 +78,8 @@ impl AppState {
             catalog,
             characters,
             prompts,
+            personas,
+            lorebooks,
             chats,
             turns,
             auth_attempts: AuthAttempts::new(limits.auth_per_minute),

@@ -19,11 +19,11 @@ pub struct Lorebook {
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none, nullable))]
     pub description: Option<String>,
     /// How many of the latest messages (the new one included) are searched for keys.
-    #[serde(default, deserialize_with = "lenient::number", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none, nullable))]
     pub scan_depth: Option<i64>,
     /// Tokens the inserted entries may take at most; lower `priority` goes first.
-    #[serde(default, deserialize_with = "lenient::number", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none, nullable))]
     pub token_budget: Option<i64>,
     /// Inserted entries' text is searched for keys too (a few rounds at most).
@@ -62,14 +62,14 @@ pub struct LorebookEntry {
     #[cfg_attr(feature = "openapi", oai(default = "yes"))]
     pub enabled: bool,
     /// Lower goes into the prompt first.
-    #[serde(default, deserialize_with = "lenient::order")]
+    #[serde(default)]
     #[cfg_attr(feature = "openapi", oai(default))]
     pub insertion_order: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none, nullable))]
     pub case_sensitive: Option<bool>,
     /// When the budget is spent, lower priority is left out first.
-    #[serde(default, deserialize_with = "lenient::number", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none, nullable))]
     pub priority: Option<i64>,
     /// Inserted whatever the messages say.
@@ -79,7 +79,7 @@ pub struct LorebookEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none, nullable))]
     pub selective: Option<bool>,
-    #[serde(default, deserialize_with = "lenient::position", skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none, nullable))]
     pub position: Option<EntryPosition>,
     /// Character Card V3: the keys are regular expressions. Kept, not applied: such an entry is
@@ -109,6 +109,19 @@ pub enum EntryPosition {
     AfterChar,
 }
 
+impl EntryPosition {
+    /// A position as cards write it: the name, or `0` (before) and `1` (after).
+    pub fn from_card(value: &Value) -> Option<Self> {
+        match value {
+            Value::String(s) if s == "before_char" => Some(Self::BeforeChar),
+            Value::String(s) if s == "after_char" => Some(Self::AfterChar),
+            Value::Number(n) if n.as_i64() == Some(0) => Some(Self::BeforeChar),
+            Value::Number(n) if n.as_i64() == Some(1) => Some(Self::AfterChar),
+            _ => None,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -131,56 +144,18 @@ pub struct LorebookList {
     pub items: Vec<SavedLorebook>,
 }
 
-/// Cards in the wild write numbers as decimals or strings, and positions as numbers (`0`
-/// before the character, `1` after): read what can be read, and a position that is neither as
-/// absent rather than refusing the card.
-mod lenient {
-    use serde::{Deserialize, Deserializer};
-    use serde_json::Value;
-
-    use super::EntryPosition;
-
-    pub fn number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        let value = Value::deserialize(d)?;
-        match &value {
-            Value::Null => Ok(None),
-            Value::Number(n) => Ok(n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))),
-            Value::String(s) if s.trim().is_empty() => Ok(None),
-            Value::String(s) => s.trim().parse::<f64>().map(|f| Some(f as i64)).map_err(serde::de::Error::custom),
-            _ => Err(serde::de::Error::custom(format!("expected a number, found {value}"))),
-        }
-    }
-
-    pub fn order<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        number(d).map(Option::unwrap_or_default)
-    }
-
-    pub fn position<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EntryPosition>, D::Error> {
-        Ok(match Value::deserialize(d)? {
-            Value::String(s) if s == "before_char" => Some(EntryPosition::BeforeChar),
-            Value::String(s) if s == "after_char" => Some(EntryPosition::AfterChar),
-            Value::Number(n) if n.as_i64() == Some(0) => Some(EntryPosition::BeforeChar),
-            Value::Number(n) if n.as_i64() == Some(1) => Some(EntryPosition::AfterChar),
-            _ => None,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn numbers_and_positions_as_cards_write_them() {
+    fn the_api_reads_the_card_shape_strictly() {
         let entry: LorebookEntry =
-            serde_json::from_str(r#"{"keys": ["k"], "insertion_order": 10.0, "priority": "5", "position": 1}"#)
-                .unwrap();
-        assert_eq!(
-            (entry.insertion_order, entry.priority, entry.position),
-            (10, Some(5), Some(EntryPosition::AfterChar))
-        );
-        let odd: LorebookEntry = serde_json::from_str(r#"{"position": "at_depth"}"#).unwrap();
-        assert_eq!(odd.position, None);
-        assert!(serde_json::from_str::<LorebookEntry>(r#"{"insertion_order": [1]}"#).is_err());
+            serde_json::from_str(r#"{"keys": ["k"], "insertion_order": 10, "position": "after_char"}"#).unwrap();
+        assert_eq!((entry.insertion_order, entry.position), (10, Some(EntryPosition::AfterChar)));
+        // Files are read leniently before this (the server's `world_info::settle`), the API not.
+        for odd in [r#"{"position": 1}"#, r#"{"priority": "5"}"#, r#"{"insertion_order": [1]}"#] {
+            assert!(serde_json::from_str::<LorebookEntry>(odd).is_err(), "{odd}");
+        }
     }
 }

@@ -10,9 +10,11 @@ pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod lorebooks;
 pub mod messages;
 pub mod models;
 pub mod payload;
+pub mod personas;
 pub mod prompts;
 pub mod transcripts;
 pub mod upload;
@@ -27,8 +29,12 @@ enum ApiTags {
     Auth,
     /// The model catalogue
     Models,
-    /// Characters: personas to chat with
+    /// Characters: personas to chat with, as cards too, and their avatars
     Characters,
+    /// Lorebooks: entries the prompt takes in when their keys come up
+    Lorebooks,
+    /// Personas: who the user is in a chat
+    Personas,
     /// Shared prompts placed before every character (admins write them)
     Prompts,
     /// Chats, messages and streamed replies
@@ -46,6 +52,7 @@ pub type Apis = (
     models::ModelsApi,
     characters::CharactersApi,
     cards::CardsApi,
+    (personas::PersonasApi, lorebooks::LorebooksApi),
     prompts::PromptsApi,
     chats::ChatsApi,
     messages::MessagesApi,

@@ -5,6 +5,25 @@ use troupe_types::{
     rules::{self, RuleViolation, check_text},
 };
 
+use super::{LorebookId, UserId};
+use crate::clock::{Millis, rfc3339};
+
+/// A standalone lorebook, its owner's own.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SavedLorebook {
+    pub id: LorebookId,
+    pub owner_id: UserId,
+    pub book: Lorebook,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl From<SavedLorebook> for troupe_types::SavedLorebook {
+    fn from(l: SavedLorebook) -> Self {
+        Self { id: l.id.get(), book: l.book, created_at: rfc3339(l.created_at), updated_at: rfc3339(l.updated_at) }
+    }
+}
+
 /// `book` if it meets the rules (at most 2,000 entries of at most 16,000 characters, up to 100
 /// keys of up to 200 characters each, a sane scan depth and budget), with blank keys dropped.
 /// `field` names the book in the error.

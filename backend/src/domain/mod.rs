@@ -6,6 +6,7 @@ pub mod days;
 pub mod ids;
 pub mod lorebook;
 pub mod paging;
+pub mod persona;
 pub mod user;
 
 pub use character::{CardFields, Character, CharacterDraft, CharacterFilter, PromptDraft, SharedPrompt};
@@ -15,7 +16,9 @@ pub use chat::{
 };
 pub use days::DayRange;
 pub use ids::{AnnouncementId, CharacterId, ChatId, LorebookId, MessageId, PersonaId, PromptId, UserId};
+pub use lorebook::SavedLorebook;
 pub use paging::Page;
+pub use persona::{Persona, PersonaDraft};
 pub use user::{Email, Password, User, UserOrder, Username};
 
 pub use troupe_types::rules::RuleViolation;

@@ -37,7 +37,14 @@ impl Anthropic {
 }
 
 fn request_body(request: &ChatRequest) -> Value {
-    let messages: Vec<Value> = alternating(&request.messages)
+    let mut turns = alternating(&request.messages);
+    // The Messages API has one system text, before everything: post-history instructions end
+    // the last user turn instead.
+    if let (Some(text), Some(last)) = (&request.post_history, turns.last_mut()) {
+        last.content.push_str("\n\n");
+        last.content.push_str(text);
+    }
+    let messages: Vec<Value> = turns
         .into_iter()
         .map(|t| json!({"role": if t.role == Role::User { "user" } else { "assistant" }, "content": t.content}))
         .collect();

@@ -89,6 +89,7 @@ mod tests {
             upstream_model: "demo".into(),
             system: String::new(),
             messages: vec![Turn { role: Role::User, content: message.into() }],
+            post_history: None,
             max_output_tokens: 100,
             conversation_id: None,
             end_user: "u".into(),

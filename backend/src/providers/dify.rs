@@ -29,8 +29,13 @@ impl Dify {
 }
 
 fn request_body(request: &ChatRequest) -> Value {
+    // Dify keeps the history itself and takes one prompt input: post-history instructions end it.
+    let system = match &request.post_history {
+        Some(text) => format!("{}\n\n{text}", request.system),
+        None => request.system.clone(),
+    };
     json!({
-        "inputs": {"system_prompt": request.system, "character": request.character.name},
+        "inputs": {"system_prompt": system, "character": request.character.name},
         "query": request.latest_user_message(),
         "response_mode": "streaming",
         "conversation_id": request.conversation_id.clone().unwrap_or_default(),

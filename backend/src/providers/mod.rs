@@ -62,8 +62,10 @@ pub struct ChatRequest {
     pub upstream_model: String,
     /// Shared prompts and the character, assembled.
     pub system: String,
-    /// History that fits, then the new user message (last).
+    /// Example turns and history that fit, then the new user message (last).
     pub messages: Vec<Turn>,
+    /// The character's post-history instructions, to follow the new message.
+    pub post_history: Option<String>,
     pub max_output_tokens: u32,
     /// Dify's server-side conversation, when the chat has one.
     pub conversation_id: Option<String>,

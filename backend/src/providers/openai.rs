@@ -34,6 +34,10 @@ fn request_body(request: &ChatRequest) -> Value {
         let role = if t.role == Role::User { "user" } else { "assistant" };
         json!({"role": role, "content": t.content})
     }));
+    // Post-history instructions as a last system message, as the card spec's tools send them.
+    if let Some(text) = &request.post_history {
+        messages.push(json!({"role": "system", "content": text}));
+    }
     json!({
         "model": request.upstream_model,
         "messages": messages,
@@ -100,6 +104,7 @@ mod tests {
             upstream_model: "m".into(),
             system: "be kind".into(),
             messages: vec![super::super::Turn { role: Role::User, content: "hello".into() }],
+            post_history: None,
             max_output_tokens: 50,
             conversation_id: None,
             end_user: "u1".into(),

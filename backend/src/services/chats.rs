@@ -5,7 +5,7 @@ use std::sync::Arc;
 use troupe_types::{CreateChat, Role, UpdateChat, rules};
 
 use super::{
-    Characters, Turns,
+    Characters, Lorebooks, Personas, Turns,
     catalog::ModelCatalog,
     characters::known_model,
     limits::CreateLimit,
@@ -17,8 +17,8 @@ use super::{
 use crate::{
     clock::now_millis,
     domain::{
-        Alternative, Character, CharacterId, Chat, ChatId, Message, MessageId, MessagePage, MessageText, Page,
-        RuleViolation, TokenUsage, TranscriptFormat, TranscriptMessage, User,
+        Alternative, Character, CharacterId, Chat, ChatId, LorebookId, Message, MessageId, MessagePage, MessageText,
+        Page, PersonaId, RuleViolation, TokenUsage, TranscriptFormat, TranscriptMessage, User,
     },
     error::AppError,
     storage::{
@@ -35,6 +35,8 @@ pub struct Chats {
     characters: Characters,
     create_limit: CreateLimit,
     turns: Turns,
+    personas: Personas,
+    lorebooks: Lorebooks,
 }
 
 impl Chats {
@@ -44,8 +46,9 @@ impl Chats {
         characters: Characters,
         create_limit: CreateLimit,
         turns: Turns,
+        (personas, lorebooks): (Personas, Lorebooks),
     ) -> Self {
-        Self { db, catalog, characters, create_limit, turns }
+        Self { db, catalog, characters, create_limit, turns, personas, lorebooks }
     }
 
     /// Starts a chat with a character the user can see; its greeting becomes the first
@@ -61,26 +64,32 @@ impl Chats {
             }
             None => self.catalog.default_model().id.clone(),
         };
-        let greetings = self.greetings(&character, user).await;
+        let persona_id = request.persona_id.map(PersonaId::new);
+        if let Some(id) = persona_id {
+            self.personas.check_owned(user, id).await?;
+        }
+        let speaker = self.personas.speaker(user, persona_id).await?;
+        let greetings = self.greetings(&character, &speaker.name).await;
         let new = NewChat {
             user_id: user.id,
             character_id: character.id,
             title: character.name(),
             model: &model,
-            persona_id: None,
+            persona_id,
             booked: true,
         };
         Ok(chats::create(&self.db, &new, &greetings).await?)
     }
 
     /// The character's greeting as a chat's first message, its alternate greetings as the
-    /// message's alternatives (not charged); none when it has no greeting.
-    async fn greetings(&self, character: &Character, user: &User) -> Vec<TranscriptMessage> {
+    /// message's alternatives (not charged); none when it has no greeting. `user_name` is who
+    /// the user is in the chat.
+    async fn greetings(&self, character: &Character, user_name: &str) -> Vec<TranscriptMessage> {
         let now = now_millis();
         let mut alternatives = Vec::new();
         let fields = &character.fields;
         for text in std::iter::once(&fields.greeting).chain(&fields.card.alternate_greetings) {
-            let text = fill_names(text, character.name(), &user.username).trim().to_owned();
+            let text = fill_names(text, character.name(), user_name).trim().to_owned();
             if !text.is_empty() {
                 let tokens = tokens::count_off_executor(text.clone()).await as i64;
                 alternatives.push(Alternative::uncharged(text, tokens, now));
@@ -110,7 +119,22 @@ impl Chats {
         if let Some(model) = &change.model {
             known_model(&self.catalog, model)?;
         }
+        let persona_id = change.persona_id.map(|id| id.map(PersonaId::new));
+        if let Some(Some(id)) = persona_id {
+            self.personas.check_owned(user, id).await?;
+        }
+        let lorebook_ids: Option<Vec<LorebookId>> =
+            change.lorebook_ids.map(|ids| ids.into_iter().map(LorebookId::new).collect());
+        if let Some(ids) = &lorebook_ids {
+            self.lorebooks.check_for_chat(user, ids).await?;
+        }
         chats::update(&self.db, id, title.as_deref(), change.model.as_deref()).await?;
+        if let Some(persona_id) = persona_id {
+            chats::set_persona(&self.db, id, persona_id).await?;
+        }
+        if let Some(ids) = &lorebook_ids {
+            self.lorebooks.set_for_chat(id, ids).await?;
+        }
         self.get(user, id).await
     }
 
@@ -219,7 +243,12 @@ impl Chats {
             persona_id: chat.persona_id,
             booked: false,
         };
-        Ok(chats::create(&self.db, &new, &copies).await?)
+        let branch = chats::create(&self.db, &new, &copies).await?;
+        if chat.lorebook_ids.is_empty() {
+            return Ok(branch);
+        }
+        self.lorebooks.set_for_chat(branch.id, &chat.lorebook_ids).await?;
+        self.get(user, branch.id).await
     }
 
     /// The chat written out as a file of `format`.
@@ -230,7 +259,8 @@ impl Chats {
             .into_iter()
             .map(|(message, alternatives)| transcript_message(message, alternatives))
             .collect();
-        let names = Names { user: user.username.clone(), character: chat.character_name.clone() };
+        let speaker = self.personas.speaker(user, chat.persona_id).await?;
+        let names = Names { user: speaker.name, character: chat.character_name.clone() };
         Ok(transcripts::export(format, &names, &chat, &messages))
     }
 

@@ -1,21 +1,26 @@
-//! Prompt assembly: shared prompts, then the character, then as much history as fits the
-//! model's context window after reserving the reply budget, then the turn answered (a new
-//! message, or for a regeneration the message before the reply).
+//! Prompt assembly, as the card specs describe it: shared prompts (or the character's system
+//! prompt wrapping them through `{{original}}`), lorebook entries around the character's
+//! description, the character, the persona; then example turns from `example_dialogue`, as much
+//! history as fits the model's context window after reserving the reply budget (examples go
+//! first, then the oldest turns), the turn answered (a new message, or for a regeneration the
+//! message before the reply), and the post-history instructions after it all.
 
 use troupe_types::Role;
 
-use super::tokens;
+use super::{lore::Lore, personas::Speaker, tokens};
 use crate::{domain::Character, providers::Turn};
 
 /// What goes to the model for one turn.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssembledPrompt {
     pub system: String,
-    /// Kept history (oldest first) and the turn answered, last.
+    /// Kept examples and history (oldest first) and the turn answered, last.
     pub messages: Vec<Turn>,
+    /// Sent after the turn answered (each provider in its own way).
+    pub post_history: Option<String>,
     /// Our own count of the prompt, used when the provider reports no usage.
     pub estimated_tokens: usize,
-    /// Oldest turns left out to fit.
+    /// Oldest turns (examples first) left out to fit.
     pub dropped_turns: usize,
 }
 
@@ -37,7 +42,8 @@ impl PastTurn {
     }
 }
 
-/// The system text and its size in tokens.
+/// A fixed text of the prompt (the system text, the post-history instructions) and its size in
+/// tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SystemText {
     pub text: String,
@@ -52,21 +58,35 @@ impl SystemText {
     }
 }
 
-/// Builds prompts for one character and user.
+/// Builds prompts for one character and the user as `speaker`.
 pub struct PromptAssembler<'a> {
     pub shared_prompts: &'a [String],
     pub character: &'a Character,
-    pub user_name: &'a str,
+    pub speaker: &'a Speaker,
+    /// The lorebook entries this turn inserts.
+    pub lore: &'a Lore,
 }
 
+/// Where the character's system prompt puts the shared prompts (or, in post-history
+/// instructions, nothing).
+const ORIGINAL: &str = "{{original}}";
+/// What starts each block of `example_dialogue`.
+const EXAMPLE_START: &str = "<START>";
+
 impl PromptAssembler<'_> {
-    /// The system text: enabled shared prompts in order, then the character's own fields.
+    /// The system text: the shared prompts and the character's system prompt, lorebook entries
+    /// before and after the description, personality, scenario, and the persona.
     pub fn system_text(&self) -> String {
         let c = &self.character.fields;
-        let mut parts: Vec<String> = self.shared_prompts.iter().map(|p| self.fill(p)).collect();
-        parts.push(self.fill(&c.system_prompt));
+        let shared = self.shared_prompts.iter().map(|p| self.fill(p)).collect::<Vec<_>>().join("\n\n");
+        let own = self.fill(&c.system_prompt);
+        let mut parts = if own.contains(ORIGINAL) { vec![own.replace(ORIGINAL, &shared)] } else { vec![shared, own] };
+        parts.extend(self.lore.before_char.iter().map(|entry| self.fill(entry)));
+        parts.push(self.fill(&c.description));
+        parts.extend(self.lore.after_char.iter().map(|entry| self.fill(entry)));
+        let persona = format!("About {}", self.speaker.name);
         let labelled =
-            [("Personality", &c.personality), ("Scenario", &c.scenario), ("Example dialogue", &c.example_dialogue)];
+            [("Personality", &c.personality), ("Scenario", &c.scenario), (persona.as_str(), &self.speaker.description)];
         for (label, text) in labelled {
             if !text.trim().is_empty() {
                 parts.push(format!("{label}:\n{}", self.fill(text)));
@@ -79,13 +99,62 @@ impl PromptAssembler<'_> {
         parts.join("\n\n")
     }
 
-    /// The prompt answering the last of `turns` (oldest first), under the system text
-    /// (`system_text`, counted). Earlier turns are dropped from the oldest end until everything
-    /// fits `context_window - reply_budget`; the system text and the turn answered are never
-    /// dropped. `turns` holds at least that one.
-    pub fn assemble(system: SystemText, turns: &[PastTurn], context_window: u32, reply_budget: u32) -> AssembledPrompt {
+    /// The character's post-history instructions, if it has any (`{{original}}` in them is
+    /// empty).
+    pub fn post_history_text(&self) -> Option<String> {
+        let text = self.fill(&self.character.fields.card.post_history_instructions).replace(ORIGINAL, "");
+        Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+    }
+
+    /// `example_dialogue` as turns: blocks after `<START>`, lines `{{user}}: …` and
+    /// `{{char}}: …` (a line without a speaker continues the turn before it).
+    pub fn example_turns(&self) -> Vec<PastTurn> {
+        let mut turns: Vec<(Role, String)> = Vec::new();
+        for block in self.character.fields.example_dialogue.split(EXAMPLE_START) {
+            let mut in_block = false;
+            for line in block.lines() {
+                let speaker = [("{{user}}:", Role::User), ("{{char}}:", Role::Assistant)]
+                    .into_iter()
+                    .find_map(|(prefix, role)| line.trim_start().strip_prefix(prefix).map(|rest| (role, rest)));
+                match (speaker, turns.last_mut()) {
+                    (Some((role, rest)), _) => {
+                        turns.push((role, rest.trim().to_owned()));
+                        in_block = true;
+                    }
+                    (None, Some((_, text))) if in_block => {
+                        text.push('\n');
+                        text.push_str(line);
+                    }
+                    _ if line.trim().is_empty() => {}
+                    _ => {
+                        turns.push((Role::Assistant, line.trim().to_owned()));
+                        in_block = true;
+                    }
+                }
+            }
+        }
+        turns
+            .into_iter()
+            .map(|(role, text)| PastTurn::counted(role, self.fill(&text).trim()))
+            .filter(|t| !t.turn.content.is_empty())
+            .collect()
+    }
+
+    /// The prompt answering the last of `turns` (oldest first, examples before history), under
+    /// the system text and before the post-history instructions (both counted). Earlier turns
+    /// are dropped from the oldest end until everything fits `context_window - reply_budget`;
+    /// the fixed texts and the turn answered are never dropped. `turns` holds at least that one.
+    pub fn assemble(
+        system: SystemText,
+        post_history: Option<SystemText>,
+        turns: &[PastTurn],
+        context_window: u32,
+        reply_budget: u32,
+    ) -> AssembledPrompt {
         let (answered, history) = turns.split_last().expect("a prompt answers a turn");
-        let fixed = tokens::message_cost(system.tokens) + tokens::message_cost(answered.tokens);
+        let fixed = tokens::message_cost(system.tokens)
+            + post_history.as_ref().map_or(0, |p| tokens::message_cost(p.tokens))
+            + tokens::message_cost(answered.tokens);
         let mut room = (context_window as usize).saturating_sub(reply_budget as usize).saturating_sub(fixed);
         let mut kept = 0;
         let mut history_tokens = 0;
@@ -102,13 +171,14 @@ impl PromptAssembler<'_> {
         AssembledPrompt {
             system: system.text,
             messages,
+            post_history: post_history.map(|p| p.text),
             estimated_tokens: fixed + history_tokens,
             dropped_turns: history.len() - kept,
         }
     }
 
     fn fill(&self, text: &str) -> String {
-        fill_names(text, self.character.name(), self.user_name)
+        fill_names(text, self.character.name(), &self.speaker.name)
     }
 }
 
@@ -125,7 +195,7 @@ mod tests {
             owner_id: UserId::new(1),
             fields: CharacterDraft {
                 name: "Aria".into(),
-                description: "A bard".into(),
+                description: "{{char}} is a bard.".into(),
                 personality: "{{char}} teases {{user}} kindly".into(),
                 scenario: "A tavern".into(),
                 system_prompt: "You are {{char}}, talking to {{user}}.".into(),
@@ -143,6 +213,14 @@ mod tests {
         }
     }
 
+    fn bob() -> Speaker {
+        Speaker { name: "bob".into(), description: String::new() }
+    }
+
+    fn assembler<'a>(character: &'a Character, speaker: &'a Speaker, lore: &'a Lore) -> PromptAssembler<'a> {
+        PromptAssembler { shared_prompts: &[], character, speaker, lore }
+    }
+
     fn turn(role: Role, content: &str) -> Turn {
         Turn { role, content: content.into() }
     }
@@ -156,45 +234,97 @@ mod tests {
         history.iter().cloned().chain([past(Role::User, new_message)]).collect()
     }
 
-    fn system(assembler: &PromptAssembler) -> SystemText {
-        let text = assembler.system_text();
+    fn counted(text: String) -> SystemText {
         SystemText { tokens: tokens::count(&text), text }
     }
 
     #[test]
     fn system_text_orders_shared_prompts_then_character_and_fills_names() {
-        let character = character();
+        let (character, speaker, lore) = (character(), bob(), Lore::default());
         let shared = vec!["Rule one.".to_owned(), "Rule two for {{user}}.".to_owned()];
-        let assembler = PromptAssembler { shared_prompts: &shared, character: &character, user_name: "bob" };
-        let system = assembler.system_text();
+        let assembler = PromptAssembler { shared_prompts: &shared, ..assembler(&character, &speaker, &lore) };
         assert_eq!(
-            system,
-            "Rule one.\n\nRule two for bob.\n\nYou are Aria, talking to bob.\n\n\
+            assembler.system_text(),
+            "Rule one.\n\nRule two for bob.\n\nYou are Aria, talking to bob.\n\nAria is a bard.\n\n\
              Personality:\nAria teases bob kindly\n\nScenario:\nA tavern"
         );
     }
 
     #[test]
-    fn everything_fits_in_a_large_window() {
+    fn original_wraps_the_shared_prompts_and_is_empty_after_the_history() {
+        let mut character = character();
+        character.fields.system_prompt = "Before. {{original}} After.".into();
+        character.fields.card.post_history_instructions = "Stay in character.{{original}}".into();
+        let (speaker, lore) = (bob(), Lore::default());
+        let shared = vec!["Shared.".to_owned()];
+        let assembler = PromptAssembler { shared_prompts: &shared, ..assembler(&character, &speaker, &lore) };
+        assert!(assembler.system_text().starts_with("Before. Shared. After.\n\nAria is a bard."));
+        assert_eq!(assembler.post_history_text().as_deref(), Some("Stay in character."));
+        let mut only_original = character.clone();
+        only_original.fields.card.post_history_instructions = " {{original}} ".into();
+        assert_eq!(PromptAssembler { character: &only_original, ..assembler }.post_history_text(), None);
+    }
+
+    #[test]
+    fn lore_goes_around_the_description_and_the_persona_after_the_character() {
         let character = character();
-        let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
+        let speaker = Speaker { name: "Sam".into(), description: "{{user}} is a knight.".into() };
+        let lore = Lore { before_char: vec!["Before {{char}}.".into()], after_char: vec!["After.".into()] };
+        let text = assembler(&character, &speaker, &lore).system_text();
+        let order = [
+            "You are Aria, talking to Sam.",
+            "Before Aria.",
+            "Aria is a bard.",
+            "After.",
+            "Personality:",
+            "About Sam:\nSam is a knight.",
+        ];
+        let at: Vec<usize> =
+            order.iter().map(|part| text.find(part).unwrap_or_else(|| panic!("{part} in {text}"))).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
+    }
+
+    #[test]
+    fn example_dialogue_becomes_turns_per_start_block() {
+        let mut character = character();
+        character.fields.example_dialogue =
+            "<START>\n{{user}}: Hi {{char}}!\n{{char}}: *waves* Hello, {{user}}.\nHow are you?\n<START>\n{{char}}: Again.".into();
+        let (speaker, lore) = (bob(), Lore::default());
+        let turns: Vec<Turn> =
+            assembler(&character, &speaker, &lore).example_turns().into_iter().map(|p| p.turn).collect();
+        assert_eq!(
+            turns,
+            [
+                turn(Role::User, "Hi Aria!"),
+                turn(Role::Assistant, "*waves* Hello, bob.\nHow are you?"),
+                turn(Role::Assistant, "Again."),
+            ]
+        );
+    }
+
+    #[test]
+    fn everything_fits_in_a_large_window() {
+        let (character, speaker, lore) = (character(), bob(), Lore::default());
+        let system = counted(assembler(&character, &speaker, &lore).system_text());
         let history = [past(Role::Assistant, "Hello!"), past(Role::User, "hi"), past(Role::Assistant, "welcome")];
-        let p = PromptAssembler::assemble(system(&assembler), &with(&history, "how are you?"), 8000, 500);
+        let post = Some(counted("Stay brief.".into()));
+        let p = PromptAssembler::assemble(system, post, &with(&history, "how are you?"), 8000, 500);
         assert_eq!(p.dropped_turns, 0);
         assert_eq!(p.messages.len(), 4);
         assert_eq!(p.messages.last().unwrap(), &turn(Role::User, "how are you?"));
+        assert_eq!(p.post_history.as_deref(), Some("Stay brief."));
     }
 
     #[test]
     fn oldest_turns_go_first_and_the_new_message_stays() {
-        let character = character();
-        let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
+        let (character, speaker, lore) = (character(), bob(), Lore::default());
+        let system_text = assembler(&character, &speaker, &lore).system_text();
         let long = "word ".repeat(60);
         let history = [past(Role::User, &long), past(Role::Assistant, &long), past(Role::User, "recent")];
-        let system_and_new = tokens::count_message(&assembler.system_text()) + tokens::count_message("now");
+        let system_and_new = tokens::count_message(&system_text) + tokens::count_message("now");
         // Room for the recent turn and one long one, not both long ones.
         let window = (system_and_new + tokens::count_message("recent") + tokens::count_message(&long) + 5) as u32;
-        let p = PromptAssembler::assemble(system(&assembler), &with(&history, "now"), window + 100, 100);
+        let p = PromptAssembler::assemble(counted(system_text), None, &with(&history, "now"), window + 100, 100);
         assert_eq!(p.dropped_turns, 1);
         assert_eq!(p.messages, vec![turn(Role::Assistant, &long), turn(Role::User, "recent"), turn(Role::User, "now")]);
         assert!(p.estimated_tokens <= window as usize);
@@ -202,9 +332,9 @@ mod tests {
 
     #[test]
     fn a_tiny_window_still_sends_system_and_new_message() {
-        let character = character();
-        let assembler = PromptAssembler { shared_prompts: &[], character: &character, user_name: "bob" };
-        let p = PromptAssembler::assemble(system(&assembler), &with(&[past(Role::User, "old")], "new"), 10, 5);
+        let (character, speaker, lore) = (character(), bob(), Lore::default());
+        let system = counted(assembler(&character, &speaker, &lore).system_text());
+        let p = PromptAssembler::assemble(system, None, &with(&[past(Role::User, "old")], "new"), 10, 5);
         assert_eq!(p.messages, vec![turn(Role::User, "new")]);
         assert!(!p.system.is_empty());
     }

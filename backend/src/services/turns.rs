@@ -18,16 +18,17 @@ use tokio_util::sync::CancellationToken;
 use troupe_types::{MessageLimits, MessageStatus, Role, UsageSource};
 
 use super::{
-    Prompts,
+    Lorebooks, Personas, Prompts,
     catalog::{ModelCatalog, ModelSpec},
     limits::{KeyedLimit, PerUserSlots, QuotaReservations, Reservation, Slot, message_limit},
+    lore::{self, Lore},
     prompt_assembly::{PastTurn, PromptAssembler, SystemText},
     tokens,
 };
 use crate::{
     clock::{now_millis, secs_until_midnight},
     config::LimitSettings,
-    domain::{Chat, ChatId, Message, MessageId, MessageText, TokenUsage, User, UserId},
+    domain::{Character, Chat, ChatId, Message, MessageId, MessageText, TokenUsage, User, UserId},
     error::AppError,
     providers::{CharacterSketch, ChatRequest, ProviderError, ProviderSet, StreamEvent, Turn},
     storage::{
@@ -72,6 +73,14 @@ struct PreparedReply {
     reservation: Option<Reservation>,
 }
 
+/// Where a prompt's parts come from, besides the chat and its character.
+#[derive(Clone)]
+pub struct PromptSources {
+    pub prompts: Prompts,
+    pub personas: Personas,
+    pub lorebooks: Lorebooks,
+}
+
 /// Runs turns: the limits on them, and the replies under way.
 #[derive(Clone)]
 pub struct Turns {
@@ -82,7 +91,7 @@ struct Inner {
     db: Db,
     catalog: Arc<ModelCatalog>,
     providers: Arc<ProviderSet>,
-    prompts: Prompts,
+    sources: PromptSources,
     message_limit: KeyedLimit<UserId>,
     streams: Arc<PerUserSlots>,
     reservations: Arc<QuotaReservations>,
@@ -95,14 +104,14 @@ impl Turns {
         db: Db,
         catalog: Arc<ModelCatalog>,
         providers: Arc<ProviderSet>,
-        prompts: Prompts,
+        sources: PromptSources,
         limits: LimitSettings,
     ) -> Self {
         let inner = Inner {
             db,
             catalog,
             providers,
-            prompts,
+            sources,
             message_limit: message_limit(limits.messages_per_minute),
             streams: PerUserSlots::new(limits.max_concurrent_streams),
             reservations: Arc::default(),
@@ -203,10 +212,24 @@ impl Turns {
         let model = self.model_of(chat);
         let character =
             characters::find_including_deleted(&inner.db, chat.character_id).await?.ok_or(AppError::NotFound)?;
-        let shared = inner.prompts.enabled_texts().await?;
-        let assembler = PromptAssembler { shared_prompts: &shared, character: &character, user_name: &user.username };
+        let speaker = inner.sources.personas.speaker(user, chat.persona_id).await?;
+        let lore = self.lore(&character, chat, turns).await?;
+        let shared = inner.sources.prompts.enabled_texts().await?;
+        let assembler =
+            PromptAssembler { shared_prompts: &shared, character: &character, speaker: &speaker, lore: &lore };
         let system = SystemText::counted(assembler.system_text()).await;
-        let prompt = PromptAssembler::assemble(system, turns, model.context_window, model.max_output_tokens);
+        let post_history = match assembler.post_history_text() {
+            Some(text) => Some(SystemText::counted(text).await),
+            None => None,
+        };
+        let with_examples: Vec<PastTurn> = assembler.example_turns().into_iter().chain(turns.iter().cloned()).collect();
+        let prompt = PromptAssembler::assemble(
+            system,
+            post_history,
+            &with_examples,
+            model.context_window,
+            model.max_output_tokens,
+        );
         let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
         let reservation = self.reserve_quota(user, worst_case).await?;
         let slot = inner.streams.acquire(user.id).ok_or(AppError::TooManyStreams { max: inner.streams.max() })?;
@@ -215,6 +238,7 @@ impl Turns {
             upstream_model: model.upstream_model().to_owned(),
             system: prompt.system,
             messages: prompt.messages,
+            post_history: prompt.post_history,
             max_output_tokens: model.max_output_tokens,
             conversation_id: chat.dify_conversation_id.clone(),
             end_user: format!("troupe-user-{}", user.id),
@@ -226,6 +250,22 @@ impl Turns {
             },
         };
         Ok(PreparedReply { model, request, prompt_tokens: prompt.estimated_tokens, slot, reservation })
+    }
+
+    /// The lorebook entries `turns` (oldest first, the answered one last) bring in, from the
+    /// character's book and the chat's. Scanned on a blocking thread: books are large.
+    async fn lore(&self, character: &Character, chat: &Chat, turns: &[PastTurn]) -> Result<Lore, AppError> {
+        let books = self.inner.sources.lorebooks.for_turn(character, chat).await?;
+        if books.is_empty() {
+            return Ok(Lore::default());
+        }
+        let messages: Vec<String> = turns.iter().map(|t| t.turn.content.clone()).collect();
+        tokio::task::spawn_blocking(move || {
+            let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
+            lore::scan(&books.iter().collect::<Vec<_>>(), &messages)
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.into()))
     }
 
     /// Runs the reply in a task of its own; its progress comes through the receiver.

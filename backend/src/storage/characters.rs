@@ -1,10 +1,9 @@
 //! Characters. Deleting one only marks it: chats that used it keep working.
 
-use serde::{Serialize, de::DeserializeOwned};
 use sqlx::FromRow;
 use troupe_types::Visibility;
 
-use super::{Db, Lock, StorageError, avatars, like_pattern, text::DbText, users};
+use super::{Db, Lock, StorageError, avatars, from_json, like_pattern, text::DbText, to_json, users};
 use crate::{
     clock::now_millis,
     domain::{CardFields, Character, CharacterDraft, CharacterFilter, CharacterId, UserId},
@@ -50,20 +49,20 @@ impl TryFrom<CharacterRow> for Character {
     type Error = StorageError;
 
     fn try_from(r: CharacterRow) -> Result<Self, StorageError> {
-        let id = r.id;
+        let row = format!("character {}", r.id);
         let card = CardFields {
-            alternate_greetings: from_json(id, "alternate_greetings", &r.alternate_greetings)?,
+            alternate_greetings: from_json(&row, "alternate_greetings", &r.alternate_greetings)?,
             post_history_instructions: r.post_history_instructions,
             creator_notes: r.creator_notes,
             creator: r.creator,
             character_version: r.character_version,
-            extensions: from_json(id, "extensions", &r.extensions)?,
+            extensions: from_json(&row, "extensions", &r.extensions)?,
             character_book: r
                 .character_book
                 .as_deref()
-                .map(|book| from_json(id, "character_book", book))
+                .map(|book| from_json(&row, "character_book", book))
                 .transpose()?,
-            extra: from_json(id, "card_extra", &r.card_extra)?,
+            extra: from_json(&row, "card_extra", &r.card_extra)?,
         };
         Ok(Self {
             id: r.id,
@@ -77,7 +76,7 @@ impl TryFrom<CharacterRow> for Character {
                 greeting: r.greeting,
                 example_dialogue: r.example_dialogue,
                 avatar_url: r.avatar_url,
-                tags: from_json(id, "tags", &r.tags)?,
+                tags: from_json(&row, "tags", &r.tags)?,
                 visibility: Visibility::from_db(&r.visibility)?,
                 model: r.model,
                 card,
@@ -87,16 +86,6 @@ impl TryFrom<CharacterRow> for Character {
             updated_at: r.updated_at,
         })
     }
-}
-
-/// A JSON column of character `id`; text that does not parse is a corrupt row.
-fn from_json<T: DeserializeOwned>(id: CharacterId, column: &str, text: &str) -> Result<T, StorageError> {
-    serde_json::from_str(text)
-        .map_err(|e| StorageError::Corrupt(format!("{column} of character {id} is not the JSON it should be: {e}")))
-}
-
-fn to_json(value: &impl Serialize) -> String {
-    serde_json::to_string(value).expect("plain data serialises")
 }
 
 #[tracing::instrument(skip_all, fields(user.id = %owner_id), err(level = "warn"))]

@@ -154,11 +154,23 @@ pub async fn update(db: &Db, id: ChatId, title: Option<&str>, model: Option<&str
     Ok(())
 }
 
+/// Who the user is in chat `id`; `None`: their default persona.
+#[tracing::instrument(skip_all, fields(chat.id = %id), err(level = "warn"))]
+pub async fn set_persona(db: &Db, id: ChatId, persona_id: Option<PersonaId>) -> Result<(), StorageError> {
+    sqlx::query("UPDATE chats SET persona_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(persona_id)
+        .execute(db.writer())
+        .await?;
+    Ok(())
+}
+
 /// Deletes a chat and its messages; the usage ledger keeps what they cost.
 #[tracing::instrument(skip_all, fields(chat.id = %id), err(level = "warn"))]
 pub async fn delete(db: &Db, id: ChatId) -> Result<(), StorageError> {
     let mut tx = db.writer().begin().await?;
     sqlx::query("DELETE FROM messages WHERE chat_id = $1").bind(id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM chat_lorebooks WHERE chat_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM chats WHERE id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())

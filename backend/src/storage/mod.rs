@@ -9,7 +9,9 @@ pub mod avatars;
 pub mod characters;
 pub mod chats;
 pub mod conversations;
+pub mod lorebooks;
 pub mod messages;
+pub mod personas;
 pub mod prompts;
 pub mod revocations;
 pub mod seed;
@@ -205,6 +207,16 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
 pub(crate) fn like_pattern(needle: &str) -> String {
     let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
+}
+
+/// A JSON column of `row` (e.g. "character 7"); text that does not parse is a corrupt row.
+fn from_json<T: serde::de::DeserializeOwned>(row: &str, column: &str, text: &str) -> Result<T, StorageError> {
+    serde_json::from_str(text)
+        .map_err(|e| StorageError::Corrupt(format!("{column} of {row} is not the JSON it should be: {e}")))
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("plain data serialises")
 }
 
 /// Decodes a SMALLINT flag.

@@ -12,5 +12,6 @@ mod conversation_tools;
 mod faults;
 mod first_run;
 mod hardening;
+mod lore;
 mod openapi;
 mod service;

@@ -19,6 +19,7 @@ use yew_router::prelude::*;
 use self::routes::Route;
 
 fn main() {
+    pages::card_import::ignore_stray_drops();
     troupe_web::shell::start(switch);
 }
 
@@ -62,6 +63,7 @@ fn page(route: &Route) -> Html {
         Route::Characters => html! { <pages::characters::CharactersPage /> },
         Route::NewCharacter => html! { <pages::character_form::CharacterForm id={None::<i64>} /> },
         Route::EditCharacter { id } => html! { <pages::character_form::CharacterForm id={Some(*id)} /> },
+        Route::Personas => html! { <pages::personas::PersonasPage /> },
         Route::SignIn | Route::Register | Route::Prompts | Route::NotFound => html! {},
     }
 }
@@ -84,6 +86,7 @@ fn Frame(props: &FrameProps) -> Html {
             (&to, &route),
             (Route::Home, Some(Route::Home | Route::Chat { .. }))
                 | (Route::Characters, Some(Route::Characters | Route::NewCharacter | Route::EditCharacter { .. }))
+                | (Route::Personas, Some(Route::Personas))
         );
         html! {
             <Link<Route> {to} classes="nav-link">
@@ -96,6 +99,7 @@ fn Frame(props: &FrameProps) -> Html {
         <>
             { link(Route::Home, "nav.chat") }
             { link(Route::Characters, "nav.characters") }
+            { link(Route::Personas, "nav.personas") }
             if is_admin {
                 <a href="/admin" class="nav-link"><span>{ i18n.t("nav.admin") }</span></a>
             }

@@ -19,6 +19,8 @@ pub enum Route {
     NewCharacter,
     #[at("/characters/:id/edit")]
     EditCharacter { id: i64 },
+    #[at("/personas")]
+    Personas,
     /// Moved to the admin console (`/admin/prompts`); kept so old links still lead there.
     #[at("/prompts")]
     Prompts,

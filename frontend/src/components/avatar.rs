@@ -1,6 +1,17 @@
+use troupe_types::Character;
 use yew::prelude::*;
 
 use crate::format::monogram;
+
+/// Where a character's picture is: its uploaded or imported image (the address changes with
+/// each edit, so a new picture is never hidden by a cached one), else its external address.
+pub fn picture_of(c: &Character) -> Option<AttrValue> {
+    if c.has_avatar {
+        let version: String = c.updated_at.chars().filter(char::is_ascii_digit).collect();
+        return Some(format!("/api/characters/{}/avatar?v={version}", c.id).into());
+    }
+    c.avatar_url.clone().map(AttrValue::from)
+}
 
 #[derive(Properties, PartialEq)]
 pub struct AvatarProps {

@@ -1,6 +1,7 @@
-use troupe_types::{Character, CharacterInput, CharacterList, ModelList};
+use gloo_net::http::Request;
+use troupe_types::{CardImport, CardImports, Character, CharacterInput, CharacterList, ModelList};
 
-use super::{ApiResult, delete, get, post, put, query};
+use super::{ApiError, ApiResult, delete, get, json, post, put, query, send};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CharacterFilter {
@@ -41,4 +42,32 @@ pub async fn remove(id: i64) -> ApiResult<()> {
 
 pub async fn models() -> ApiResult<ModelList> {
     get("/api/models").await
+}
+
+/// Imports card files (PNG, JSON, CHARX) in one request; one result per file, in order.
+pub async fn import(files: &[web_sys::File]) -> ApiResult<Vec<CardImport>> {
+    let form = web_sys::FormData::new().map_err(|_| ApiError::network("FormData"))?;
+    for file in files {
+        form.append_with_blob_and_filename("file", file, &file.name()).map_err(|_| ApiError::network("FormData"))?;
+    }
+    let request = Request::post("/api/characters/import").body(form).map_err(ApiError::network)?;
+    Ok(json::<CardImports>(send(request).await?).await?.items)
+}
+
+/// Where the browser downloads the character as a card: `png` or `json`.
+pub fn export_url(id: i64, format: &str) -> String {
+    format!("/api/characters/{id}/export?format={format}")
+}
+
+/// Uploads `image` as the character's avatar (the server checks and re-encodes it).
+pub async fn set_avatar(id: i64, image: web_sys::File) -> ApiResult<Character> {
+    let request = Request::put(&format!("/api/characters/{id}/avatar"))
+        .header("Content-Type", "application/octet-stream")
+        .body(image)
+        .map_err(ApiError::network)?;
+    json(send(request).await?).await
+}
+
+pub async fn remove_avatar(id: i64) -> ApiResult<()> {
+    delete(&format!("/api/characters/{id}/avatar")).await
 }

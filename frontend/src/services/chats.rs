@@ -29,6 +29,11 @@ pub async fn set_model(id: i64, model: String) -> ApiResult<Chat> {
     patch(&format!("/api/chats/{id}"), &UpdateChat { model: Some(model), ..UpdateChat::default() }).await
 }
 
+/// The persona the user is in chat `id`; `None`: their default persona.
+pub async fn set_persona(id: i64, persona_id: Option<i64>) -> ApiResult<Chat> {
+    patch(&format!("/api/chats/{id}"), &UpdateChat { persona_id: Some(persona_id), ..UpdateChat::default() }).await
+}
+
 pub async fn remove(id: i64) -> ApiResult<()> {
     delete(&format!("/api/chats/{id}")).await
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use troupe_types::{CharacterInput, Lorebook};
 
 use super::CardError;
-use crate::domain::Character;
+use crate::{domain::Character, services::lorebooks::world_info::settle};
 
 /// The card's fields Troupe models (V2's, and V3's changes to them); every other field of a
 /// V3 card's `data` is kept as it came.
@@ -119,7 +119,12 @@ fn read_data(mut data: Map<String, Value>, keep_unknown: bool) -> Result<CardFie
         creator: Some(text(&mut data, "creator")?),
         character_version: Some(text(&mut data, "character_version")?),
         extensions: Some(extensions),
-        character_book: Some(typed::<Lorebook>(&mut data, "character_book")?),
+        character_book: Some({
+            if let Some(book) = data.get_mut("character_book") {
+                settle(book);
+            }
+            typed::<Lorebook>(&mut data, "character_book")?
+        }),
     };
     for field in MODELLED {
         data.remove(*field);

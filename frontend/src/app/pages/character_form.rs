@@ -1,14 +1,17 @@
 //! Create or edit a character, with the server's rules checked as the user types.
 
 use troupe_types::{
-    CharacterInput, Model, Visibility,
+    Character, CharacterInput, Model, Visibility,
     rules::{self, RuleViolation},
 };
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
-    components::{avatar::Avatar, field::Field},
+    components::{
+        avatar::{Avatar, picture_of},
+        field::Field,
+    },
     hooks::use_load,
     i18n::use_i18n,
     routes::Route,
@@ -24,6 +27,7 @@ pub struct CharacterFormProps {
 /// Every field's rule, so the form shows exactly what the server would refuse.
 fn violations(input: &CharacterInput, tags: &str) -> Vec<(RuleViolation, usize)> {
     use rules::*;
+    let post_history = input.post_history_instructions.clone().unwrap_or_default();
     let texts = [
         ("name", &input.name, CHARACTER_NAME_MAX_CHARS, true),
         ("description", &input.description, CHARACTER_TEXT_MAX_CHARS, false),
@@ -32,6 +36,7 @@ fn violations(input: &CharacterInput, tags: &str) -> Vec<(RuleViolation, usize)>
         ("system_prompt", &input.system_prompt, CHARACTER_TEXT_MAX_CHARS, false),
         ("greeting", &input.greeting, CHARACTER_TEXT_MAX_CHARS, false),
         ("example_dialogue", &input.example_dialogue, CHARACTER_TEXT_MAX_CHARS, false),
+        ("post_history_instructions", &post_history, CHARACTER_TEXT_MAX_CHARS, false),
     ];
     let mut found: Vec<_> = texts
         .into_iter()
@@ -41,7 +46,20 @@ fn violations(input: &CharacterInput, tags: &str) -> Vec<(RuleViolation, usize)>
         found.extend(check_url("avatar_url", url).err().map(|v| (v, AVATAR_URL_MAX_CHARS)));
     }
     found.extend(normalize_tags(&split_tags(tags)).err().map(|v| (v, TAG_MAX_CHARS)));
+    for greeting in input.alternate_greetings.iter().flatten() {
+        let field = "alternate_greetings";
+        found.extend(
+            check_text(field, greeting, CHARACTER_TEXT_MAX_CHARS, false).err().map(|v| (v, CHARACTER_TEXT_MAX_CHARS)),
+        );
+    }
     found
+}
+
+/// Changes the alternate greetings the form holds.
+fn change_greetings(input: &UseStateHandle<CharacterInput>, change: impl FnOnce(&mut Vec<String>)) {
+    let mut next = (**input).clone();
+    change(next.alternate_greetings.get_or_insert_with(Vec::new));
+    input.set(next);
 }
 
 fn split_tags(tags: &str) -> Vec<String> {
@@ -52,7 +70,9 @@ fn split_tags(tags: &str) -> Vec<String> {
 pub fn CharacterForm(props: &CharacterFormProps) -> Html {
     let i18n = use_i18n();
     let navigator = use_navigator().expect("inside the router");
-    let input = use_state(CharacterInput::default);
+    let input = use_state(|| CharacterInput { alternate_greetings: Some(Vec::new()), ..CharacterInput::default() });
+    // The stored character, for its picture (`None` while creating one).
+    let stored = use_state(|| None::<Character>);
     let tags = use_state(String::new);
     let models = use_load((), |()| services::characters::models());
     let models: Vec<Model> = models.value().map(|list| list.items.clone()).unwrap_or_default();
@@ -60,7 +80,8 @@ pub fn CharacterForm(props: &CharacterFormProps) -> Html {
     let busy = use_state(|| false);
     let tried = use_state(|| false);
     {
-        let (input, tags, server_error, i18n) = (input.clone(), tags.clone(), server_error.clone(), i18n.clone());
+        let (input, tags, server_error, stored, i18n) =
+            (input.clone(), tags.clone(), server_error.clone(), stored.clone(), i18n.clone());
         // The character's fields seed the form, which the user then edits.
         use_effect_with(props.id, move |&id| {
             wasm_bindgen_futures::spawn_local(async move {
@@ -68,6 +89,7 @@ pub fn CharacterForm(props: &CharacterFormProps) -> Html {
                 match services::characters::fetch(id).await {
                     Ok(c) => {
                         tags.set(c.tags.join(", "));
+                        stored.set(Some(c.clone()));
                         input.set(CharacterInput {
                             name: c.name,
                             description: c.description,
@@ -80,7 +102,10 @@ pub fn CharacterForm(props: &CharacterFormProps) -> Html {
                             tags: c.tags,
                             visibility: c.visibility,
                             model: c.model,
-                            // The card's other fields are left out: the server keeps them.
+                            alternate_greetings: Some(c.alternate_greetings),
+                            post_history_instructions: Some(c.post_history_instructions),
+                            // The card's other fields (lorebook, extensions, creator's notes…)
+                            // are left out: the server keeps them.
                             ..CharacterInput::default()
                         });
                     }
@@ -160,10 +185,55 @@ pub fn CharacterForm(props: &CharacterFormProps) -> Html {
             });
         })
     };
+    let greetings = input.alternate_greetings.clone().unwrap_or_default();
+    let add_greeting = {
+        let input = input.clone();
+        Callback::from(move |_: MouseEvent| change_greetings(&input, |g| g.push(String::new())))
+    };
+    let greeting_input = |index: usize| {
+        let input = input.clone();
+        Callback::from(move |value: String| change_greetings(&input, |g| g[index] = value))
+    };
+    let remove_greeting = |index: usize| {
+        let input = input.clone();
+        Callback::from(move |_: MouseEvent| change_greetings(&input, |g| drop(g.remove(index))))
+    };
+    let on_avatar_file = {
+        let (stored, server_error, i18n) = (stored.clone(), server_error.clone(), i18n.clone());
+        let id = props.id;
+        Callback::from(move |e: Event| {
+            let picked: web_sys::HtmlInputElement = e.target_unchecked_into();
+            let (Some(id), Some(file)) = (id, picked.files().and_then(|f| f.get(0))) else { return };
+            let (stored, server_error, i18n) = (stored.clone(), server_error.clone(), i18n.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match services::characters::set_avatar(id, file).await {
+                    Ok(c) => stored.set(Some(c)),
+                    Err(e) => server_error.set(Some((Some("avatar".into()), i18n.error(&e)))),
+                }
+            });
+        })
+    };
+    let remove_avatar = {
+        let (stored, server_error, i18n) = (stored.clone(), server_error.clone(), i18n.clone());
+        let id = props.id;
+        Callback::from(move |_: MouseEvent| {
+            let Some(id) = id else { return };
+            let (stored, server_error, i18n) = (stored.clone(), server_error.clone(), i18n.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match services::characters::remove_avatar(id).await {
+                    Ok(()) => stored.set(stored.as_ref().map(|c| Character { has_avatar: false, ..c.clone() })),
+                    Err(e) => server_error.set(Some((Some("avatar".into()), i18n.error(&e)))),
+                }
+            });
+        })
+    };
+    let has_avatar = stored.as_ref().is_some_and(|c| c.has_avatar);
+    let book_entries = stored.as_ref().and_then(|c| c.character_book.as_ref()).map(|b| b.entries.len());
     let avatar_url = input.avatar_url.clone().unwrap_or_default();
     // Previewed only once it is a whole address, not at every keystroke on the way.
-    let preview_url =
-        input.avatar_url.clone().filter(|url| rules::check_url("avatar_url", url).is_ok()).map(AttrValue::from);
+    let preview_url = stored.as_ref().filter(|c| c.has_avatar).and_then(picture_of).or_else(|| {
+        input.avatar_url.clone().filter(|url| rules::check_url("avatar_url", url).is_ok()).map(AttrValue::from)
+    });
     let general_error = server_error.as_ref().filter(|(field, _)| field.is_none()).map(|(_, m)| m.clone());
     html! {
         <section class="page narrow">
@@ -180,7 +250,39 @@ pub fn CharacterForm(props: &CharacterFormProps) -> Html {
                 <Field id="system_prompt" label={i18n.t("form.system_prompt")} value={input.system_prompt.clone()} oninput={edit(|i, v| i.system_prompt = v)}
                     error={error_for("system_prompt")} hint={Some(i18n.t("form.placeholders_hint"))} multiline=true />
                 <Field id="greeting" label={i18n.t("form.greeting")} value={input.greeting.clone()} oninput={edit(|i, v| i.greeting = v)} error={error_for("greeting")} multiline=true />
-                <Field id="example_dialogue" label={i18n.t("form.example_dialogue")} value={input.example_dialogue.clone()} oninput={edit(|i, v| i.example_dialogue = v)} error={error_for("example_dialogue")} multiline=true />
+                <fieldset class="stack greetings">
+                    <legend>{ i18n.t("form.alternate_greetings") }</legend>
+                    { for greetings.iter().enumerate().map(|(index, text)| html! {
+                        <div class="row greeting" key={index}>
+                            <Field id={format!("alternate-greeting-{index}")} label={i18n.tf("form.alternate_greeting_n", &[("n", (index + 1).to_string())])}
+                                value={text.clone()} oninput={greeting_input(index)} multiline=true />
+                            <button type="button" class="button ghost danger-text" onclick={remove_greeting(index)}>{ i18n.t("common.delete") }</button>
+                        </div>
+                    }) }
+                    if let Some(error) = error_for("alternate_greetings") { <p class="form-error">{ error }</p> }
+                    <button type="button" class="button ghost" onclick={add_greeting} data-testid="add-greeting">{ i18n.t("form.add_greeting") }</button>
+                </fieldset>
+                <Field id="example_dialogue" label={i18n.t("form.example_dialogue")} value={input.example_dialogue.clone()} oninput={edit(|i, v| i.example_dialogue = v)} error={error_for("example_dialogue")} multiline=true
+                    hint={Some(i18n.t("form.example_dialogue_hint"))} />
+                <Field id="post_history_instructions" label={i18n.t("form.post_history_instructions")}
+                    value={input.post_history_instructions.clone().unwrap_or_default()}
+                    oninput={edit(|i, v| i.post_history_instructions = Some(v))} error={error_for("post_history_instructions")}
+                    hint={Some(i18n.t("form.post_history_hint"))} multiline=true />
+                if props.id.is_some() {
+                    <div class="field">
+                        <label for="avatar-file">{ i18n.t("form.avatar_image") }</label>
+                        <div class="row">
+                            <input id="avatar-file" type="file" accept="image/png,image/jpeg,image/webp" onchange={on_avatar_file} data-testid="avatar-file" />
+                            if has_avatar {
+                                <button type="button" class="button ghost danger-text" onclick={remove_avatar}>{ i18n.t("form.remove_avatar") }</button>
+                            }
+                        </div>
+                        if let Some(error) = error_for("avatar") { <p class="form-error" role="alert">{ error }</p> }
+                    </div>
+                }
+                if let Some(entries) = book_entries {
+                    <p class="muted small">{ i18n.tf("form.lorebook_kept", &[("n", entries.to_string())]) }</p>
+                }
                 <Field id="avatar_url" kind="url" label={i18n.t("form.avatar_url")} value={avatar_url}
                     oninput={edit(|i, v| i.avatar_url = Some(v.trim().to_owned()).filter(|v| !v.is_empty()))} error={error_for("avatar_url")} />
                 <Field id="tags" label={i18n.t("form.tags")} value={(*tags).clone()} oninput={on_tags} error={error_for("tags")} hint={Some(i18n.t("form.tags_hint"))} />
@@ -204,6 +306,10 @@ pub fn CharacterForm(props: &CharacterFormProps) -> Html {
                 </div>
                 if let Some(error) = general_error { <p class="form-error" role="alert">{ error }</p> }
                 <div class="form-actions">
+                    if let Some(id) = props.id {
+                        <a class="button ghost" href={services::characters::export_url(id, "png")} download="">{ i18n.t("cards.export_png") }</a>
+                        <a class="button ghost" href={services::characters::export_url(id, "json")} download="">{ i18n.t("cards.export_json") }</a>
+                    }
                     <Link<Route> to={Route::Characters} classes="button ghost">{ i18n.t("common.cancel") }</Link<Route>>
                     <button class="button primary" type="submit" disabled={*busy} data-testid="save-character">{ i18n.t("common.save") }</button>
                 </div>

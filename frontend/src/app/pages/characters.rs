@@ -4,9 +4,10 @@ use troupe_types::{Character, Visibility};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use super::card_import::CardDrop;
 use crate::{
     components::{
-        avatar::Avatar,
+        avatar::{Avatar, picture_of},
         pager::{Pager, page_count},
     },
     hooks::{use_load, use_refresh},
@@ -83,13 +84,18 @@ pub fn CharactersPage() -> Html {
         })
     };
 
+    let imported = {
+        let reload = reload.clone();
+        Callback::from(move |()| reload.dispatch(()))
+    };
+
     let me = session.user().map(|u| u.id);
     let card = |c: &Character| {
         let mine = Some(c.owner_id) == me;
         html! {
             <li class="card character" key={c.id} data-testid="character-card">
                 <div class="card-head">
-                    <Avatar name={c.name.clone()} url={c.avatar_url.clone().map(AttrValue::from)} />
+                    <Avatar name={c.name.clone()} url={picture_of(c)} />
                     <div>
                         <h2>{ c.name.clone() }</h2>
                         <span class="muted small">
@@ -126,6 +132,7 @@ pub fn CharactersPage() -> Html {
                 <h1>{ i18n.t("characters.title") }</h1>
                 <Link<Route> to={Route::NewCharacter} classes="button primary">{ i18n.t("characters.new") }</Link<Route>>
             </div>
+            <CardDrop on_imported={imported} />
             <div class="toolbar">
                 <input type="search" class="search" value={filter.q.clone()} oninput={on_query}
                     placeholder={i18n.t("characters.search")} aria-label={i18n.t("characters.search")} />

@@ -5,7 +5,12 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::{
-    components::avatar::Avatar, hooks::use_load, i18n::use_i18n, routes::Route, services, session::use_session,
+    components::avatar::{Avatar, picture_of},
+    hooks::use_load,
+    i18n::use_i18n,
+    routes::Route,
+    services,
+    session::use_session,
 };
 
 #[derive(Properties, PartialEq)]
@@ -40,12 +45,32 @@ pub fn CharacterCard(props: &CardProps) -> Html {
             });
         })
     };
+    let personas = use_load((), |()| services::personas::list());
+    let personas = personas.value().map(|list| (*list).clone()).unwrap_or_default();
+    let on_persona = {
+        let (chat_id, on_changed, error, i18n) = (props.chat.id, props.on_changed.clone(), error.clone(), i18n.clone());
+        Callback::from(move |e: Event| {
+            let value = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+            let persona = value.parse::<i64>().ok();
+            let (on_changed, error, i18n) = (on_changed.clone(), error.clone(), i18n.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match services::chats::set_persona(chat_id, persona).await {
+                    Ok(chat) => {
+                        error.set(None);
+                        on_changed.emit(chat);
+                    }
+                    Err(e) => error.set(Some(i18n.error(&e))),
+                }
+            });
+        })
+    };
+    let default_name = personas.iter().find(|p| p.is_default).map(|p| p.name.clone());
     let mine = character.as_ref().zip(session.user()).is_some_and(|(c, u)| c.owner_id == u.id);
     html! {
         <div class="character-card">
             <button class="icon-button narrow-only close-card" onclick={props.on_close.clone()} aria-label={i18n.t("common.close")}>{ "×" }</button>
             if let Some(c) = &character {
-                <Avatar name={c.name.clone()} url={c.avatar_url.clone().map(AttrValue::from)} large=true />
+                <Avatar name={c.name.clone()} url={picture_of(c)} large=true />
                 <h2>{ c.name.clone() }</h2>
                 <p class="description">{ c.description.clone() }</p>
                 if !c.scenario.is_empty() {
@@ -64,6 +89,17 @@ pub fn CharacterCard(props: &CardProps) -> Html {
                 <select id="chat-model" {onchange} data-testid="model-select">
                     { for models.iter().map(|m| html! {
                         <option value={m.id.clone()} selected={m.id == props.chat.model}>{ m.display_name.clone() }</option>
+                    }) }
+                </select>
+            </div>
+            <div class="field">
+                <label for="chat-persona">{ i18n.t("personas.you_are") }</label>
+                <select id="chat-persona" onchange={on_persona} data-testid="persona-select">
+                    <option value="" selected={props.chat.persona_id.is_none()}>
+                        { i18n.tf("personas.default_choice", &[("name", default_name.unwrap_or_else(|| session.user().map(|u| u.username.clone()).unwrap_or_default()))]) }
+                    </option>
+                    { for personas.iter().map(|p| html! {
+                        <option value={p.id.to_string()} selected={props.chat.persona_id == Some(p.id)}>{ p.name.clone() }</option>
                     }) }
                 </select>
             </div>

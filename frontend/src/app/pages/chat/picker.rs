@@ -4,7 +4,7 @@ use troupe_types::{Character, Chat};
 use yew::prelude::*;
 
 use crate::{
-    components::avatar::Avatar,
+    components::avatar::{Avatar, picture_of},
     hooks::use_load,
     i18n::use_i18n,
     services::{self, characters::CharacterFilter},
@@ -88,7 +88,7 @@ pub fn CharacterPicker(props: &PickerProps) -> Html {
                     { for found.iter().flatten().map(|c| html! {
                         <li key={c.id}>
                             <button class="picker-item" onclick={start(c.id)} data-testid="pick-character">
-                                <Avatar name={c.name.clone()} url={c.avatar_url.clone().map(AttrValue::from)} />
+                                <Avatar name={c.name.clone()} url={picture_of(c)} />
                                 <span class="picker-text">
                                     <strong>{ c.name.clone() }</strong>
                                     <span class="muted clamp">{ c.description.clone() }</span>
