@@ -2,6 +2,7 @@
 //! binary → SQLite, with the demo model. Needs nginx, chromium and chromium-driver from
 //! Debian; the web app is built by `frontend/build.sh` on the first run.
 
+mod cards;
 mod conversation_tools;
 mod first_run;
 mod journey;
