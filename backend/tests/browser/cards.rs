@@ -3,12 +3,12 @@
 //! greeting with the alternate greetings to flip through.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use fantoccini::Client;
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
 use crate::{
     page::{assert_no_errors, count, el, screenshots, sign_in, until, watch_errors},
-    stack::{Api, Browser, PASSWORD, Stack},
+    stack::{Api, Browser, PASSWORD, Stack, artifacts},
 };
 
 /// A 64 × 64 PNG of one colour, with `chunks` as tEXt chunks (base64 of each card).
@@ -100,5 +100,19 @@ async fn three_cards_dropped_in_and_a_chat_with_one_of_them() {
     until(c, "[...document.querySelectorAll('.character-card img.avatar')].some(img => img.naturalWidth > 0)").await;
     assert_eq!(count(c, "[data-testid=message]").await, 1);
     screenshots(c, "cards-chat").await;
+    let chat_path = c.current_url().await.unwrap().path().to_owned();
+
+    // A SillyTavern world info file becomes a lorebook, which the chat then uses.
+    let world_info = json!({"entries": {"0": {"uid": 0, "key": ["lamp"], "content": "The lamp never goes out.",
+        "order": 100, "position": 0, "disable": false, "constant": false, "selective": false}}});
+    let file = artifacts().join("Isle.json");
+    std::fs::write(&file, world_info.to_string()).unwrap();
+    c.goto(&format!("{}/lorebooks", stack.base)).await.unwrap();
+    c.find(Locator::Css("[data-testid=lorebook-file]")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
+    until(c, "document.querySelector('[data-testid=lorebook]')?.textContent.includes('Isle')").await;
+    c.goto(&format!("{}{chat_path}", stack.base)).await.unwrap();
+    watch_errors(c).await;
+    el(c, ".character-card input[type=checkbox]").await.click().await.unwrap();
+    until(c, "document.querySelector('.character-card input[type=checkbox]').checked").await;
     assert_no_errors(c).await;
 }

@@ -64,6 +64,7 @@ fn page(route: &Route) -> Html {
         Route::NewCharacter => html! { <pages::character_form::CharacterForm id={None::<i64>} /> },
         Route::EditCharacter { id } => html! { <pages::character_form::CharacterForm id={Some(*id)} /> },
         Route::Personas => html! { <pages::personas::PersonasPage /> },
+        Route::Lorebooks => html! { <pages::lorebooks::LorebooksPage /> },
         Route::SignIn | Route::Register | Route::Prompts | Route::NotFound => html! {},
     }
 }
@@ -87,6 +88,7 @@ fn Frame(props: &FrameProps) -> Html {
             (Route::Home, Some(Route::Home | Route::Chat { .. }))
                 | (Route::Characters, Some(Route::Characters | Route::NewCharacter | Route::EditCharacter { .. }))
                 | (Route::Personas, Some(Route::Personas))
+                | (Route::Lorebooks, Some(Route::Lorebooks))
         );
         html! {
             <Link<Route> {to} classes="nav-link">
@@ -100,6 +102,7 @@ fn Frame(props: &FrameProps) -> Html {
             { link(Route::Home, "nav.chat") }
             { link(Route::Characters, "nav.characters") }
             { link(Route::Personas, "nav.personas") }
+            { link(Route::Lorebooks, "nav.lorebooks") }
             if is_admin {
                 <a href="/admin" class="nav-link"><span>{ i18n.t("nav.admin") }</span></a>
             }

@@ -21,6 +21,8 @@ pub enum Route {
     EditCharacter { id: i64 },
     #[at("/personas")]
     Personas,
+    #[at("/lorebooks")]
+    Lorebooks,
     /// Moved to the admin console (`/admin/prompts`); kept so old links still lead there.
     #[at("/prompts")]
     Prompts,

@@ -5,4 +5,5 @@ pub mod card_import;
 pub mod character_form;
 pub mod characters;
 pub mod chat;
+pub mod lorebooks;
 pub mod personas;

@@ -64,6 +64,29 @@ pub fn CharacterCard(props: &CardProps) -> Html {
             });
         })
     };
+    let books = use_load((), |()| services::lorebooks::list());
+    let books = books.value().map(|list| (*list).clone()).unwrap_or_default();
+    let toggle_book = |id: i64| {
+        let (chat, on_changed, error, i18n) =
+            (props.chat.clone(), props.on_changed.clone(), error.clone(), i18n.clone());
+        Callback::from(move |_: Event| {
+            let mut ids = chat.lorebook_ids.clone();
+            match ids.iter().position(|&b| b == id) {
+                Some(at) => drop(ids.remove(at)),
+                None => ids.push(id),
+            }
+            let (chat_id, on_changed, error, i18n) = (chat.id, on_changed.clone(), error.clone(), i18n.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match services::lorebooks::attach(chat_id, ids).await {
+                    Ok(chat) => {
+                        error.set(None);
+                        on_changed.emit(chat);
+                    }
+                    Err(e) => error.set(Some(i18n.error(&e))),
+                }
+            });
+        })
+    };
     let default_name = personas.iter().find(|p| p.is_default).map(|p| p.name.clone());
     let mine = character.as_ref().zip(session.user()).is_some_and(|(c, u)| c.owner_id == u.id);
     html! {
@@ -103,6 +126,17 @@ pub fn CharacterCard(props: &CardProps) -> Html {
                     }) }
                 </select>
             </div>
+            if !books.is_empty() {
+                <fieldset class="field">
+                    <legend>{ i18n.t("lorebooks.in_this_chat") }</legend>
+                    { for books.iter().map(|b| html! {
+                        <label class="check" key={b.id}>
+                            <input type="checkbox" checked={props.chat.lorebook_ids.contains(&b.id)} onchange={toggle_book(b.id)} />
+                            { b.name.clone().unwrap_or_else(|| i18n.t("lorebooks.untitled")) }
+                        </label>
+                    }) }
+                </fieldset>
+            }
             if let Some(error) = &*error { <p class="form-error" role="alert">{ error.clone() }</p> }
         </div>
     }
