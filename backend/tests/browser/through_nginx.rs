@@ -165,9 +165,10 @@ async fn the_edge_limits_sign_in_attempts_with_the_contract_error() {
     assert_eq!(body["error"]["code"], "rate_limited");
     assert!(statuses.iter().filter(|s| **s == 401).count() >= 5, "{statuses:?}");
 
-    // Too large a body is refused at the edge, in the same error shape.
+    // Too large a body is refused at the edge, in the same error shape (1 MiB, except the
+    // uploads and characters, which carry lorebooks: nginx.conf says which).
     let big = "x".repeat(2 * 1024 * 1024);
-    let resp = http.post(format!("{}/api/characters", stack.base)).body(big).send().await.unwrap();
+    let resp = http.post(format!("{}/api/personas", stack.base)).body(big).send().await.unwrap();
     assert_eq!(resp.status(), 413);
     assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
 }

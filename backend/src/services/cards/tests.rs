@@ -84,6 +84,24 @@ fn png_cards_prefer_ccv3_and_refuse_broken_chunks() {
 }
 
 #[test]
+fn png_cards_in_compressed_and_international_text_chunks() {
+    let with = |add: &dyn Fn(&mut ::png::Encoder<&mut Vec<u8>>)| {
+        let mut out = Vec::new();
+        let mut encoder = ::png::Encoder::new(&mut out, 1, 1);
+        encoder.set_color(::png::ColorType::Rgba);
+        add(&mut encoder);
+        let mut writer = encoder.write_header().unwrap();
+        writer.write_image_data(&[1, 2, 3, 255]).unwrap();
+        writer.finish().unwrap();
+        out
+    };
+    let ztxt = with(&|e| e.add_ztxt_chunk("chara".into(), b64(&v2("Zipped"))).unwrap());
+    assert_eq!(read(&ztxt).unwrap().fields.input.name, "Zipped");
+    let itxt = with(&|e| e.add_itxt_chunk("chara".into(), b64(&v2("Intl"))).unwrap());
+    assert_eq!(read(&itxt).unwrap().fields.input.name, "Intl");
+}
+
+#[test]
 fn charx_reads_the_card_and_its_icon_and_refuses_escapes() {
     let card = |uri: &str| {
         json!({"spec": "chara_card_v3", "spec_version": "3.0", "data": {"name": "Zed",
