@@ -3,7 +3,7 @@
 //! greeting with the alternate greetings to flip through.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
 use serde_json::{Value, json};
 
 use crate::{
@@ -108,7 +108,7 @@ async fn three_cards_dropped_in_and_a_chat_with_one_of_them() {
     let file = artifacts().join("Isle.json");
     std::fs::write(&file, world_info.to_string()).unwrap();
     c.goto(&format!("{}/lorebooks", stack.base)).await.unwrap();
-    c.find(Locator::Css("[data-testid=lorebook-file]")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
+    el(c, "[data-testid=lorebook-file]").await.send_keys(file.to_str().unwrap()).await.unwrap();
     until(c, "document.querySelector('[data-testid=lorebook]')?.textContent.includes('Isle')").await;
     c.goto(&format!("{}{chat_path}", stack.base)).await.unwrap();
     watch_errors(c).await;
