@@ -140,7 +140,7 @@ async fn housekeeping(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        state.turns.forget_idle_limits();
+        state.turns.limits().forget_idle();
         state.create_limit.forget_idle();
         state.auth_attempts.forget_idle();
         state.accounts.forget_idle_failures();

@@ -11,6 +11,7 @@ use crate::{
     services::{
         Accounts, Announcements, Characters, Chats, Conversations, Lorebooks, ModelCatalog, Personas, Prompts, Stats,
         Turns, Users,
+        generation::GenerationLimits,
         limits::{AuthAttempts, CreateLimit},
         live::{LiveConnections, SessionChanges},
         presence::Presence,
@@ -55,7 +56,8 @@ impl AppState {
         let lorebooks = Lorebooks::new(db.clone(), create_limit.clone());
         let sources =
             PromptSources { prompts: prompts.clone(), personas: personas.clone(), lorebooks: lorebooks.clone() };
-        let turns = Turns::new(db.clone(), catalog.clone(), providers, sources, limits.clone());
+        let generation_limits = GenerationLimits::new(db.clone(), limits.clone());
+        let turns = Turns::new(db.clone(), catalog.clone(), providers, sources, generation_limits.clone());
         let chats = Chats::new(
             db.clone(),
             catalog.clone(),
@@ -69,7 +71,7 @@ impl AppState {
         let conversations = Conversations::new(db.clone());
         Ok(Self {
             users: Users::new(db.clone(), conversations.clone(), changes.clone()),
-            stats: Stats::new(db.clone(), catalog.clone(), turns.clone(), presence.clone()),
+            stats: Stats::new(db.clone(), catalog.clone(), generation_limits, presence.clone()),
             announcements: Announcements::new(db.clone()),
             live: LiveConnections::new(accounts.clone(), changes, limits.max_live_connections_per_user),
             conversations,

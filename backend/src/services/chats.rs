@@ -199,7 +199,7 @@ impl Chats {
     pub async fn edit(&self, user: &User, chat_id: ChatId, id: MessageId, content: &str) -> Result<Message, AppError> {
         let (_, message) = self.message(user, chat_id, id).await?;
         let text = match message.role {
-            Role::User => MessageText::parse(content, self.turns.max_message_chars())?.as_str().to_owned(),
+            Role::User => MessageText::parse(content, self.turns.limits().max_message_chars())?.as_str().to_owned(),
             Role::Assistant => rules::check_edited_reply(content)?.to_owned(),
         };
         let tokens = tokens::count_off_executor(text.clone()).await as i64;
@@ -293,7 +293,7 @@ impl Chats {
 
     /// The limits a message must fit (see `Turns::limits_for`).
     pub fn limits_for(&self, user: &User) -> troupe_types::MessageLimits {
-        self.turns.limits_for(user)
+        self.turns.limits().limits_for(user)
     }
 
     /// Sends a message in the user's own chat (see `Turns::send`).

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod characters;
 pub mod chats;
 pub mod conversations;
+pub mod generation;
 pub mod limits;
 pub mod live;
 pub mod lore;

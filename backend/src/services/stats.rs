@@ -6,7 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use troupe_types::{LiveStats, ModelUsage, Overview, OverviewDay, OverviewTotals, TopCharacter, TopUser};
 
-use super::{ModelCatalog, Turns, presence::Presence};
+use super::{ModelCatalog, generation::GenerationLimits, presence::Presence};
 use crate::{
     clock::{DAY_MS, day, now_millis},
     domain::{DayRange, UserId},
@@ -24,13 +24,13 @@ const TOP: i64 = 10;
 pub struct Stats {
     db: Db,
     catalog: Arc<ModelCatalog>,
-    turns: Turns,
+    limits: Arc<GenerationLimits>,
     presence: Presence,
 }
 
 impl Stats {
-    pub fn new(db: Db, catalog: Arc<ModelCatalog>, turns: Turns, presence: Presence) -> Self {
-        Self { db, catalog, turns, presence }
+    pub fn new(db: Db, catalog: Arc<ModelCatalog>, limits: Arc<GenerationLimits>, presence: Presence) -> Self {
+        Self { db, catalog, limits, presence }
     }
 
     /// Totals, the day series, the top users and characters, and usage per model with cost.
@@ -139,7 +139,7 @@ impl Stats {
         let (messages, tokens) = stats::activity_since(&self.db, now_millis() - 60_000).await?;
         Ok(LiveStats {
             online_users: self.presence.online() as i64,
-            active_streams: self.turns.active_streams() as i64,
+            active_streams: self.limits.active_streams() as i64,
             messages_last_minute: messages,
             tokens_last_minute: tokens,
         })

@@ -9,32 +9,27 @@
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
 };
 
-use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use troupe_types::{MessageLimits, MessageStatus, Role, UsageSource};
+use troupe_types::{MessageStatus, Role, UsageSource};
 
 use super::{
     Lorebooks, Personas, Prompts,
     catalog::{ModelCatalog, ModelSpec},
-    limits::{KeyedLimit, PerUserSlots, QuotaReservations, Reservation, Slot, message_limit},
+    generation::{self, Admitted, Charge, GenerationLimits, Progress},
     lore::{self, Lore},
     prompt_assembly::{PastTurn, PromptAssembler, SystemText},
     tokens,
 };
 use crate::{
-    clock::{now_millis, secs_until_midnight},
-    config::LimitSettings,
-    domain::{Character, Chat, ChatId, Message, MessageId, MessageText, TokenUsage, User, UserId},
+    domain::{Character, Chat, ChatId, Message, MessageId, MessageText, TokenUsage, User},
     error::AppError,
-    providers::{CharacterSketch, ChatRequest, ProviderError, ProviderSet, StreamEvent, Turn},
+    providers::{CharacterSketch, ChatRequest, ProviderSet, Turn},
     storage::{
         Db, characters, chats,
         messages::{self, NewMessage, ReplyTarget},
-        stats,
     },
 };
 
@@ -44,11 +39,7 @@ const HISTORY_LIMIT: i64 = 200;
 const EVENT_BUFFER: usize = 64;
 
 /// What a turn tells the HTTP side as it goes (which tells the client in its own terms).
-#[derive(Debug)]
-pub enum TurnProgress {
-    Delta(String),
-    Finished(Result<FinishedTurn, AppError>),
-}
+pub type TurnProgress = Progress<FinishedTurn>;
 
 #[derive(Debug)]
 pub struct FinishedTurn {
@@ -69,8 +60,7 @@ struct PreparedReply {
     model: ModelSpec,
     request: ChatRequest,
     prompt_tokens: usize,
-    slot: Slot,
-    reservation: Option<Reservation>,
+    admitted: Admitted,
 }
 
 /// Where a prompt's parts come from, besides the chat and its character.
@@ -92,11 +82,8 @@ struct Inner {
     catalog: Arc<ModelCatalog>,
     providers: Arc<ProviderSet>,
     sources: PromptSources,
-    message_limit: KeyedLimit<UserId>,
-    streams: Arc<PerUserSlots>,
-    reservations: Arc<QuotaReservations>,
+    limits: Arc<GenerationLimits>,
     running: RunningTurns,
-    limits: LimitSettings,
 }
 
 impl Turns {
@@ -105,30 +92,10 @@ impl Turns {
         catalog: Arc<ModelCatalog>,
         providers: Arc<ProviderSet>,
         sources: PromptSources,
-        limits: LimitSettings,
+        limits: Arc<GenerationLimits>,
     ) -> Self {
-        let inner = Inner {
-            db,
-            catalog,
-            providers,
-            sources,
-            message_limit: message_limit(limits.messages_per_minute),
-            streams: PerUserSlots::new(limits.max_concurrent_streams),
-            reservations: Arc::default(),
-            running: RunningTurns::default(),
-            limits,
-        };
+        let inner = Inner { db, catalog, providers, sources, limits, running: RunningTurns::default() };
         Self { inner: Arc::new(inner) }
-    }
-
-    /// Replies streaming right now, over all users.
-    pub fn active_streams(&self) -> usize {
-        self.inner.streams.open_total()
-    }
-
-    /// Lets the message limiter forget users who are back to full allowance.
-    pub fn forget_idle_limits(&self) {
-        self.inner.message_limit.forget_idle();
     }
 
     /// Stops the replies under way in `chat` (it was deleted); each is charged for what it
@@ -143,8 +110,8 @@ impl Turns {
     #[tracing::instrument(skip_all, fields(user.id = %user.id, chat.id = %chat.id), err(level = "info"))]
     pub async fn send(&self, user: &User, chat: Chat, content: &str) -> Result<StartedTurn, AppError> {
         let inner = &self.inner;
-        let text = MessageText::parse(content, inner.limits.max_message_chars)?;
-        self.check_rate(user)?;
+        let text = MessageText::parse(content, inner.limits.max_message_chars())?;
+        inner.limits.check_rate(user)?;
         let new_turn = PastTurn::counted(Role::User, text.as_str());
         let token_count = new_turn.tokens as i64;
         let mut turns = self.history(&chat, None).await?;
@@ -195,14 +162,10 @@ impl Turns {
                 "a greeting is not generated; choose among its alternatives instead",
             ));
         }
-        self.check_rate(user)?;
+        inner.limits.check_rate(user)?;
         let reply = self.prepare(user, &chat, &turns).await?;
         let events = self.start(chat, reply, running, ReplyTarget::Alternative(message_id));
         Ok(StartedTurn { user_message: None, events })
-    }
-
-    fn check_rate(&self, user: &User) -> Result<(), AppError> {
-        self.inner.message_limit.check(&user.id).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
     }
 
     /// The prompt answering the last of `turns`, and the quota and stream slot the reply holds
@@ -231,8 +194,7 @@ impl Turns {
             model.max_output_tokens,
         );
         let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
-        let reservation = self.reserve_quota(user, worst_case).await?;
-        let slot = inner.streams.acquire(user.id).ok_or(AppError::TooManyStreams { max: inner.streams.max() })?;
+        let admitted = inner.limits.admit(user, worst_case).await?;
         let c = &character.fields;
         let request = ChatRequest {
             upstream_model: model.upstream_model().to_owned(),
@@ -249,7 +211,7 @@ impl Turns {
                 scenario: c.scenario.clone(),
             },
         };
-        Ok(PreparedReply { model, request, prompt_tokens: prompt.estimated_tokens, slot, reservation })
+        Ok(PreparedReply { model, request, prompt_tokens: prompt.estimated_tokens, admitted })
     }
 
     /// The lorebook entries `turns` (oldest first, the answered one last) bring in, from the
@@ -286,8 +248,7 @@ impl Turns {
             target,
             events,
             chat_deleted: running,
-            _slot: reply.slot,
-            _reservation: reply.reservation,
+            _admitted: reply.admitted,
         };
         tokio::spawn(turn.run());
         receiver
@@ -304,35 +265,9 @@ impl Turns {
             .collect())
     }
 
-    /// The longest message a user may send, in characters.
-    pub fn max_message_chars(&self) -> usize {
-        self.inner.limits.max_message_chars
-    }
-
-    /// The limits a message of `user` must fit (what `send` enforces).
-    pub fn limits_for(&self, user: &User) -> MessageLimits {
-        let limits = &self.inner.limits;
-        MessageLimits {
-            max_message_chars: limits.max_message_chars as i64,
-            messages_per_minute: i64::from(limits.messages_per_minute),
-            max_concurrent_streams: limits.max_concurrent_streams as i64,
-            daily_token_quota: user.daily_token_quota.or(limits.default_daily_token_quota),
-        }
-    }
-
-    /// Admits a turn whose worst case is `worst_case` tokens while the day's usage plus the
-    /// user's turns under way stay under the quota, and holds that worst case until the turn's
-    /// usage is recorded (see `QuotaReservations`). Unlimited users reserve nothing.
-    async fn reserve_quota(&self, user: &User, worst_case: i64) -> Result<Option<Reservation>, AppError> {
-        let Some(quota) = user.daily_token_quota.or(self.inner.limits.default_daily_token_quota) else {
-            return Ok(None);
-        };
-        let now = now_millis();
-        let used = stats::tokens_on(&self.inner.db, user.id, now).await?;
-        match self.inner.reservations.reserve(user.id, quota, used, worst_case) {
-            Some(reservation) => Ok(Some(reservation)),
-            None => Err(AppError::QuotaExceeded { quota, retry_after_secs: secs_until_midnight(now) }),
-        }
+    /// The limits every generation is held to.
+    pub fn limits(&self) -> &GenerationLimits {
+        &self.inner.limits
     }
 
     /// The chat's model, or the default if the catalogue no longer offers it.
@@ -346,14 +281,6 @@ impl Turns {
             })
             .clone()
     }
-}
-
-/// How the reply stream ended.
-enum Ending {
-    Complete,
-    ClientGone,
-    ChatDeleted,
-    Failed(ProviderError),
 }
 
 /// The chats with replies streaming now, so that deleting a chat can stop them. In this
@@ -422,120 +349,40 @@ struct TurnTask {
     events: mpsc::Sender<TurnProgress>,
     /// Cancelled when the chat is deleted (or messages are).
     chat_deleted: RunningTurn,
-    _slot: Slot,
-    /// Released when the task ends, after the reply's usage is recorded.
-    _reservation: Option<Reservation>,
+    /// Given back when the task ends, after the reply's usage is recorded.
+    _admitted: Admitted,
 }
 
 impl TurnTask {
     async fn run(self) {
-        let labels = [("provider", self.model.provider.as_str().to_owned()), ("model", self.model.id.clone())];
-        metrics::gauge!("active_streams").increment(1.0);
-        let started = Instant::now();
-        let (text, reported, ending) = self.stream_reply(started, &labels).await;
-        let latency = started.elapsed();
-        metrics::gauge!("active_streams").decrement(1.0);
-        metrics::histogram!("upstream_request_duration_seconds", &labels).record(latency.as_secs_f64());
-
-        let result = self.store_reply(text, reported, ending, latency).await;
-        if let Ok(done) = &result {
-            metrics::counter!(
-                "tokens_charged_total",
-                &[labels[0].clone(), labels[1].clone(), ("kind", "prompt".into())]
-            )
-            .increment(done.usage.prompt_tokens as u64);
-            metrics::counter!(
-                "tokens_charged_total",
-                &[labels[0].clone(), labels[1].clone(), ("kind", "completion".into())]
-            )
-            .increment(done.usage.completion_tokens as u64);
-        }
-        // The client may be gone; the reply is stored either way.
-        let _ = self.events.send(TurnProgress::Finished(result)).await;
-    }
-
-    /// Pulls the reply from the provider and forwards it, until it ends, fails, or nobody is
-    /// listening any more.
-    async fn stream_reply(
-        &self,
-        started: Instant,
-        labels: &[(&'static str, String); 2],
-    ) -> (String, Option<TokenUsage>, Ending) {
         let inner = &self.turns.inner;
-        let mut text = String::new();
-        let mut reported = None;
-        let started_stream = tokio::select! {
-            started = inner.providers.stream(self.model.provider, self.request.clone()) => started,
-            () = self.chat_deleted.token.cancelled() => return (text, None, Ending::ChatDeleted),
-        };
-        let mut stream = match started_stream {
-            Ok(stream) => stream,
-            Err(e) => return (text, None, Ending::Failed(e)),
-        };
-        let mut first_token: Option<Duration> = None;
-        loop {
-            let next = tokio::select! {
-                next = stream.next() => next,
-                () = self.events.closed() => return (text, reported, Ending::ClientGone),
-                () = self.chat_deleted.token.cancelled() => return (text, reported, Ending::ChatDeleted),
-            };
-            match next {
-                None => return (text, reported, Ending::Complete),
-                Some(Ok(StreamEvent::Delta(piece))) => {
-                    if first_token.is_none() {
-                        let ttft = started.elapsed();
-                        first_token = Some(ttft);
-                        metrics::histogram!("upstream_time_to_first_token_seconds", labels).record(ttft.as_secs_f64());
-                    }
-                    text.push_str(&piece);
-                    if self.events.send(TurnProgress::Delta(piece)).await.is_err() {
-                        return (text, reported, Ending::ClientGone);
-                    }
-                }
-                Some(Ok(StreamEvent::Usage(usage))) => reported = Some(usage),
-                Some(Ok(StreamEvent::ConversationId(id))) => {
-                    if let Err(e) = chats::set_dify_conversation(&inner.db, self.chat.id, &id).await {
-                        tracing::warn!(error = ?e, "could not keep the Dify conversation id");
-                    }
-                }
-                Some(Err(e)) => return (text, reported, Ending::Failed(e)),
-            }
+        let streamed = generation::stream(
+            &inner.providers,
+            &self.model,
+            self.request.clone(),
+            &self.chat_deleted.token,
+            &self.events,
+        )
+        .await;
+        if let Some(id) = &streamed.conversation_id
+            && let Err(e) = chats::set_dify_conversation(&inner.db, self.chat.id, id).await
+        {
+            tracing::warn!(error = ?e, "could not keep the Dify conversation id");
         }
+        let result = self.store_reply(streamed).await;
+        // The client may be gone; the reply is stored either way.
+        let _ = self.events.send(Progress::Finished(result)).await;
     }
 
-    /// Stores the reply with its status and what it is charged: the provider's usage when it
-    /// reported one; otherwise our own count — except after a provider failure, where only
-    /// tokens the provider reported as billed are charged. A reply whose chat was deleted is
-    /// charged like one the client left, though there is no chat left to hold it.
-    async fn store_reply(
-        &self,
-        text: String,
-        reported: Option<TokenUsage>,
-        ending: Ending,
-        latency: Duration,
-    ) -> Result<FinishedTurn, AppError> {
-        let text_tokens = tokens::count_off_executor(text.clone()).await as i64;
+    /// Stores the reply with its status and what it is charged (see `Charge::settle`). A reply
+    /// whose chat was deleted is charged like one the client left, though there is no chat
+    /// left to hold it.
+    async fn store_reply(&self, streamed: generation::Streamed) -> Result<FinishedTurn, AppError> {
+        let text_tokens = tokens::count_off_executor(streamed.text.clone()).await as i64;
         let estimated = TokenUsage { prompt_tokens: self.prompt_tokens as i64, completion_tokens: text_tokens };
-        let (status, usage, source, failure) = match ending {
-            Ending::Failed(error) => {
-                self.log_failure(&error);
-                let source = reported.map(|_| UsageSource::Provider);
-                (MessageStatus::Error, reported.unwrap_or_default(), source, Some(error))
-            }
-            Ending::Complete | Ending::ClientGone | Ending::ChatDeleted => {
-                let status = if matches!(ending, Ending::Complete) {
-                    MessageStatus::Complete
-                } else {
-                    MessageStatus::Incomplete
-                };
-                match reported {
-                    Some(usage) => (status, usage, Some(UsageSource::Provider), None),
-                    None => (status, estimated, Some(UsageSource::Estimated), None),
-                }
-            }
-        };
+        let charge = Charge::settle(&self.model, streamed.ending, streamed.reported, estimated);
         // A failed regeneration adds no alternative: the earlier ones stay as they were.
-        let target = match (&failure, self.target) {
+        let target = match (&charge.failure, self.target) {
             (Some(_), ReplyTarget::Alternative(_)) => ReplyTarget::Nowhere,
             (_, target) => target,
         };
@@ -544,56 +391,30 @@ impl TurnTask {
             &self.chat,
             &NewMessage {
                 role: Role::Assistant,
-                content: &text,
-                status,
+                content: &streamed.text,
+                status: charge.status,
                 model: Some(&self.model.id),
-                usage,
-                usage_source: source,
+                usage: charge.usage,
+                usage_source: charge.source,
                 token_count: text_tokens,
-                upstream_latency_ms: Some(latency.as_millis() as i64),
+                upstream_latency_ms: Some(streamed.latency.as_millis() as i64),
             },
             target,
         )
         .await?;
-        if let Some(error) = failure {
-            return Err(AppError::Upstream { timeout: error.is_timeout(), message: public_message(&error) });
+        charge.record_metrics(&self.model);
+        if let Some(error) = &charge.failure {
+            return Err(Charge::upstream_error(error));
         }
         match stored {
-            Some(assistant_message) => {
-                Ok(FinishedTurn { assistant_message, usage, source: source.unwrap_or(UsageSource::Estimated) })
-            }
+            Some(assistant_message) => Ok(FinishedTurn {
+                assistant_message,
+                usage: charge.usage,
+                source: charge.source.unwrap_or(UsageSource::Estimated),
+            }),
             None => {
                 Err(AppError::Conflict("chat_deleted", "the chat or message was deleted while the reply was written"))
             }
         }
-    }
-
-    fn log_failure(&self, error: &ProviderError) {
-        let provider = self.model.provider.as_str();
-        metrics::counter!("upstream_errors_total", "provider" => provider, "model" => self.model.id.clone(), "kind" => error.kind())
-            .increment(1);
-        match error {
-            ProviderError::Status { status, detail, .. } => {
-                tracing::warn!(provider, model = self.model.id, status, detail, "model provider failed")
-            }
-            other => {
-                tracing::warn!(provider, model = self.model.id, error = ?other, "model provider failed")
-            }
-        }
-    }
-}
-
-/// What the client is told: what kind of failure, never keys, URLs or bodies.
-fn public_message(error: &ProviderError) -> String {
-    match error {
-        ProviderError::Timeout => "the model did not answer in time".into(),
-        ProviderError::Status { status: 429, .. } => "the model provider is busy; try again shortly".into(),
-        ProviderError::Status { status, .. } => {
-            format!("the model provider failed (HTTP {status})")
-        }
-        ProviderError::Connect(_) => "the model provider could not be reached".into(),
-        ProviderError::Dropped => "the model's reply was cut off".into(),
-        ProviderError::Malformed(_) => "the model provider sent a reply Troupe could not read".into(),
-        ProviderError::Upstream(_) => "the model provider reported an error".into(),
     }
 }
