@@ -67,6 +67,10 @@ pub enum SessionProblem {
     UnknownUser,
     #[error("this account is disabled")]
     AccountDisabled,
+    #[error("this API key is not valid (it may have been revoked)")]
+    InvalidApiKey,
+    #[error("this API key has expired")]
+    ApiKeyExpired,
 }
 
 impl SessionProblem {
@@ -78,6 +82,8 @@ impl SessionProblem {
             Self::Revoked => "session_revoked",
             Self::UnknownUser => "invalid_token",
             Self::AccountDisabled => "account_disabled",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::ApiKeyExpired => "api_key_expired",
         }
     }
 }

@@ -93,10 +93,14 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then lets in-flight requests finish (up to 10 s).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tokio::spawn(housekeeping(self.state));
-        Server::new_with_acceptor(self.acceptor)
+        tokio::spawn(housekeeping(self.state.clone()));
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.app, shutdown_signal(), Some(Duration::from_secs(10)))
-            .await
+            .await;
+        if let Err(e) = self.state.accounts.keys().flush_last_used().await {
+            tracing::warn!(error = ?e, "could not record when API keys were last used");
+        }
+        served
     }
 }
 
@@ -135,11 +139,18 @@ fn http_stack(config: &Config, state: &AppState) -> poem::endpoint::BoxEndpoint<
         .boxed()
 }
 
-/// Periodic clean-up: rate-limit state of idle clients, revocations of expired tokens.
+/// Periodic clean-up: rate-limit state of idle clients, revocations of expired tokens; and
+/// every minute, when API keys were last used.
 async fn housekeeping(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    for round in 0u64.. {
         tick.tick().await;
+        if let Err(e) = state.accounts.keys().flush_last_used().await {
+            tracing::warn!(error = ?e, "could not record when API keys were last used");
+        }
+        if round % 10 != 0 {
+            continue;
+        }
         state.turns.limits().forget_idle();
         state.create_limit.forget_idle();
         state.auth_attempts.forget_idle();

@@ -9,8 +9,8 @@ use crate::{
     config::Config,
     providers::ProviderSet,
     services::{
-        Accounts, Announcements, Characters, Chats, Conversations, Lorebooks, ModelCatalog, Personas, Prompts, Stats,
-        Turns, Users,
+        Accounts, Announcements, Characters, Chats, Completions, Conversations, Lorebooks, ModelCatalog, Personas,
+        Prompts, Stats, Turns, Users,
         generation::GenerationLimits,
         limits::{AuthAttempts, CreateLimit},
         live::{LiveConnections, SessionChanges},
@@ -31,6 +31,7 @@ pub struct AppState {
     pub lorebooks: Lorebooks,
     pub chats: Chats,
     pub turns: Turns,
+    pub completions: Completions,
     pub users: Users,
     pub conversations: Conversations,
     pub stats: Stats,
@@ -57,7 +58,15 @@ impl AppState {
         let sources =
             PromptSources { prompts: prompts.clone(), personas: personas.clone(), lorebooks: lorebooks.clone() };
         let generation_limits = GenerationLimits::new(db.clone(), limits.clone());
-        let turns = Turns::new(db.clone(), catalog.clone(), providers, sources, generation_limits.clone());
+        let turns =
+            Turns::new(db.clone(), catalog.clone(), providers.clone(), sources.clone(), generation_limits.clone());
+        let completions = Completions::new(
+            db.clone(),
+            (catalog.clone(), providers),
+            characters.clone(),
+            sources,
+            generation_limits.clone(),
+        );
         let chats = Chats::new(
             db.clone(),
             catalog.clone(),
@@ -84,6 +93,7 @@ impl AppState {
             lorebooks,
             chats,
             turns,
+            completions,
             auth_attempts: AuthAttempts::new(limits.auth_per_minute),
             create_limit,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),

@@ -25,6 +25,8 @@ pub struct AdminUser {
     pub total_tokens: i64,
     /// Tokens charged today (UTC).
     pub tokens_today: i64,
+    /// API keys the user holds now.
+    pub api_keys: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

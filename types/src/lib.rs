@@ -9,6 +9,7 @@ pub mod auth;
 pub mod characters;
 pub mod chats;
 pub mod error;
+pub mod keys;
 pub mod lorebooks;
 pub mod models;
 pub mod personas;
@@ -28,6 +29,7 @@ pub use chats::{
     Role, SelectAlternative, SendMessage, TurnDelta, TurnDone, TurnError, TurnEvent, UpdateChat, Usage, UsageSource,
 };
 pub use error::{ErrorBody, ErrorDetail};
+pub use keys::{ApiKey, ApiKeyList, CreateApiKey, CreatedApiKey};
 pub use lorebooks::{EntryPosition, Lorebook, LorebookEntry, LorebookList, SavedLorebook};
 pub use models::{Model, ModelList};
 pub use personas::{Persona, PersonaInput, PersonaList};

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod keys;
 pub mod lorebooks;
 pub mod messages;
 pub mod models;
@@ -18,6 +19,7 @@ pub mod personas;
 pub mod prompts;
 pub mod transcripts;
 pub mod upload;
+pub mod v1;
 
 use poem_openapi::{OpenApiService, Tags};
 
@@ -35,6 +37,8 @@ enum ApiTags {
     Lorebooks,
     /// Personas: who the user is in a chat
     Personas,
+    /// Personal API keys, for programs
+    Keys,
     /// Shared prompts placed before every character (admins write them)
     Prompts,
     /// Chats, messages and streamed replies
@@ -43,6 +47,9 @@ enum ApiTags {
     Announcements,
     /// Administration: users, conversations, statistics, announcements, live feed (admins only)
     Admin,
+    /// The OpenAI-compatible API (`/v1`): every character is a model. API keys only; errors in
+    /// OpenAI's shape
+    OpenAi,
     /// Liveness, readiness
     Service,
 }
@@ -52,14 +59,14 @@ pub type Apis = (
     models::ModelsApi,
     characters::CharactersApi,
     cards::CardsApi,
-    (personas::PersonasApi, lorebooks::LorebooksApi),
+    (personas::PersonasApi, lorebooks::LorebooksApi, keys::KeysApi),
     prompts::PromptsApi,
     chats::ChatsApi,
     messages::MessagesApi,
     transcripts::TranscriptsApi,
     events::EventsApi,
     admin::AdminApis,
-    health::HealthApi,
+    (health::HealthApi, v1::V1Api),
 );
 
 /// The documented API. Building it needs no state, so the spec can be generated anywhere.
@@ -67,6 +74,8 @@ pub fn openapi_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(Apis::default(), "Troupe", env!("CARGO_PKG_VERSION")).description(
         "Self-hosted character chat. Every 4xx/5xx answer has the body \
              `{\"error\": {\"code\", \"message\", \"field\"?}}`. Authenticate with \
-             `Authorization: Bearer <token>` or the `troupe_session` cookie.",
+             `Authorization: Bearer <token>` (a session token, or an API key `trp_…`) or the \
+             `troupe_session` cookie. Under `/v1` (the OpenAI-compatible API) errors take OpenAI's \
+             shape `{\"error\": {\"message\", \"type\", \"param\", \"code\"}}` and only API keys are taken.",
     )
 }

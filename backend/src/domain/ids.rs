@@ -47,4 +47,6 @@ ids! {
     PersonaId;
     /// Lorebook id
     LorebookId;
+    /// API key id
+    ApiKeyId;
 }

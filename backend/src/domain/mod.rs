@@ -1,5 +1,6 @@
 //! Domain values, valid by construction: parse once at the boundary, trust afterwards.
 
+pub mod api_key;
 pub mod character;
 pub mod chat;
 pub mod days;
@@ -9,13 +10,14 @@ pub mod paging;
 pub mod persona;
 pub mod user;
 
+pub use api_key::{ApiKey, ApiKeyDraft};
 pub use character::{CardFields, Character, CharacterDraft, CharacterFilter, PromptDraft, SharedPrompt};
 pub use chat::{
     Alternative, Chat, ConversationFilter, Message, MessagePage, MessageText, TokenUsage, TranscriptFormat,
     TranscriptMessage,
 };
 pub use days::DayRange;
-pub use ids::{AnnouncementId, CharacterId, ChatId, LorebookId, MessageId, PersonaId, PromptId, UserId};
+pub use ids::{AnnouncementId, ApiKeyId, CharacterId, ChatId, LorebookId, MessageId, PersonaId, PromptId, UserId};
 pub use lorebook::SavedLorebook;
 pub use paging::Page;
 pub use persona::{Persona, PersonaDraft};

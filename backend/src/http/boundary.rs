@@ -15,7 +15,7 @@ use poem_openapi::{
 use tracing::Instrument;
 
 use super::{allow::RouteMethods, spa::is_server_path};
-use crate::api::ApiError;
+use crate::api::{ApiError, v1::error::V1Error};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -60,6 +60,10 @@ impl<E: Endpoint + 'static> Endpoint for RequestBoundaryEndpoint<E> {
             }
         };
 
+        // `/v1` speaks OpenAI's error shape, whichever layer refused the request.
+        if is_v1_path(&path) {
+            resp = crate::api::v1::error::translate(resp).await;
+        }
         let status = resp.status();
         let route = operation.unwrap_or_else(|| route_without_operation(&path, status));
         let elapsed = started.elapsed();
@@ -90,6 +94,10 @@ impl<E: Endpoint + 'static> Endpoint for RequestBoundaryEndpoint<E> {
         }
         Ok(resp)
     }
+}
+
+fn is_v1_path(path: &str) -> bool {
+    path == "/v1" || path.starts_with("/v1/")
 }
 
 /// A bounded metrics label for a method: the standard ones by name, any other as `other` (a
@@ -128,7 +136,7 @@ fn route_without_operation(path: &str, status: StatusCode) -> &'static str {
 
 /// Every error becomes `{"error": {...}}`: ours as they are, the framework's with a code.
 fn error_response(err: poem::Error) -> Response {
-    if err.is::<ApiError>() {
+    if err.is::<ApiError>() || err.is::<V1Error>() {
         return err.into_response();
     }
     let status = err.status();

@@ -80,7 +80,11 @@ fn is_hashed_asset(path: &str) -> bool {
 
 /// Paths that belong to the API and the service endpoints, never to the SPA.
 pub fn is_server_path(path: &str) -> bool {
-    path == "/api" || path.starts_with("/api/") || matches!(path, "/healthz" | "/readyz")
+    path == "/api"
+        || path.starts_with("/api/")
+        || path == "/v1"
+        || path.starts_with("/v1/")
+        || matches!(path, "/healthz" | "/readyz")
 }
 
 /// Sends API and service paths to the API, everything else to the SPA (or a JSON 404 when

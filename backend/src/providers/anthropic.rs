@@ -48,13 +48,27 @@ fn request_body(request: &ChatRequest) -> Value {
         .into_iter()
         .map(|t| json!({"role": if t.role == Role::User { "user" } else { "assistant" }, "content": t.content}))
         .collect();
-    json!({
+    let mut body = json!({
         "model": request.upstream_model,
-        "system": request.system,
         "messages": messages,
         "max_tokens": request.max_output_tokens,
         "stream": true,
-    })
+    });
+    if !request.system.is_empty() {
+        body["system"] = json!(request.system);
+    }
+    let sampling = &request.sampling;
+    if let Some(t) = sampling.temperature {
+        // The Messages API takes 0–1 where OpenAI's clients send 0–2.
+        body["temperature"] = json!(t.min(1.0));
+    }
+    if let Some(p) = sampling.top_p {
+        body["top_p"] = json!(p);
+    }
+    if !sampling.stop.is_empty() {
+        body["stop_sequences"] = json!(sampling.stop);
+    }
+    body
 }
 
 /// The Messages API wants the first message from the user and roles alternating: leading

@@ -99,6 +99,7 @@ mod tests {
                 personality: "Cheerful and witty. Loves songs.".into(),
                 scenario: "A tavern at dusk".into(),
             },
+            sampling: Default::default(),
         }
     }
 

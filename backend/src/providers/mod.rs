@@ -72,6 +72,16 @@ pub struct ChatRequest {
     /// A stable pseudonymous id of the end user (Dify requires one).
     pub end_user: String,
     pub character: CharacterSketch,
+    pub sampling: Sampling,
+}
+
+/// A client's sampling choices (`/v1`); each unset leaves the provider's default. OpenAI-
+/// compatible and Anthropic models take them; Dify apps and the demo model ignore them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sampling {
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub stop: Vec<String>,
 }
 
 impl ChatRequest {

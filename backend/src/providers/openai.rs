@@ -29,7 +29,10 @@ impl OpenAi {
 }
 
 fn request_body(request: &ChatRequest) -> Value {
-    let mut messages = vec![json!({"role": "system", "content": request.system})];
+    let mut messages = Vec::new();
+    if !request.system.is_empty() {
+        messages.push(json!({"role": "system", "content": request.system}));
+    }
     messages.extend(request.messages.iter().map(|t| {
         let role = if t.role == Role::User { "user" } else { "assistant" };
         json!({"role": role, "content": t.content})
@@ -38,13 +41,24 @@ fn request_body(request: &ChatRequest) -> Value {
     if let Some(text) = &request.post_history {
         messages.push(json!({"role": "system", "content": text}));
     }
-    json!({
+    let mut body = json!({
         "model": request.upstream_model,
         "messages": messages,
         "max_tokens": request.max_output_tokens,
         "stream": true,
         "stream_options": {"include_usage": true},
-    })
+    });
+    let sampling = &request.sampling;
+    if let Some(t) = sampling.temperature {
+        body["temperature"] = json!(t);
+    }
+    if let Some(p) = sampling.top_p {
+        body["top_p"] = json!(p);
+    }
+    if !sampling.stop.is_empty() {
+        body["stop"] = json!(sampling.stop);
+    }
+    body
 }
 
 struct ChunkReader;
@@ -109,6 +123,7 @@ mod tests {
             conversation_id: None,
             end_user: "u1".into(),
             character: Default::default(),
+            sampling: Default::default(),
         };
         let body = request_body(&request);
         assert_eq!(body["messages"][0], json!({"role": "system", "content": "be kind"}));

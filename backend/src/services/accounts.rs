@@ -6,13 +6,14 @@ use secrecy::SecretString;
 use troupe_types::{LoginRequest, RegisterRequest};
 
 use super::{
+    api_keys::{self, ApiKeys, KeyCredential},
     limits::LoginBackoff,
     live::{SessionChange, SessionChanges},
 };
 use crate::{
     auth::{Claims, TokenError, TokenIssuer, password},
-    clock::now_millis,
-    domain::{Email, Password, User, Username},
+    clock::{Millis, now_millis},
+    domain::{Email, Password, User, UserId, Username},
     error::{AppError, SessionProblem},
     storage::{
         Db, StorageError, revocations,
@@ -34,13 +35,20 @@ pub struct Accounts {
     tokens: Arc<TokenIssuer>,
     backoff: Arc<LoginBackoff>,
     changes: SessionChanges,
+    keys: ApiKeys,
     /// Whether the first account registered becomes the admin (`FIRST_ACCOUNT_ADMIN`).
     first_account_admin: bool,
 }
 
 impl Accounts {
     pub fn new(db: Db, tokens: Arc<TokenIssuer>, changes: SessionChanges, first_account_admin: bool) -> Self {
-        Self { db, tokens, backoff: Arc::default(), changes, first_account_admin }
+        let keys = ApiKeys::new(db.clone(), changes.clone());
+        Self { db, tokens, backoff: Arc::default(), changes, keys, first_account_admin }
+    }
+
+    /// The API keys service (keys authenticate like sessions, so accounts hold them).
+    pub fn keys(&self) -> &ApiKeys {
+        &self.keys
     }
 
     pub fn token_ttl(&self) -> std::time::Duration {
@@ -96,17 +104,26 @@ impl Accounts {
     }
 
     /// Revokes the session's token until it would have expired, and ends its live connections.
+    /// An API key is not signed out (it is revoked with `DELETE /api/keys/{id}`): nothing
+    /// happens.
     #[tracing::instrument(skip_all, fields(user.id = %session.user.id), err(level = "warn"))]
     pub async fn logout(&self, session: &Session) -> Result<(), AppError> {
-        let claims = &session.claims;
+        let Credential::Token(claims) = &session.credential else {
+            return Ok(());
+        };
         revocations::revoke(&self.db, &claims.jti, session.user.id, claims.expires_at_millis()).await?;
         self.changes.publish(SessionChange::SignedOut { jti: claims.jti.clone() });
         Ok(())
     }
 
-    /// Recognises a session token: signed by us, unexpired, not revoked, its user present
-    /// and enabled. Runs on every authenticated request, with one database round trip.
+    /// Recognises a session token — signed by us, unexpired, not revoked, its user present
+    /// and enabled — or an API key (`trp_…`, see `ApiKeys::authenticate`). Runs on every
+    /// authenticated request, with one database round trip.
     pub async fn authenticate(&self, token: &str) -> Result<Session, AppError> {
+        if api_keys::is_api_key(token) {
+            let (user, key) = self.keys.authenticate(token).await?;
+            return Ok(Session { user, credential: Credential::ApiKey(key) });
+        }
         let claims = self.tokens.verify(token).map_err(|e| {
             AppError::Unauthenticated(match e {
                 TokenError::Expired => SessionProblem::Expired,
@@ -129,7 +146,24 @@ impl Accounts {
         if user.disabled {
             return Err(AppError::Unauthenticated(SessionProblem::AccountDisabled));
         }
-        Ok(Session { user, claims })
+        Ok(Session { user, credential: Credential::Token(claims) })
+    }
+
+    /// Whether a session recognised earlier still holds (a live connection's re-check).
+    pub async fn recheck(&self, user_id: UserId, credential: &Credential) -> Result<Session, AppError> {
+        match credential {
+            Credential::Token(claims) => self.session_for(claims.clone()).await,
+            Credential::ApiKey(key) => {
+                let user = users::find_by_id(&self.db, user_id)
+                    .await?
+                    .filter(|u| !u.disabled)
+                    .ok_or(AppError::Unauthenticated(SessionProblem::AccountDisabled))?;
+                if !self.keys.still_valid(&user, key.id).await? {
+                    return Err(AppError::Unauthenticated(SessionProblem::InvalidApiKey));
+                }
+                Ok(Session { user, credential: credential.clone() })
+            }
+        }
     }
 
     /// Creates the configured admin at start-up unless an admin already exists.
@@ -202,11 +236,39 @@ impl Accounts {
     }
 }
 
-/// An authenticated request's user and token claims.
+/// An authenticated request's user and what proved it.
 #[derive(Clone, Debug)]
 pub struct Session {
     pub user: User,
-    pub claims: Claims,
+    pub credential: Credential,
+}
+
+impl Session {
+    /// 403 for a request made with an API key: what only a signed-in person may do (manage
+    /// keys, so that a leaked key cannot mint others).
+    pub fn require_signed_in(&self) -> Result<(), AppError> {
+        match self.credential {
+            Credential::Token(_) => Ok(()),
+            Credential::ApiKey(_) => Err(AppError::Forbidden("API keys cannot manage API keys; sign in to do this")),
+        }
+    }
+}
+
+/// A session token's claims, or an API key.
+#[derive(Clone, Debug)]
+pub enum Credential {
+    Token(Claims),
+    ApiKey(KeyCredential),
+}
+
+impl Credential {
+    /// When it stops working by itself, if ever.
+    pub fn expires_at(&self) -> Option<Millis> {
+        match self {
+            Self::Token(claims) => Some(claims.expires_at_millis()),
+            Self::ApiKey(key) => key.expires_at,
+        }
+    }
 }
 
 #[derive(Debug)]

@@ -13,12 +13,12 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{
     Accounts, Session,
+    accounts::Credential,
     limits::{PerUserSlots, Slot},
 };
 use crate::{
-    auth::Claims,
     clock::now_millis,
-    domain::{User, UserId},
+    domain::{ApiKeyId, User, UserId},
     error::AppError,
 };
 
@@ -32,6 +32,8 @@ pub enum SessionChange {
     SignedOut { jti: String },
     /// This account was changed (disabled, demoted) or deleted.
     AccountChanged { user_id: UserId },
+    /// This API key was revoked.
+    KeyRevoked { id: ApiKeyId },
 }
 
 /// Tells open connections that sessions may have ended.
@@ -87,7 +89,7 @@ impl LiveConnections {
         Ok(LiveTicket {
             accounts: self.accounts.clone(),
             changes: self.changes.sender.subscribe(),
-            claims: session.claims.clone(),
+            credential: session.credential.clone(),
             user_id: session.user.id,
             audience,
             _slot: slot,
@@ -99,7 +101,7 @@ impl LiveConnections {
 pub struct LiveTicket {
     accounts: Accounts,
     changes: broadcast::Receiver<SessionChange>,
-    claims: Claims,
+    credential: Credential,
     user_id: UserId,
     audience: Audience,
     _slot: Slot,
@@ -109,7 +111,10 @@ impl LiveTicket {
     /// Resolves when the session ends (see the module docs). Holds the connection's slot until
     /// then.
     pub async fn ended(mut self) {
-        let expiry = Duration::from_millis(self.claims.expires_at_millis().saturating_sub(now_millis()).max(0) as u64);
+        // A key that never expires: a hundred years stands for never.
+        let expires_at = self.credential.expires_at().unwrap_or(i64::MAX / 2);
+        let expiry =
+            Duration::from_millis(expires_at.saturating_sub(now_millis()).clamp(0, 100 * 365 * 86_400_000) as u64);
         let expired = tokio::time::sleep(expiry);
         tokio::pin!(expired);
         let mut recheck = tokio::time::interval(RECHECK_EVERY);
@@ -133,15 +138,16 @@ impl LiveTicket {
 
     fn concerns(&self, change: &SessionChange) -> bool {
         match change {
-            SessionChange::SignedOut { jti } => *jti == self.claims.jti,
+            SessionChange::SignedOut { jti } => matches!(&self.credential, Credential::Token(c) if c.jti == *jti),
             SessionChange::AccountChanged { user_id } => *user_id == self.user_id,
+            SessionChange::KeyRevoked { id } => matches!(&self.credential, Credential::ApiKey(k) if k.id == *id),
         }
     }
 
     /// Whether the session is still good for this connection. A database that does not answer
     /// keeps the connection: the next check decides.
     async fn session_holds(&self) -> bool {
-        match self.accounts.session_for(self.claims.clone()).await {
+        match self.accounts.recheck(self.user_id, &self.credential).await {
             Ok(session) => self.audience.admits(&session.user),
             Err(AppError::Unauthenticated(_)) => false,
             Err(other) => {

@@ -15,6 +15,7 @@ use lru::LruCache;
 use troupe_types::{EntryPosition, Lorebook, LorebookEntry};
 
 use super::tokens;
+use crate::error::AppError;
 
 /// Absent `scan_depth`: the new message and the one before it.
 pub const DEFAULT_SCAN_DEPTH: usize = 2;
@@ -26,6 +27,19 @@ const MAX_RECURSION: usize = 3;
 pub struct Lore {
     pub before_char: Vec<String>,
     pub after_char: Vec<String>,
+}
+
+/// `scan` on a blocking thread (books are large); nothing to scan costs nothing.
+pub async fn scan_off_executor(books: Vec<Lorebook>, messages: Vec<String>) -> Result<Lore, AppError> {
+    if books.is_empty() {
+        return Ok(Lore::default());
+    }
+    tokio::task::spawn_blocking(move || {
+        let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
+        scan(&books.iter().collect::<Vec<_>>(), &messages)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))
 }
 
 /// What `books` insert for a conversation whose messages are `messages` (oldest first, the new

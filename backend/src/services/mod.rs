@@ -2,11 +2,13 @@
 
 pub mod accounts;
 pub mod announcements;
+pub mod api_keys;
 pub mod avatars;
 pub mod cards;
 pub mod catalog;
 pub mod characters;
 pub mod chats;
+pub mod completions;
 pub mod conversations;
 pub mod generation;
 pub mod limits;
@@ -29,6 +31,7 @@ pub use announcements::Announcements;
 pub use catalog::ModelCatalog;
 pub use characters::Characters;
 pub use chats::Chats;
+pub use completions::Completions;
 pub use conversations::Conversations;
 pub use lorebooks::Lorebooks;
 pub use personas::Personas;

@@ -210,24 +210,16 @@ impl Turns {
                 personality: c.personality.clone(),
                 scenario: c.scenario.clone(),
             },
+            sampling: Default::default(),
         };
         Ok(PreparedReply { model, request, prompt_tokens: prompt.estimated_tokens, admitted })
     }
 
     /// The lorebook entries `turns` (oldest first, the answered one last) bring in, from the
-    /// character's book and the chat's. Scanned on a blocking thread: books are large.
+    /// character's book and the chat's.
     async fn lore(&self, character: &Character, chat: &Chat, turns: &[PastTurn]) -> Result<Lore, AppError> {
         let books = self.inner.sources.lorebooks.for_turn(character, chat).await?;
-        if books.is_empty() {
-            return Ok(Lore::default());
-        }
-        let messages: Vec<String> = turns.iter().map(|t| t.turn.content.clone()).collect();
-        tokio::task::spawn_blocking(move || {
-            let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
-            lore::scan(&books.iter().collect::<Vec<_>>(), &messages)
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.into()))
+        lore::scan_off_executor(books, turns.iter().map(|t| t.turn.content.clone()).collect()).await
     }
 
     /// Runs the reply in a task of its own; its progress comes through the receiver.

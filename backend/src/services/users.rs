@@ -107,5 +107,6 @@ fn admin_user(r: UserStatsRow) -> AdminUser {
         messages: r.messages,
         total_tokens: r.total_tokens,
         tokens_today: r.tokens_today,
+        api_keys: r.api_keys,
     }
 }

@@ -248,3 +248,22 @@ pub async fn list_visible(
         sqlx::query_scalar(count_sql).bind(viewer).bind(mine).bind(&query).bind(&tag).fetch_one(db.pool()).await?;
     Ok((rows.into_iter().map(Character::try_from).collect::<Result<_, _>>()?, total))
 }
+
+/// A character as `/v1/models` lists it.
+#[derive(Debug, FromRow)]
+pub struct CharacterModel {
+    pub id: CharacterId,
+    pub created_at: i64,
+    pub owner: String,
+}
+
+/// Every character `viewer` may chat with (their own and the public ones), oldest first.
+pub async fn models_visible(db: &Db, viewer: UserId) -> Result<Vec<CharacterModel>, StorageError> {
+    Ok(sqlx::query_as(
+        "SELECT c.id, c.created_at, u.username AS owner FROM characters c JOIN users u ON u.id = c.owner_id \
+         WHERE c.deleted_at IS NULL AND (c.owner_id = $1 OR c.visibility = 'public') ORDER BY c.id",
+    )
+    .bind(viewer)
+    .fetch_all(db.pool())
+    .await?)
+}

@@ -5,10 +5,12 @@
 //! `RETURNING` instead of last-insert ids.
 
 pub mod announcements;
+pub mod api_keys;
 pub mod avatars;
 pub mod characters;
 pub mod chats;
 pub mod conversations;
+pub mod generations;
 pub mod lorebooks;
 pub mod messages;
 pub mod personas;

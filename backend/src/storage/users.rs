@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use super::{Db, Engine, Lock, StorageError, flag, like_pattern};
 use crate::{
     clock::now_millis,
-    domain::{User, UserId, UserOrder},
+    domain::{ApiKeyId, User, UserId, UserOrder},
 };
 
 const USER_COLUMNS: &str = "id, username, email, is_admin, disabled, daily_token_quota, created_at";
@@ -164,6 +164,40 @@ pub async fn find_for_session(db: &Db, id: UserId, jti: &str) -> Result<Option<(
     Ok(row.map(|r| (r.user.into(), r.revoked > 0)))
 }
 
+/// What authenticating with an API key needs: the key's hash and expiry, and its owner.
+pub struct KeyHolder {
+    pub key_id: ApiKeyId,
+    pub secret_hash: String,
+    pub expires_at: Option<i64>,
+    pub user: User,
+}
+
+/// The key with `prefix` and its owner, in one round trip: this runs on every request
+/// authenticated with a key.
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn find_for_api_key(db: &Db, prefix: &str) -> Result<Option<KeyHolder>, StorageError> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: UserRow,
+        key_id: ApiKeyId,
+        secret_hash: String,
+        expires_at: Option<i64>,
+    }
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS}, k.key_id, k.secret_hash, k.expires_at FROM users, \
+         (SELECT id AS key_id, user_id AS key_user, secret_hash, expires_at FROM api_keys WHERE prefix = $1) k \
+         WHERE users.id = k.key_user"
+    ));
+    let row: Option<Row> = sqlx::query_as(sql).bind(prefix).fetch_optional(db.pool()).await?;
+    Ok(row.map(|r| KeyHolder {
+        key_id: r.key_id,
+        secret_hash: r.secret_hash,
+        expires_at: r.expires_at,
+        user: r.user.into(),
+    }))
+}
+
 pub async fn find_by_id(db: &Db, id: UserId) -> Result<Option<User>, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND builtin = 0"));
     let row: Option<UserRow> = sqlx::query_as(sql).bind(id).fetch_optional(db.pool()).await?;
@@ -211,6 +245,7 @@ pub struct UserStatsRow {
     pub messages: i64,
     pub total_tokens: i64,
     pub tokens_today: i64,
+    pub api_keys: i64,
 }
 
 impl UserStatsRow {
@@ -240,7 +275,8 @@ pub async fn list_with_totals(
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT u.id, u.username, u.email, u.is_admin, u.disabled, u.daily_token_quota, u.created_at, u.last_active_at, \
          t.chats, t.messages, t.total_tokens, \
-         COALESCE(d.prompt_tokens + d.completion_tokens, 0) AS tokens_today \
+         COALESCE(d.prompt_tokens + d.completion_tokens, 0) AS tokens_today, \
+         (SELECT COUNT(*) FROM api_keys k WHERE k.user_id = u.id) AS api_keys \
          FROM user_totals t JOIN users u ON u.id = t.user_id \
          LEFT JOIN usage_user_days d ON d.user_id = u.id AND d.day = $2 {USER_FILTER} \
          ORDER BY {} LIMIT $3 OFFSET $4",

@@ -12,28 +12,6 @@ use troupe_fake_upstream::Script;
 use crate::helpers::{Engine, TestApp, TestUser, error_code, spawn_app, spawn_app_with, sse_events};
 
 /// Tokens charged to `user` today, as the quota sees them.
-async fn tokens_today(app: &TestApp, user: i64) -> i64 {
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-    sqlx::query_scalar::<_, i64>(
-        "SELECT COALESCE(CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT), 0) FROM usage_user_days \
-         WHERE user_id = $1 AND day = $2",
-    )
-    .bind(user)
-    .bind(today)
-    .fetch_one(app.db.pool())
-    .await
-    .unwrap()
-}
-
-async fn set_quota(app: &TestApp, user: i64, quota: i64) {
-    sqlx::query("UPDATE users SET daily_token_quota = $2 WHERE id = $1")
-        .bind(user)
-        .bind(quota)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
-}
-
 /// A long, slow reply: 60 pieces, 30 ms apart.
 fn slow_script() -> Script {
     Script {
@@ -46,7 +24,7 @@ fn slow_script() -> Script {
 async fn deleting_a_chat_mid_stream_stops_the_reply_and_charges_it(engine: Engine) {
     let app = spawn_app(engine).await;
     let user = app.new_user().await;
-    set_quota(&app, user.id, 1).await;
+    app.set_quota(user.id, 1).await;
     let chat = app.new_chat(&user.token, "fake-openai").await;
     app.upstream.set_script(slow_script());
 
@@ -67,7 +45,7 @@ async fn deleting_a_chat_mid_stream_stops_the_reply_and_charges_it(engine: Engin
     assert!(deltas < 60, "the reply was stopped, not streamed whole ({deltas} deltas)");
     let (last, data) = events.last().unwrap();
     assert_eq!((last.as_str(), data["code"].as_str()), ("error", Some("chat_deleted")), "{seen}");
-    let charged = tokens_today(&app, user.id).await;
+    let charged = app.tokens_today(user.id).await;
     assert!(charged > 0, "what was generated is charged");
     let generations: i64 = sqlx::query_scalar(
         "SELECT CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) FROM generations WHERE user_id = $1",
@@ -253,7 +231,7 @@ async fn live_connections_are_capped_per_user(engine: Engine) {
 async fn concurrent_sends_cannot_overspend_the_quota(engine: Engine) {
     let app = spawn_app(engine).await;
     let user = app.new_user().await;
-    set_quota(&app, user.id, 35).await;
+    app.set_quota(user.id, 35).await;
     let chat = app.new_chat(&user.token, "fake-openai").await;
     app.upstream.set_script(Script { first_token_delay: Duration::from_millis(300), ..Script::default() });
 
@@ -269,7 +247,7 @@ async fn concurrent_sends_cannot_overspend_the_quota(engine: Engine) {
     let refused = if a.status() == StatusCode::CREATED { b } else { a };
     assert_eq!(error_code(refused, StatusCode::TOO_MANY_REQUESTS).await.0, "quota_exceeded");
     // The fake charges 42 + 6 tokens for a turn: one turn over at most.
-    assert_eq!(tokens_today(&app, user.id).await, 48);
+    assert_eq!(app.tokens_today(user.id).await, 48);
 }
 
 async fn an_account_backs_off_after_failed_sign_ins_from_any_address(engine: Engine) {

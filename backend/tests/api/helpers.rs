@@ -258,6 +258,29 @@ impl TestApp {
         sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE builtin = 0").fetch_one(self.db.pool()).await.unwrap()
     }
 
+    /// Tokens the ledger booked for the user today (UTC).
+    pub async fn tokens_today(&self, user_id: i64) -> i64 {
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COALESCE(CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT), 0) FROM usage_user_days \
+             WHERE user_id = $1 AND day = $2",
+        )
+        .bind(user_id)
+        .bind(today)
+        .fetch_one(self.db.pool())
+        .await
+        .unwrap()
+    }
+
+    pub async fn set_quota(&self, user_id: i64, quota: i64) {
+        sqlx::query("UPDATE users SET daily_token_quota = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(quota)
+            .execute(self.db.pool())
+            .await
+            .unwrap();
+    }
+
     pub async fn set_disabled(&self, user_id: i64) {
         sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1").bind(user_id).execute(self.db.pool()).await.unwrap();
     }
@@ -336,7 +359,8 @@ impl Drop for ServerProcess {
 }
 
 /// For every user and UTC day, what the ledger recorded equals what caused it: the tokens of
-/// that day's generations, and the number of user messages stored that day (no chat deleted).
+/// that day's generations, and the number of user messages stored that day (no chat deleted)
+/// plus the day's `/v1` completions.
 pub async fn assert_ledger_matches_generations(db: &Db) {
     let ledger: Vec<(i64, String, i64, i64)> = sqlx::query_as(
         "SELECT user_id, day, CAST(SUM(messages) AS BIGINT), CAST(SUM(prompt_tokens + completion_tokens) AS BIGINT) \
@@ -345,8 +369,8 @@ pub async fn assert_ledger_matches_generations(db: &Db) {
     .fetch_all(db.pool())
     .await
     .unwrap();
-    let generations: Vec<(i64, i64, i64)> =
-        sqlx::query_as("SELECT user_id, prompt_tokens + completion_tokens, created_at FROM generations")
+    let generations: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as("SELECT user_id, prompt_tokens + completion_tokens, created_at, source FROM generations")
             .fetch_all(db.pool())
             .await
             .unwrap();
@@ -358,8 +382,10 @@ pub async fn assert_ledger_matches_generations(db: &Db) {
             .unwrap();
     let day = |at: i64| chrono::DateTime::from_timestamp_millis(at).unwrap().format("%Y-%m-%d").to_string();
     let mut expected: std::collections::BTreeMap<(i64, String), (i64, i64)> = Default::default();
-    for (user, tokens, at) in generations {
-        expected.entry((user, day(at))).or_default().1 += tokens;
+    for (user, tokens, at, source) in generations {
+        let entry = expected.entry((user, day(at))).or_default();
+        entry.0 += i64::from(source == "api");
+        entry.1 += tokens;
     }
     for (user, at) in sent {
         expected.entry((user, day(at))).or_default().0 += 1;

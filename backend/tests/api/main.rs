@@ -12,6 +12,8 @@ mod conversation_tools;
 mod faults;
 mod first_run;
 mod hardening;
+mod keys;
 mod lore;
+mod openai;
 mod openapi;
 mod service;
