@@ -169,6 +169,20 @@ pub struct Overview {
     /// The 10 characters with the most tokens in the range.
     pub top_characters: Vec<TopCharacter>,
     pub by_model: Vec<ModelUsage>,
+    /// Where the usage came from: `chat` (chats, in the web app or through `/api`) and `api`
+    /// (`/v1` completions, each one message).
+    pub by_source: Vec<SourceUsage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct SourceUsage {
+    /// `chat` or `api`.
+    pub source: String,
+    pub messages: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub total_tokens: i64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

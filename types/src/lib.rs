@@ -17,8 +17,8 @@ pub mod rules;
 
 pub use admin::{
     AdminChat, AdminChatList, AdminUser, AdminUserList, Announcement, AnnouncementLevel, AnnouncementList, DailyUsage,
-    DailyUsageList, LiveStats, ModelUsage, NewAnnouncement, Overview, OverviewDay, OverviewTotals, TopCharacter,
-    TopUser, UpdateUser,
+    DailyUsageList, LiveStats, ModelUsage, NewAnnouncement, Overview, OverviewDay, OverviewTotals, SourceUsage,
+    TopCharacter, TopUser, UpdateUser,
 };
 pub use auth::{AuthResponse, LoginRequest, RegisterRequest, RegistrationInfo, User};
 pub use characters::{

@@ -1,5 +1,6 @@
 //! Serves the built web apps: files from `STATIC_DIR`, `admin/index.html` for the admin
-//! console's client-side routes (`/admin/…`) and `index.html` for every other.
+//! console's client-side routes (`/admin/…`), `account/index.html` for the account pages'
+//! (`/account/…`) and `index.html` for every other.
 
 use std::path::Path;
 
@@ -31,9 +32,10 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
             if immutable && !exists {
                 return Err(poem::error::NotFoundError.into());
             }
-            // The admin console is an app of its own: its client routes get its index.html.
-            if is_admin_route(&path) && !exists {
-                *req.uri_mut() = poem::http::Uri::from_static(ADMIN_INDEX);
+            // The admin console and the account pages are apps of their own: their client routes
+            // get their index.html.
+            if let Some(index) = sub_app_index(&path).filter(|_| !exists) {
+                *req.uri_mut() = poem::http::Uri::from_static(index);
             }
             // The file endpoint knows only GET; a HEAD gets the same headers (hyper drops the body).
             if req.method() == Method::HEAD {
@@ -59,11 +61,16 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
 }
 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-const ADMIN_INDEX: &str = "/admin/index.html";
+/// The apps beside the main one: each owns a path and the paths under it, and is built into
+/// the folder of that name (`frontend/build.sh`).
+const SUB_APPS: [(&str, &str); 2] = [("/admin", "/admin/index.html"), ("/account", "/account/index.html")];
 
-/// `/admin` and the paths under it: the admin console's, built into `admin/`.
-fn is_admin_route(path: &str) -> bool {
-    path == "/admin" || path.starts_with("/admin/")
+/// The `index.html` of the app whose client route `path` is, if it is not the main app's.
+fn sub_app_index(path: &str) -> Option<&'static str> {
+    SUB_APPS
+        .iter()
+        .find(|(root, _)| path == *root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')))
+        .map(|(_, index)| *index)
 }
 
 /// `troupe-web-0123456789abcdef_bg.wasm`, `app-0123456789abcdef.css`: trunk's hashed names.
@@ -107,7 +114,7 @@ impl poem::Endpoint for ApiOrSpa {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_admin_route, is_hashed_asset};
+    use super::{is_hashed_asset, sub_app_index};
 
     #[test]
     fn only_trunks_hashed_files_count_as_immutable() {
@@ -124,10 +131,12 @@ mod tests {
     }
 
     #[test]
-    fn the_admin_console_has_the_paths_under_admin() {
-        assert!(is_admin_route("/admin"));
-        assert!(is_admin_route("/admin/users"));
-        assert!(!is_admin_route("/administrators"));
-        assert!(!is_admin_route("/api/admin/users"));
+    fn the_other_apps_have_the_paths_under_their_own() {
+        assert_eq!(sub_app_index("/admin"), Some("/admin/index.html"));
+        assert_eq!(sub_app_index("/admin/users"), Some("/admin/index.html"));
+        assert_eq!(sub_app_index("/account/keys"), Some("/account/index.html"));
+        assert_eq!(sub_app_index("/administrators"), None);
+        assert_eq!(sub_app_index("/accounting"), None);
+        assert_eq!(sub_app_index("/api/admin/users"), None);
     }
 }

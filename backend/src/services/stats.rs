@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use troupe_types::{LiveStats, ModelUsage, Overview, OverviewDay, OverviewTotals, TopCharacter, TopUser};
+use troupe_types::{LiveStats, ModelUsage, Overview, OverviewDay, OverviewTotals, SourceUsage, TopCharacter, TopUser};
 
 use super::{ModelCatalog, generation::GenerationLimits, presence::Presence};
 use crate::{
@@ -38,12 +38,12 @@ impl Stats {
     pub async fn overview(&self, range: DayRange) -> Result<Overview, AppError> {
         let (from, to) = (range.from_key(), range.to_key());
         let db = &self.db;
-        let (days, mut active, signups, top_characters, models) = tokio::try_join!(
+        let (days, mut active, signups, top_characters, (models, sources)) = tokio::try_join!(
             stats::days(db, &from, &to),
             stats::users_in_range(db, &from, &to),
             stats::signups(db, range.start_millis(), range.end_millis()),
             stats::top_characters(db, &from, &to, TOP),
-            stats::by_model(db, &from, &to),
+            async { tokio::try_join!(stats::by_model(db, &from, &to), stats::by_source(db, &from, &to)) },
         )?;
         let active_users = active.len() as i64;
         active.sort_by_key(|u| (std::cmp::Reverse(tokens(u)), u.id));
@@ -90,6 +90,16 @@ impl Stats {
                 })
                 .collect(),
             by_model,
+            by_source: sources
+                .into_iter()
+                .map(|g| SourceUsage {
+                    total_tokens: tokens(&g),
+                    source: g.name,
+                    messages: g.messages,
+                    prompt_tokens: g.prompt_tokens,
+                    completion_tokens: g.completion_tokens,
+                })
+                .collect(),
         })
     }
 

@@ -129,6 +129,19 @@ pub async fn by_model(db: &Db, from: &str, to: &str) -> Result<Vec<GroupFigures>
     .await?)
 }
 
+/// Usage per source (`chat`, `api`) in the range; `name` is the source.
+pub async fn by_source(db: &Db, from: &str, to: &str) -> Result<Vec<GroupFigures>, StorageError> {
+    Ok(sqlx::query_as(
+        "SELECT CAST(0 AS BIGINT) AS id, source AS name, CAST(SUM(messages) AS BIGINT) AS messages, \
+         CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens \
+         FROM usage_source_days WHERE day >= $1 AND day <= $2 GROUP BY source ORDER BY source DESC",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?)
+}
+
 /// One CSV row: a user's figures on a day.
 #[derive(Clone, Debug, FromRow)]
 pub struct UserDayRow {

@@ -145,6 +145,27 @@ async fn completions_answer_whole_for_every_provider_and_are_charged_what_they_s
             .unwrap();
     assert_eq!(by_source, 4);
     assert_ledger_matches_generations(&app.db).await;
+
+    // The dashboard shows the API as a source of its own, beside chats.
+    let chat = app.new_chat(&user.token, "demo").await;
+    assert_eq!(app.send(&user.token, chat, "hi").await.status(), StatusCode::CREATED);
+    let admin = app.new_user().await;
+    app.make_admin(admin.id).await;
+    let overview: Value = app.get_authed("/api/admin/stats/overview", &admin.token).await.json().await.unwrap();
+    let sources: Vec<(String, i64, i64)> = overview["by_source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap().to_owned(),
+                s["messages"].as_i64().unwrap(),
+                s["total_tokens"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!((sources[1].0.as_str(), sources[1].1, sources[1].2), ("api", 4, charged), "{overview}");
+    assert_eq!((sources[0].0.as_str(), sources[0].1), ("chat", 1));
 }
 
 async fn completions_stream_openai_chunks_for_every_provider(engine: Engine) {

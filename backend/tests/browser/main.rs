@@ -6,6 +6,7 @@ mod cards;
 mod conversation_tools;
 mod first_run;
 mod journey;
+mod keys;
 mod page;
 mod stack;
 mod through_nginx;

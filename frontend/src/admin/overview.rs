@@ -102,6 +102,13 @@ fn overview_view(i18n: &crate::i18n::I18n, s: &Stats) -> Html {
                         <tr><td>{ m.model.clone() }</td><td class="num">{ thousands(m.messages) }</td><td class="num">{ thousands(m.total_tokens) }</td><td class="num">{ usd(m.estimated_cost_usd) }</td></tr>
                     }) }</tbody>
                 </table>
+                <table data-testid="by-source">
+                    <caption>{ i18n.t("admin.by_source") }</caption>
+                    <thead><tr><th scope="col">{ i18n.t("admin.source") }</th><th scope="col" class="num">{ i18n.t("admin.messages") }</th><th scope="col" class="num">{ i18n.t("admin.tokens") }</th></tr></thead>
+                    <tbody>{ for s.by_source.iter().map(|u| html! {
+                        <tr><td>{ i18n.t(&format!("admin.source_{}", u.source)) }</td><td class="num">{ thousands(u.messages) }</td><td class="num">{ thousands(u.total_tokens) }</td></tr>
+                    }) }</tbody>
+                </table>
             </div>
         </>
     }

@@ -82,6 +82,7 @@ pub fn Users() -> Html {
                 <td class="num">{ thousands(u.messages) }</td>
                 <td class="num" data-testid="user-tokens">{ thousands(u.total_tokens) }</td>
                 <td class="num">{ thousands(u.tokens_today) }</td>
+                <td class="num" data-testid="user-api-keys">{ thousands(u.api_keys) }</td>
                 <td><QuotaEditor quota={u.daily_token_quota} on_save={on_quota} /></td>
                 <td class="actions">
                     <button class="button ghost" onclick={toggle_disabled}>{ if u.disabled { i18n.t("admin.enable") } else { i18n.t("admin.disable") } }</button>
@@ -119,6 +120,7 @@ pub fn Users() -> Html {
                         <th scope="col" class="num">{ i18n.t("admin.messages") }</th>
                         <th scope="col" class="num">{ i18n.t("admin.tokens") }</th>
                         <th scope="col" class="num">{ i18n.t("admin.tokens_today") }</th>
+                        <th scope="col" class="num">{ i18n.t("admin.api_keys") }</th>
                         <th scope="col">{ i18n.t("admin.quota") }</th>
                         <th scope="col"><span class="visually-hidden">{ i18n.t("admin.actions") }</span></th>
                     </tr></thead>

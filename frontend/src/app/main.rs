@@ -103,6 +103,7 @@ fn Frame(props: &FrameProps) -> Html {
             { link(Route::Characters, "nav.characters") }
             { link(Route::Personas, "nav.personas") }
             { link(Route::Lorebooks, "nav.lorebooks") }
+            <a href="/account/keys" class="nav-link"><span>{ i18n.t("nav.keys") }</span></a>
             if is_admin {
                 <a href="/admin" class="nav-link"><span>{ i18n.t("nav.admin") }</span></a>
             }

@@ -43,7 +43,8 @@ pub fn Layout(props: &LayoutProps) -> Html {
                 <div class="topbar-end">
                     <LanguageSwitcher />
                     if let Some(user) = user {
-                        <span class="whoami" title={user.username.clone()}>{ user.username.clone() }</span>
+                        // The user's own pages (their API keys), an app of their own.
+                        <a class="whoami" href="/account/keys" title={i18n.t("nav.keys")}>{ user.username.clone() }</a>
                         <button class="button ghost" onclick={sign_out}>{ i18n.t("nav.sign_out") }</button>
                     }
                 </div>

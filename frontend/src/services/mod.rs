@@ -6,6 +6,7 @@ pub mod auth;
 pub mod characters;
 pub mod chats;
 pub mod events;
+pub mod keys;
 pub mod lorebooks;
 pub mod personas;
 pub mod prompts;

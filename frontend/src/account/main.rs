@@ -1,0 +1,61 @@
+//! The user's account pages, at `/account`: their API keys. An app of its own, so that the
+//! many who never make a key never download its code. `routes` holds its addresses; the rest
+//! comes from the library (`troupe_web`).
+
+mod keys;
+mod routes;
+
+use troupe_web::{
+    components::layout::Layout,
+    i18n::use_i18n,
+    not_found::NotFound,
+    shell::{SignedIn, leave_for},
+};
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+use self::routes::Route;
+
+fn main() {
+    troupe_web::shell::start(switch);
+}
+
+fn switch(route: Route) -> Html {
+    // Signing in is the main app's page, which comes back here afterwards.
+    let on_signed_out = Callback::from(|next: String| {
+        leave_for(&format!("/signin?next={}", js_sys::encode_uri_component(&next)));
+    });
+    let page = match route {
+        Route::Home | Route::Keys => html! { <keys::KeysPage /> },
+        Route::NotFound => html! { <NotFound /> },
+    };
+    html! {
+        <SignedIn {on_signed_out}>
+            <Frame>{ page }</Frame>
+        </SignedIn>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct FrameProps {
+    children: Html,
+}
+
+/// The layout with the main app's links (plain links: another app) and this one's.
+#[component]
+fn Frame(props: &FrameProps) -> Html {
+    let i18n = use_i18n();
+    let brand = html! { <a href="/" class="brand">{ "Troupe" }</a> };
+    let nav = html! {
+        <>
+            <a href="/" class="nav-link"><span>{ i18n.t("nav.chat") }</span></a>
+            <a href="/characters" class="nav-link"><span>{ i18n.t("nav.characters") }</span></a>
+            <a href="/personas" class="nav-link"><span>{ i18n.t("nav.personas") }</span></a>
+            <a href="/lorebooks" class="nav-link"><span>{ i18n.t("nav.lorebooks") }</span></a>
+            <Link<Route> to={Route::Keys} classes="nav-link">
+                <span aria-current="page">{ i18n.t("nav.keys") }</span>
+            </Link<Route>>
+        </>
+    };
+    html! { <Layout {brand} {nav}>{ props.children.clone() }</Layout> }
+}
