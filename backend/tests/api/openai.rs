@@ -429,3 +429,40 @@ crate::engine_tests!(
     provider_failures_are_server_errors_and_a_cut_stream_is_charged,
     the_spec_documents_v1,
 );
+
+/// OpenAI's own Python SDK (`scripts/test` installs it in `target/openai-venv`; or set
+/// `TROUPE_TEST_PYTHON` to a Python that has `openai`) drives `/v1`: models, a character's
+/// completion whole, a stream with usage, and three errors as the SDK's exception classes.
+#[tokio::test]
+async fn a_real_openai_client_speaks_v1() {
+    let python = std::env::var("TROUPE_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/openai-venv/bin/python"));
+    assert!(
+        python.is_file(),
+        "no Python with OpenAI's SDK at {}: run scripts/test (it installs one) or set TROUPE_TEST_PYTHON",
+        python.display()
+    );
+    let app = spawn_app(Engine::Sqlite).await;
+    let user = app.new_user().await;
+    let character = app.create_character(&user.token, json!({"name": "Aria", "model": "fake-openai"})).await;
+    let key = secret_of(&app, &user).await;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/openai_sdk.py");
+    let mut command = std::process::Command::new(python);
+    command
+        .arg(script)
+        .env("TROUPE_BASE_URL", &app.address)
+        .env("TROUPE_API_KEY", &key)
+        .env("TROUPE_CHARACTER_MODEL", format!("character-{}", character["id"]))
+        .env("NO_PROXY", "127.0.0.1");
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap()).await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the SDK script failed:\n{stderr}");
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+
+    assert_eq!(seen["whole"]["text"], "Hello from the fake upstream.");
+    assert_eq!(seen["stream"]["text"], "Hello from the fake upstream.");
+    let reported = seen["whole"]["total_tokens"].as_i64().unwrap() + seen["stream"]["total_tokens"].as_i64().unwrap();
+    assert_eq!(usage_booked(&app, &user).await, (2, reported), "two completions booked as the SDK was told");
+    assert_eq!(seen["not_found"], true);
+}
