@@ -4,8 +4,10 @@
 //!
 //! Reports, at 1, 50 and 200 concurrent users: JSON-mode turns per second; SSE time to first
 //! token through Troupe minus straight to the fake upstream (p50/p99); at 1 and 50, the time
-//! to first token of regenerating the last reply beside sending a message; then the server's
-//! RSS with 1,000 streams open at once.
+//! to first token of regenerating the last reply beside sending a message; the OpenAI-compatible
+//! `/v1/chat/completions` at 1 and 32 concurrent streams (time to first token over the fake
+//! upstream's, p50/p99) and whole completions per second; then the server's RSS with 1,000
+//! streams open at once. `BENCH_ONLY=v1` runs the `/v1` part alone.
 
 mod support;
 
@@ -19,6 +21,8 @@ use troupe_fake_upstream::{FakeUpstream, Script};
 const WINDOW: Duration = Duration::from_secs(5);
 const LEVELS: [usize; 3] = [1, 50, 200];
 const OPEN_STREAMS: usize = 1000;
+/// Concurrent `/v1` clients measured.
+const V1_LEVELS: [usize; 2] = [1, 32];
 
 #[tokio::main]
 async fn main() {
@@ -47,6 +51,30 @@ async fn main() {
     let sessions = sign_up(&client, &base, max_users).await;
     println!("{max_users} users with a chat each; idle RSS {:.1} MB", server.memory_mb("VmRSS"));
 
+    let keys = api_keys(&client, &base, &sessions[..V1_LEVELS[1]]).await;
+    for users in V1_LEVELS {
+        let through = ttft(users, || v1_ttft(&client, &base, &keys)).await;
+        let direct = ttft(users, || direct_ttft(&client, &upstream)).await;
+        println!(
+            "/v1 streaming TTFT, {users:>2} concurrent streams: through Troupe p50 {:.3} ms p99 {:.3} ms; direct p50 {:.3} ms \
+             p99 {:.3} ms; overhead p50 {:.3} ms p99 {:.3} ms",
+            percentile(&through, 0.5),
+            percentile(&through, 0.99),
+            percentile(&direct, 0.5),
+            percentile(&direct, 0.99),
+            percentile(&through, 0.5) - percentile(&direct, 0.5),
+            percentile(&through, 0.99) - percentile(&direct, 0.99),
+        );
+    }
+    for users in V1_LEVELS {
+        println!(
+            "/v1 whole completions, {users:>2} concurrent clients: {:.0} requests/s",
+            v1_per_second(&client, &base, &keys[..users]).await
+        );
+    }
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "v1") {
+        return;
+    }
     for &users in &LEVELS {
         let cpu_before = server.cpu_seconds();
         let turns = json_turns_per_second(&client, &base, &sessions[..users]).await;
@@ -203,6 +231,58 @@ async fn regenerate_and_send_ttft(client: &reqwest::Client, base: &str, sessions
         all
     };
     (sorted(regenerate), sorted(send))
+}
+
+/// An API key for each session's user.
+async fn api_keys(client: &reqwest::Client, base: &str, sessions: &[Session]) -> Vec<String> {
+    let mut keys = Vec::new();
+    for s in sessions {
+        let created = post_json(client, format!("{base}/api/keys"), Some(&s.token), json!({"name": "bench"})).await;
+        keys.push(created["secret"].as_str().expect("a key").to_owned());
+    }
+    keys
+}
+
+fn completion(stream: bool) -> serde_json::Value {
+    json!({"model": "fake", "stream": stream, "messages": [{"role": "user", "content": "Stream to me"}]})
+}
+
+/// Milliseconds from asking `/v1` for a streamed completion to its first content chunk.
+async fn v1_ttft(client: &reqwest::Client, base: &str, keys: &[String]) -> f64 {
+    let key = &keys[NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % keys.len()];
+    let started = Instant::now();
+    let resp = client
+        .post(format!("{base}/v1/chat/completions"))
+        .bearer_auth(key)
+        .json(&completion(true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    first_match(resp, "\"content\":\"Hello\"", started).await
+}
+
+/// Whole `/v1` completions per second, one client per key, for the window.
+async fn v1_per_second(client: &reqwest::Client, base: &str, keys: &[String]) -> f64 {
+    let deadline = Instant::now() + WINDOW;
+    let workers = keys.iter().map(|key| async move {
+        let mut done = 0u64;
+        while Instant::now() < deadline {
+            let resp = client
+                .post(format!("{base}/v1/chat/completions"))
+                .bearer_auth(key)
+                .json(&completion(false))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+            resp.bytes().await.unwrap();
+            done += 1;
+        }
+        done
+    });
+    let total: u64 = futures_util::future::join_all(workers).await.into_iter().sum();
+    total as f64 / WINDOW.as_secs_f64()
 }
 
 /// Milliseconds from the same request straight to the fake to its first content chunk.

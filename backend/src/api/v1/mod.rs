@@ -30,7 +30,7 @@ use self::{
     error::V1Error,
     wire::{
         AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Choice, ChunkChoice,
-        CompletionUsage, Content, Delta, OpenAiModel, OpenAiModelList, Stop,
+        CompletionUsage, Content, Delta, MessageRole, OpenAiModel, OpenAiModelList, Stop,
     },
 };
 use super::{ApiTags, credentials::session_token, error::ApiError};
@@ -232,15 +232,11 @@ fn client_message(index: usize, message: &ChatMessage) -> Result<ClientMessage, 
             texts.join("\n")
         }
     };
-    match message.role.as_str() {
-        "system" | "developer" => Ok(ClientMessage::System(text)),
-        "user" => Ok(ClientMessage::Said(Role::User, text)),
-        "assistant" => Ok(ClientMessage::Said(Role::Assistant, text)),
-        _ => Err(V1Error::bad_param(
-            &format!("messages[{index}].role"),
-            "roles are system, developer, user and assistant (tools are not supported)",
-        )),
-    }
+    Ok(match message.role {
+        MessageRole::System | MessageRole::Developer => ClientMessage::System(text),
+        MessageRole::User => ClientMessage::Said(Role::User, text),
+        MessageRole::Assistant => ClientMessage::Said(Role::Assistant, text),
+    })
 }
 
 /// Waits for the end of a completion.

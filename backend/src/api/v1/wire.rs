@@ -3,7 +3,7 @@
 //! app never uses them). Requests are read with serde (unknown fields ignored, a wrong type
 //! names its `param`); answers are written with serde too.
 
-use poem_openapi::{Object, Union};
+use poem_openapi::{Enum, Object, Union};
 use serde::{Deserialize, Serialize};
 
 /// Body of `POST /v1/chat/completions`. Fields OpenAI defines that are not listed here (tools,
@@ -65,8 +65,7 @@ pub enum Stop {
 
 #[derive(Debug, Deserialize, Object)]
 pub struct ChatMessage {
-    /// `system`, `developer` (read as `system`), `user` or `assistant`.
-    pub role: String,
+    pub role: MessageRole,
     /// Text, or an array of parts of which the `text` ones are read.
     #[serde(default)]
     #[oai(default)]
@@ -75,6 +74,17 @@ pub struct ChatMessage {
     #[serde(default)]
     #[oai(default)]
     pub name: Option<String>,
+}
+
+/// Who says a message. `developer` is read as `system`; tool messages are not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Enum)]
+#[serde(rename_all = "lowercase")]
+#[oai(rename_all = "lowercase")]
+pub enum MessageRole {
+    System,
+    Developer,
+    User,
+    Assistant,
 }
 
 #[derive(Debug, Deserialize, Union)]
@@ -120,6 +130,8 @@ pub struct Choice {
     pub message: AssistantMessage,
     /// `stop`, or `length` when the reply reached the token limit.
     pub finish_reason: String,
+    /// Always `null`.
+    #[oai(nullable)]
     pub logprobs: Option<serde_json::Value>,
 }
 
@@ -128,6 +140,8 @@ pub struct AssistantMessage {
     /// `assistant`
     pub role: String,
     pub content: String,
+    /// Always `null`.
+    #[oai(nullable)]
     pub refusal: Option<String>,
 }
 
@@ -152,7 +166,7 @@ pub struct ChatCompletionChunk {
     /// With `stream_options.include_usage`: `null` on every chunk but the last, which has
     /// `choices: []`. Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[oai(skip_serializing_if_is_none)]
+    #[oai(skip_serializing_if_is_none, nullable)]
     pub usage: Option<Option<CompletionUsage>>,
 }
 
@@ -160,7 +174,11 @@ pub struct ChatCompletionChunk {
 pub struct ChunkChoice {
     pub index: i64,
     pub delta: Delta,
+    /// `null` until the last chunk with choices: `stop` or `length`.
+    #[oai(nullable)]
     pub finish_reason: Option<String>,
+    /// Always `null`.
+    #[oai(nullable)]
     pub logprobs: Option<serde_json::Value>,
 }
 
@@ -210,6 +228,8 @@ pub struct OpenAiErrorDetail {
     #[oai(rename = "type")]
     pub kind: String,
     /// The request field at fault, if one is.
+    #[oai(nullable)]
     pub param: Option<String>,
+    #[oai(nullable)]
     pub code: Option<String>,
 }
