@@ -99,14 +99,17 @@ impl<'a> ApiExtractor<'a> for AdminOnly {
 
 /// The bearer token if there is one, else the session cookie.
 pub fn session_token(req: &Request) -> Option<String> {
-    let bearer = req
-        .headers()
+    bearer_token(req).or_else(|| session_cookie(req))
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub fn bearer_token(req: &Request) -> Option<String> {
+    req.headers()
         .get(poem::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    bearer.or_else(|| session_cookie(req))
+        .map(|(_, token)| token.trim().to_owned())
 }
 
 pub fn session_cookie(req: &Request) -> Option<String> {

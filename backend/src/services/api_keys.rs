@@ -113,12 +113,12 @@ impl ApiKeys {
     /// The user behind `secret`: 401 `invalid_api_key` for a key unknown or revoked,
     /// `api_key_expired`, `account_disabled`. One database round trip.
     pub async fn authenticate(&self, secret: &str) -> Result<(User, KeyCredential), AppError> {
-        let invalid = AppError::Unauthenticated(SessionProblem::InvalidApiKey);
-        let prefix = secret.get(..PREFIX_CHARS).ok_or(AppError::Unauthenticated(SessionProblem::InvalidApiKey))?;
-        let holder = users::find_for_api_key(&self.db, prefix).await?.ok_or(invalid)?;
+        let invalid = || AppError::Unauthenticated(SessionProblem::InvalidApiKey);
+        let prefix = secret.get(..PREFIX_CHARS).ok_or_else(invalid)?;
+        let holder = users::find_for_api_key(&self.db, prefix).await?.ok_or_else(invalid)?;
         let matches: bool = hash(secret).as_bytes().ct_eq(holder.secret_hash.as_bytes()).into();
         if !matches {
-            return Err(AppError::Unauthenticated(SessionProblem::InvalidApiKey));
+            return Err(invalid());
         }
         let now = now_millis();
         if holder.expires_at.is_some_and(|at| at <= now) {
@@ -133,7 +133,7 @@ impl ApiKeys {
 
     /// Whether key `id` of `user` still exists (a live connection's re-check).
     pub async fn still_valid(&self, user: &User, id: ApiKeyId) -> Result<bool, AppError> {
-        Ok(api_keys::list(&self.db, user.id).await?.iter().any(|k| k.id == id))
+        Ok(api_keys::exists(&self.db, id, user.id).await?)
     }
 
     /// Writes when keys were last used, gathered since the last flush.

@@ -42,6 +42,16 @@ pub async fn list(db: &Db, user_id: UserId) -> Result<Vec<ApiKey>, StorageError>
     Ok(rows.into_iter().map(ApiKey::from).collect())
 }
 
+/// Whether the user's key `id` exists (it is deleted when revoked).
+pub async fn exists(db: &Db, id: ApiKeyId, user_id: UserId) -> Result<bool, StorageError> {
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM api_keys WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(found.is_some())
+}
+
 pub async fn count(db: &Db, user_id: UserId) -> Result<i64, StorageError> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE user_id = $1")
         .bind(user_id)

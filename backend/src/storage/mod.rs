@@ -94,7 +94,9 @@ pub struct Db {
 impl Db {
     /// Connects, creating the SQLite file (and its folder) on first start. SQLite gets four
     /// reader connections (each keeps its own page cache; more did not read faster on two
-    /// cores) and one writer.
+    /// cores) and one writer. PostgreSQL gets 16 for reads and 8 more for writes, so that
+    /// reads (every request's authentication) never wait for a connection behind writes that
+    /// queue on the ledger's rows of the day.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let engine: Engine = url.parse()?;
@@ -106,12 +108,12 @@ impl Db {
             .connect(&url)
             .await
             .context("cannot connect to the database")?;
-        let writer = match engine {
-            Engine::Sqlite => {
-                Self::pool_options(engine, 1).connect(&url).await.context("cannot connect to the database")?
-            }
-            Engine::Postgres => pool.clone(),
+        let writers = match engine {
+            Engine::Sqlite => 1,
+            Engine::Postgres => 8,
         };
+        let writer =
+            Self::pool_options(engine, writers).connect(&url).await.context("cannot connect to the database")?;
         Ok(Self { pool, writer, engine })
     }
 

@@ -105,7 +105,7 @@ pub async fn top_characters(db: &Db, from: &str, to: &str, limit: i64) -> Result
         "SELECT g.character_id AS id, ch.name AS name, g.messages, g.prompt_tokens, g.completion_tokens FROM \
          (SELECT character_id, CAST(SUM(messages) AS BIGINT) AS messages, CAST(SUM(prompt_tokens) AS BIGINT) AS prompt_tokens, \
           CAST(SUM(completion_tokens) AS BIGINT) AS completion_tokens FROM usage_character_days \
-          WHERE day >= $1 AND day <= $2 GROUP BY character_id \
+          WHERE day >= $1 AND day <= $2 AND character_id <> 0 GROUP BY character_id \
           ORDER BY SUM(prompt_tokens + completion_tokens) DESC, character_id LIMIT $3) g \
          JOIN characters ch ON ch.id = g.character_id ORDER BY g.prompt_tokens + g.completion_tokens DESC, g.character_id",
     )

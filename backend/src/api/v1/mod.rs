@@ -33,7 +33,7 @@ use self::{
         CompletionUsage, Content, Delta, MessageRole, OpenAiModel, OpenAiModelList, Stop,
     },
 };
-use super::{ApiTags, credentials::session_token, error::ApiError};
+use super::{ApiTags, credentials::bearer_token, error::ApiError};
 use crate::{
     clock::now_millis,
     domain::TokenUsage,
@@ -82,8 +82,7 @@ impl<'a> ApiExtractor<'a> for KeyHolder {
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
         let refused = |message: &str| ApiError::new(poem::http::StatusCode::UNAUTHORIZED, "invalid_api_key", message);
-        let token = session_token(req).filter(|_| req.headers().contains_key(poem::http::header::AUTHORIZATION));
-        let Some(token) = token else {
+        let Some(token) = bearer_token(req) else {
             return Err(refused("send an API key as `Authorization: Bearer trp_…` (create one at /api/keys)").into());
         };
         if !is_api_key(&token) {
