@@ -147,13 +147,27 @@ async fn sign_up(client: &reqwest::Client, base: &str, n: usize) -> Vec<Session>
 }
 
 async fn json_turns_per_second(client: &reqwest::Client, base: &str, sessions: &[Session]) -> f64 {
+    per_second(sessions.len(), |i| async move {
+        let resp = sessions[i].send(client, base, "How are you today?", false).await;
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+        resp.bytes().await.unwrap();
+    })
+    .await
+}
+
+/// Requests per second over the window, from `clients` workers each running `request(worker)`
+/// in a loop.
+async fn per_second<F, Fut>(clients: usize, request: F) -> f64
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let deadline = Instant::now() + WINDOW;
-    let workers = sessions.iter().map(|s| async move {
+    let request = &request;
+    let workers = (0..clients).map(|i| async move {
         let mut done = 0u64;
         while Instant::now() < deadline {
-            let resp = s.send(client, base, "How are you today?", false).await;
-            assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-            resp.bytes().await.unwrap();
+            request(i).await;
             done += 1;
         }
         done
@@ -264,25 +278,18 @@ async fn v1_ttft(client: &reqwest::Client, base: &str, keys: &[String]) -> f64 {
 
 /// Whole `/v1` completions per second, one client per key, for the window.
 async fn v1_per_second(client: &reqwest::Client, base: &str, keys: &[String]) -> f64 {
-    let deadline = Instant::now() + WINDOW;
-    let workers = keys.iter().map(|key| async move {
-        let mut done = 0u64;
-        while Instant::now() < deadline {
-            let resp = client
-                .post(format!("{base}/v1/chat/completions"))
-                .bearer_auth(key)
-                .json(&completion(false))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-            resp.bytes().await.unwrap();
-            done += 1;
-        }
-        done
-    });
-    let total: u64 = futures_util::future::join_all(workers).await.into_iter().sum();
-    total as f64 / WINDOW.as_secs_f64()
+    per_second(keys.len(), |i| async move {
+        let resp = client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&keys[i])
+            .json(&completion(false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+        resp.bytes().await.unwrap();
+    })
+    .await
 }
 
 /// Milliseconds from the same request straight to the fake to its first content chunk.

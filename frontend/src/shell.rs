@@ -147,3 +147,9 @@ pub fn leave_for(path: &str) {
         let _ = window.location().replace(path);
     }
 }
+
+/// For `SignedIn` in the apps beside the main one: signing in is the main app's page, which
+/// comes back to `next` afterwards.
+pub fn sign_in_then_return() -> Callback<String> {
+    Callback::from(|next: String| leave_for(&format!("/signin?next={}", js_sys::encode_uri_component(&next))))
+}

@@ -4,7 +4,7 @@
 use poem::{IntoResponse, Response, error::ResponseError, http::StatusCode};
 use poem_openapi::{
     ApiResponse,
-    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
+    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry},
     types::Type,
 };
 use troupe_types::{ErrorBody, ErrorDetail, rules::RuleViolation};
@@ -130,37 +130,45 @@ impl std::error::Error for ApiError {}
 
 impl ApiResponse for ApiError {
     fn meta() -> MetaResponses {
-        let error_body =
-            || vec![MetaMediaType { content_type: "application/json; charset=utf-8", schema: ErrorBody::schema_ref() }];
-        MetaResponses {
-            responses: vec![
-                MetaResponse {
-                    description: "Client error (400 malformed body, 401 not signed in, 403 not allowed, \
-                                  404 not found or not yours, 409 conflict, 413 body too large, \
-                                  422 validation failed, 429 rate limited)",
-                    status: None,
-                    status_range: Some("4XX".into()),
-                    content: error_body(),
-                    headers: vec![MetaHeader {
-                        name: "Retry-After".into(),
-                        description: Some("Seconds to wait before retrying (429 only)".into()),
-                        required: false,
-                        deprecated: false,
-                        schema: u64::schema_ref(),
-                    }],
-                },
-                MetaResponse {
-                    description: "Server error; the body never carries internal detail",
-                    status: None,
-                    status_range: Some("5XX".into()),
-                    content: error_body(),
-                    headers: vec![],
-                },
-            ],
-        }
+        error_responses(
+            "Client error (400 malformed body, 401 not signed in, 403 not allowed, 404 not found or not yours, \
+             409 conflict, 413 body too large, 422 validation failed, 429 rate limited)",
+            "Server error; the body never carries internal detail",
+            ErrorBody::schema_ref(),
+        )
     }
 
     fn register(registry: &mut Registry) {
         ErrorBody::register(registry);
+    }
+}
+
+/// The `4XX` and `5XX` answers an operation documents, with their body's schema (`Retry-After`
+/// on the first, for 429).
+pub fn error_responses(client: &'static str, server: &'static str, schema: MetaSchemaRef) -> MetaResponses {
+    let body = || vec![MetaMediaType { content_type: "application/json; charset=utf-8", schema: schema.clone() }];
+    MetaResponses {
+        responses: vec![
+            MetaResponse {
+                description: client,
+                status: None,
+                status_range: Some("4XX".into()),
+                content: body(),
+                headers: vec![MetaHeader {
+                    name: "Retry-After".into(),
+                    description: Some("Seconds to wait before retrying (429 only)".into()),
+                    required: false,
+                    deprecated: false,
+                    schema: u64::schema_ref(),
+                }],
+            },
+            MetaResponse {
+                description: server,
+                status: None,
+                status_range: Some("5XX".into()),
+                content: body(),
+                headers: vec![],
+            },
+        ],
     }
 }

@@ -75,8 +75,15 @@ async fn models_are_the_catalogue_and_the_characters_one_may_read(engine: Engine
     );
     assert!(shared["created"].as_i64().unwrap() > 1_700_000_000);
 
+    let one =
+        app.client.get(app.url(&format!("/v1/models/{}", character(&mine)))).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(one.json::<Value>().await.unwrap()["id"], character(&mine));
+
     // Someone else's private character is no model of this key's.
     let resp = complete(&app, &key, &hello(&character(&private))).await;
+    assert_eq!(openai_error(resp, StatusCode::NOT_FOUND).await.1, "model_not_found");
+    let resp =
+        app.client.get(app.url(&format!("/v1/models/{}", character(&private)))).bearer_auth(&key).send().await.unwrap();
     assert_eq!(openai_error(resp, StatusCode::NOT_FOUND).await.1, "model_not_found");
 }
 

@@ -16,6 +16,7 @@ seen = {}
 models = [m.id for m in client.models.list()]
 assert "fake-openai" in models and character in models, models
 seen["models"] = models
+assert client.models.retrieve(character).id == character
 
 whole = client.chat.completions.create(
     model=character,

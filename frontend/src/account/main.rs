@@ -9,7 +9,7 @@ use troupe_web::{
     components::layout::Layout,
     i18n::use_i18n,
     not_found::NotFound,
-    shell::{SignedIn, leave_for},
+    shell::{SignedIn, sign_in_then_return},
 };
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -21,10 +21,7 @@ fn main() {
 }
 
 fn switch(route: Route) -> Html {
-    // Signing in is the main app's page, which comes back here afterwards.
-    let on_signed_out = Callback::from(|next: String| {
-        leave_for(&format!("/signin?next={}", js_sys::encode_uri_component(&next)));
-    });
+    let on_signed_out = sign_in_then_return();
     let page = match route {
         Route::Home | Route::Keys => html! { <keys::KeysPage /> },
         Route::NotFound => html! { <NotFound /> },

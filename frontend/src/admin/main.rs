@@ -14,7 +14,7 @@ use troupe_web::{
     components::layout::Layout,
     i18n::use_i18n,
     not_found::NotFound,
-    shell::{AdminOnly, SignedIn, leave_for},
+    shell::{AdminOnly, SignedIn, sign_in_then_return},
 };
 // The library's modules, under the names the pages use.
 use troupe_web::{components, format, hooks, i18n, services};
@@ -28,10 +28,7 @@ fn main() {
 }
 
 fn switch(route: Route) -> Html {
-    // Signing in is the other app's page, which comes back here afterwards.
-    let on_signed_out = Callback::from(|next: String| {
-        leave_for(&format!("/signin?next={}", js_sys::encode_uri_component(&next)));
-    });
+    let on_signed_out = sign_in_then_return();
     let page = match route {
         Route::Prompts => html! { <prompts::PromptsPage /> },
         Route::NotFound => html! { <NotFound /> },

@@ -10,12 +10,15 @@ use poem::{
 };
 use poem_openapi::{
     ApiResponse,
-    registry::{MetaHeader, MetaMediaType, MetaResponse, MetaResponses, Registry},
+    registry::{MetaResponses, Registry},
     types::Type,
 };
 
 use super::wire::{OpenAiError, OpenAiErrorDetail};
-use crate::{api::ApiError, error::AppError};
+use crate::{
+    api::{ApiError, error::error_responses},
+    error::AppError,
+};
 
 /// An error answer under `/v1`.
 #[derive(Debug)]
@@ -102,35 +105,12 @@ impl std::error::Error for V1Error {}
 
 impl ApiResponse for V1Error {
     fn meta() -> MetaResponses {
-        let body = || {
-            vec![MetaMediaType { content_type: "application/json; charset=utf-8", schema: OpenAiError::schema_ref() }]
-        };
-        MetaResponses {
-            responses: vec![
-                MetaResponse {
-                    description: "OpenAI's error shape: 400 `invalid_request_error` (with `param`), 401 \
-                                  `invalid_api_key`, 403, 404 `model_not_found`, 413, 429 \
-                                  `rate_limit_exceeded` / `insufficient_quota` / `too_many_streams`",
-                    status: None,
-                    status_range: Some("4XX".into()),
-                    content: body(),
-                    headers: vec![MetaHeader {
-                        name: "Retry-After".into(),
-                        description: Some("Seconds to wait before retrying (429 only)".into()),
-                        required: false,
-                        deprecated: false,
-                        schema: u64::schema_ref(),
-                    }],
-                },
-                MetaResponse {
-                    description: "`server_error`: 502 the model provider failed, 504 it timed out",
-                    status: None,
-                    status_range: Some("5XX".into()),
-                    content: body(),
-                    headers: vec![],
-                },
-            ],
-        }
+        error_responses(
+            "OpenAI's error shape: 400 `invalid_request_error` (with `param`), 401 `invalid_api_key`, 403, \
+             404 `model_not_found`, 413, 429 `rate_limit_exceeded` / `insufficient_quota` / `too_many_streams`",
+            "`server_error`: 502 the model provider failed, 504 it timed out",
+            OpenAiError::schema_ref(),
+        )
     }
 
     fn register(registry: &mut Registry) {

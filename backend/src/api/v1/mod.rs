@@ -19,6 +19,7 @@ use poem::{
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, OpenApi, SecurityScheme,
     auth::Bearer,
+    param::Path,
     payload::Json,
     registry::{MetaMediaType, MetaResponse, MetaResponses, Registry},
     types::Type,
@@ -106,6 +107,26 @@ enum ModelsResponse {
     Models(Json<OpenAiModelList>),
 }
 
+#[derive(ApiResponse)]
+enum ModelResponse {
+    /// The model.
+    #[oai(status = 200)]
+    Model(Json<OpenAiModel>),
+}
+
+/// The catalogue's models, then the characters `session`'s user can chat with.
+async fn all_models(state: &AppState, session: &Session) -> Result<Vec<OpenAiModel>, V1Error> {
+    let model =
+        |id: String, created: i64, owned_by: String| OpenAiModel { id, object: "model".into(), created, owned_by };
+    let catalog =
+        state.completions.catalog_models().iter().map(|m| model(m.id.clone(), *STARTED_SECS, "troupe".into()));
+    let characters = state.completions.character_models(&session.user).await?;
+    let characters = characters
+        .into_iter()
+        .map(|c| model(format!("{CHARACTER_MODEL_PREFIX}{}", c.id), c.created_at / 1000, c.owner));
+    Ok(catalog.chain(characters).collect())
+}
+
 /// When the catalogue's models count as created: the server's start.
 static STARTED_SECS: LazyLock<i64> = LazyLock::new(|| now_millis() / 1000);
 
@@ -114,18 +135,24 @@ impl V1Api {
     /// List models
     #[oai(path = "/v1/models", method = "get", operation_id = "v1_list_models")]
     async fn models(&self, auth: KeyHolder, state: Data<&AppState>) -> Result<ModelsResponse, V1Error> {
-        let model =
-            |id: String, created: i64, owned_by: String| OpenAiModel { id, object: "model".into(), created, owned_by };
-        let catalog =
-            state.completions.catalog_models().iter().map(|m| model(m.id.clone(), *STARTED_SECS, "troupe".into()));
-        let characters = state.completions.character_models(&auth.0.user).await?;
-        let characters = characters
-            .into_iter()
-            .map(|c| model(format!("{CHARACTER_MODEL_PREFIX}{}", c.id), c.created_at / 1000, c.owner));
         Ok(ModelsResponse::Models(Json(OpenAiModelList {
             object: "list".into(),
-            data: catalog.chain(characters).collect(),
+            data: all_models(&state, &auth.0).await?,
         })))
+    }
+
+    /// Retrieve a model
+    ///
+    /// One of the list's models; 404 `model_not_found` for any other.
+    #[oai(path = "/v1/models/:model", method = "get", operation_id = "v1_retrieve_model")]
+    async fn model(
+        &self,
+        auth: KeyHolder,
+        state: Data<&AppState>,
+        model: Path<String>,
+    ) -> Result<ModelResponse, V1Error> {
+        let found = all_models(&state, &auth.0).await?.into_iter().find(|m| m.id == model.0);
+        found.map(|m| ModelResponse::Model(Json(m))).ok_or_else(|| V1Error::model_not_found(&model.0))
     }
 
     /// Create a chat completion
