@@ -13,6 +13,11 @@ use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 use troupe_types::rules;
 
+use crate::{
+    providers::ProviderKind,
+    services::catalog::{self, ModelSpec},
+};
+
 /// Shortest JWT secret accepted in production.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -73,8 +78,8 @@ pub struct LimitSettings {
 /// Model providers and the catalogue that offers their models.
 #[derive(Clone, Debug)]
 pub struct Providers {
-    /// `MODELS_FILE`, or `models.toml` when that exists.
-    pub models_file: Option<PathBuf>,
+    /// The entries of `MODELS_FILE` (or of `models.toml` when that exists), their keys read.
+    pub models: Vec<ModelSpec>,
     pub default_model: Option<String>,
     pub openai: Option<Upstream>,
     pub anthropic: Option<Upstream>,
@@ -177,9 +182,13 @@ impl Config {
                     .transpose()?,
             },
             providers: Providers {
-                models_file: var("MODELS_FILE")
+                models: match var("MODELS_FILE")
                     .map(PathBuf::from)
-                    .or_else(|| Some(PathBuf::from("models.toml")).filter(|p| p.is_file())),
+                    .or_else(|| Some(PathBuf::from("models.toml")).filter(|p| p.is_file()))
+                {
+                    Some(path) => catalog::read_file(&path, var)?,
+                    None => Vec::new(),
+                },
                 default_model: var("DEFAULT_MODEL"),
                 openai: upstream(&var, "OPENAI", Some("https://api.openai.com/v1")),
                 anthropic: upstream(&var, "ANTHROPIC", Some("https://api.anthropic.com")),
@@ -205,6 +214,18 @@ where
     match var(name) {
         None => Ok(default),
         Some(raw) => raw.parse().with_context(|| format!("{name}=`{raw}` is not valid")),
+    }
+}
+
+impl Providers {
+    /// The global endpoint of `kind`, if configured (`demo` has none).
+    pub fn upstream(&self, kind: ProviderKind) -> Option<&Upstream> {
+        match kind {
+            ProviderKind::Openai => self.openai.as_ref(),
+            ProviderKind::Anthropic => self.anthropic.as_ref(),
+            ProviderKind::Dify => self.dify.as_ref(),
+            ProviderKind::Demo => None,
+        }
     }
 }
 

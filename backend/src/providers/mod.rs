@@ -10,17 +10,17 @@ pub mod dify;
 pub mod openai;
 pub mod transport;
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use futures::stream::BoxStream;
 use troupe_types::Role;
 
 use serde::Deserialize;
 
-use crate::{config::Providers as ProviderConfig, domain::TokenUsage};
+use crate::{config::Providers as ProviderConfig, domain::TokenUsage, services::catalog::ModelSpec};
 
 /// Which wire format serves a model (the catalogue's `provider`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Openai,
@@ -138,36 +138,68 @@ impl ProviderError {
     }
 }
 
-/// The configured providers. `demo` is always there.
+/// The configured providers, `demo` always among them, and the catalogue's models that have an
+/// endpoint of their own (`base_url`, `api_key_env`).
 pub struct ProviderSet {
-    openai: Option<openai::OpenAi>,
-    anthropic: Option<anthropic::Anthropic>,
-    dify: Option<dify::Dify>,
+    /// The providers' global endpoints (`*_BASE_URL`, `*_API_KEY`), by kind.
+    global: HashMap<ProviderKind, Endpoint>,
+    /// Endpoints of their own, by model id.
+    own: HashMap<String, Endpoint>,
     demo: demo::Demo,
+}
+
+/// One endpoint speaking one wire format.
+enum Endpoint {
+    Openai(openai::OpenAi),
+    Anthropic(anthropic::Anthropic),
+    Dify(dify::Dify),
+}
+
+impl Endpoint {
+    async fn stream(&self, request: ChatRequest) -> Result<EventStream, ProviderError> {
+        match self {
+            Self::Openai(p) => p.stream(request).await,
+            Self::Anthropic(p) => p.stream(request).await,
+            Self::Dify(p) => p.stream(request).await,
+        }
+    }
 }
 
 impl ProviderSet {
     pub fn new(config: &ProviderConfig) -> anyhow::Result<Self> {
         let client = transport::client(config)?;
-        let upstream = |u: &Option<crate::config::Upstream>| {
-            u.as_ref().map(|u| transport::Upstream::new(client.clone(), u, config.upstream_timeout))
+        let endpoint = |kind: ProviderKind, u: &crate::config::Upstream| {
+            let upstream = transport::Upstream::new(client.clone(), u, config.upstream_timeout);
+            match kind {
+                ProviderKind::Openai => Some(Endpoint::Openai(openai::OpenAi::new(upstream))),
+                ProviderKind::Anthropic => {
+                    Some(Endpoint::Anthropic(anthropic::Anthropic::new(upstream, &config.anthropic_version)))
+                }
+                ProviderKind::Dify => Some(Endpoint::Dify(dify::Dify::new(upstream))),
+                ProviderKind::Demo => None,
+            }
         };
-        Ok(Self {
-            openai: upstream(&config.openai).map(openai::OpenAi::new),
-            anthropic: upstream(&config.anthropic).map(|u| anthropic::Anthropic::new(u, &config.anthropic_version)),
-            dify: upstream(&config.dify).map(dify::Dify::new),
-            demo: demo::Demo::new(config.demo_delay),
-        })
+        let global = [ProviderKind::Openai, ProviderKind::Anthropic, ProviderKind::Dify]
+            .into_iter()
+            .filter_map(|kind| Some((kind, endpoint(kind, config.upstream(kind)?)?)))
+            .collect();
+        let own = config
+            .models
+            .iter()
+            .filter_map(|spec| Some((spec.id.clone(), endpoint(spec.provider, &spec.own_endpoint(config)?)?)))
+            .collect();
+        Ok(Self { global, own, demo: demo::Demo::new(config.demo_delay) })
     }
 
-    /// Starts a reply. Errors here happened before any of the reply arrived.
-    pub async fn stream(&self, kind: ProviderKind, request: ChatRequest) -> Result<EventStream, ProviderError> {
-        let unavailable = || ProviderError::Upstream(format!("provider {} is not configured", kind.as_str()));
-        match kind {
-            ProviderKind::Openai => self.openai.as_ref().ok_or_else(unavailable)?.stream(request).await,
-            ProviderKind::Anthropic => self.anthropic.as_ref().ok_or_else(unavailable)?.stream(request).await,
-            ProviderKind::Dify => self.dify.as_ref().ok_or_else(unavailable)?.stream(request).await,
-            ProviderKind::Demo => Ok(self.demo.stream(request)),
+    /// Starts a reply from `model`: at its own endpoint if it has one, else at its provider's.
+    /// Errors here happened before any of the reply arrived.
+    pub async fn stream(&self, model: &ModelSpec, request: ChatRequest) -> Result<EventStream, ProviderError> {
+        if model.provider == ProviderKind::Demo {
+            return Ok(self.demo.stream(request));
         }
+        let endpoint = self.own.get(&model.id).or_else(|| self.global.get(&model.provider)).ok_or_else(|| {
+            ProviderError::Upstream(format!("provider {} is not configured", model.provider.as_str()))
+        })?;
+        endpoint.stream(request).await
     }
 }

@@ -3,9 +3,13 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::{config::Providers, providers::ProviderKind};
+use crate::{
+    config::{Providers, Upstream},
+    providers::ProviderKind,
+};
 
 /// One `[[model]]` entry of the catalogue file.
 #[derive(Clone, Debug, Deserialize)]
@@ -24,6 +28,17 @@ pub struct ModelSpec {
     pub input_price_per_mtok: Option<f64>,
     #[serde(default)]
     pub output_price_per_mtok: Option<f64>,
+    /// This model's own endpoint (a local OpenAI-compatible server, one Dify app per system),
+    /// instead of its provider's `*_BASE_URL`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The environment variable that holds this endpoint's key: the key itself never goes in
+    /// the file.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// The key read from `api_key_env` at start-up.
+    #[serde(skip)]
+    pub api_key: Option<SecretString>,
 }
 
 impl ModelSpec {
@@ -42,6 +57,17 @@ impl ModelSpec {
             + completion_tokens as f64 * per_token(self.output_price_per_mtok)
     }
 
+    /// The endpoint of its own, when the entry names one (`base_url` and/or `api_key_env`): its
+    /// base URL, else the provider's; its key, else none (a local server may need none).
+    pub fn own_endpoint(&self, providers: &Providers) -> Option<Upstream> {
+        if self.base_url.is_none() && self.api_key.is_none() {
+            return None;
+        }
+        let base_url =
+            self.base_url.clone().or_else(|| providers.upstream(self.provider).map(|u| u.base_url.clone()))?;
+        Some(Upstream { base_url: base_url.trim_end_matches('/').to_owned(), api_key: self.api_key.clone() })
+    }
+
     /// The built-in offline model, always offered.
     pub fn demo() -> Self {
         Self {
@@ -53,6 +79,9 @@ impl ModelSpec {
             max_output_tokens: 512,
             input_price_per_mtok: None,
             output_price_per_mtok: None,
+            base_url: None,
+            api_key_env: None,
+            api_key: None,
         }
     }
 }
@@ -73,14 +102,10 @@ pub struct ModelCatalog {
 }
 
 impl ModelCatalog {
-    /// Reads the catalogue file (if any), keeps the entries whose provider is configured, adds
-    /// `demo`, and settles the default model.
+    /// The catalogue file's entries (read with the configuration), keeping those whose
+    /// provider or own endpoint is configured, with `demo`, and the default model settled.
     pub fn load(providers: &Providers) -> anyhow::Result<Self> {
-        let listed = match &providers.models_file {
-            Some(path) => read_file(path)?,
-            None => Vec::new(),
-        };
-        Self::from_specs(listed, providers)
+        Self::from_specs(providers.models.clone(), providers)
     }
 
     pub fn from_specs(listed: Vec<ModelSpec>, providers: &Providers) -> anyhow::Result<Self> {
@@ -92,12 +117,9 @@ impl ModelCatalog {
             if spec.context_window <= spec.max_output_tokens {
                 bail!("model `{}`: context_window must exceed max_output_tokens", spec.id);
             }
-            let configured = match spec.provider {
-                ProviderKind::Openai => providers.openai.is_some(),
-                ProviderKind::Anthropic => providers.anthropic.is_some(),
-                ProviderKind::Dify => providers.dify.is_some(),
-                ProviderKind::Demo => true,
-            };
+            let configured = spec.provider == ProviderKind::Demo
+                || spec.own_endpoint(providers).is_some()
+                || providers.upstream(spec.provider).is_some();
             if configured {
                 models.push(spec);
             } else {
@@ -132,11 +154,22 @@ impl ModelCatalog {
     }
 }
 
-fn read_file(path: &Path) -> anyhow::Result<Vec<ModelSpec>> {
+/// The entries of the catalogue file at `path`, each `api_key_env` read through `lookup`
+/// (start-up fails when it names a variable that is not set).
+pub fn read_file(path: &Path, lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Vec<ModelSpec>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read MODELS_FILE {}", path.display()))?;
     let file: CatalogFile =
         toml::from_str(&text).with_context(|| format!("MODELS_FILE {} is not valid", path.display()))?;
-    Ok(file.model)
+    let mut models = file.model;
+    for spec in &mut models {
+        if let Some(name) = &spec.api_key_env {
+            let key = lookup(name).filter(|k| !k.trim().is_empty()).with_context(|| {
+                format!("model `{}`: its api_key_env `{name}` is not set in the environment", spec.id)
+            })?;
+            spec.api_key = Some(key.trim().to_owned().into());
+        }
+    }
+    Ok(models)
 }
 
 #[cfg(test)]
@@ -192,6 +225,47 @@ mod tests {
     fn default_model_must_exist() {
         let p = providers(&[("DEFAULT_MODEL", "nope")]);
         assert!(ModelCatalog::from_specs(vec![], &p).is_err());
+    }
+
+    const OWN: &str = r#"
+        [[model]]
+        id = "local"
+        provider = "openai"
+        base_url = "http://127.0.0.1:11434/v1/"
+        context_window = 8192
+        max_output_tokens = 512
+
+        [[model]]
+        id = "quiz"
+        provider = "dify"
+        api_key_env = "QUIZ_KEY"
+        context_window = 8192
+        max_output_tokens = 512
+    "#;
+
+    fn read(text: &str, env: &[(&str, &str)]) -> anyhow::Result<Vec<ModelSpec>> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        let env: std::collections::HashMap<&str, &str> = env.iter().copied().collect();
+        read_file(file.path(), |name| env.get(name).map(|v| v.to_string()))
+    }
+
+    #[test]
+    fn a_model_of_its_own_endpoint_is_offered_without_its_providers_settings() {
+        let p = providers(&[("DIFY_BASE_URL", "http://dify.internal/v1")]);
+        let catalog = ModelCatalog::from_specs(read(OWN, &[("QUIZ_KEY", "app-1")]).unwrap(), &p).unwrap();
+        let local = catalog.get("local").unwrap().own_endpoint(&p).unwrap();
+        assert_eq!((local.base_url.as_str(), local.api_key.is_none()), ("http://127.0.0.1:11434/v1", true));
+        // A key of its own at the provider's global address.
+        let quiz = catalog.get("quiz").unwrap().own_endpoint(&p).unwrap();
+        assert_eq!(quiz.base_url, "http://dify.internal/v1");
+        assert_eq!(quiz.api_key.map(|k| secrecy::ExposeSecret::expose_secret(&k).to_owned()).as_deref(), Some("app-1"));
+    }
+
+    #[test]
+    fn a_key_variable_that_is_not_set_stops_the_start() {
+        let error = read(OWN, &[]).unwrap_err().to_string();
+        assert!(error.contains("QUIZ_KEY"), "{error}");
     }
 
     #[test]

@@ -177,7 +177,7 @@ async fn pull<T>(
     out: &mut Streamed,
 ) -> Ending {
     let started_stream = tokio::select! {
-        started = providers.stream(model.provider, request) => started,
+        started = providers.stream(model, request) => started,
         () = cancel.cancelled() => return Ending::Cancelled,
     };
     let mut stream = match started_stream {

@@ -5,6 +5,7 @@ mod helpers;
 mod admin;
 mod auth;
 mod cards;
+mod catalog;
 mod characters;
 mod chats;
 mod cli;
