@@ -21,8 +21,7 @@ const THROUGHPUT_WINDOW: Duration = Duration::from_secs(5);
 #[tokio::main]
 async fn main() {
     let data = tempfile::tempdir().unwrap();
-    let database_url =
-        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
+    let database_url = support::database_url(data.path());
     let data_dir = data.path().to_string_lossy().into_owned();
     // Sign-in is measured 300 times from one address: the attempt limit would refuse most.
     let server = Server::start([

@@ -102,8 +102,7 @@ fn multipart(files: &[Vec<u8>]) -> (String, Vec<u8>) {
 
 async fn import_a_folder() {
     let data = tempfile::tempdir().unwrap();
-    let database_url =
-        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
+    let database_url = support::database_url(data.path());
     let data_dir = data.path().to_string_lossy().into_owned();
     let server = Server::start([
         ("DATABASE_URL", database_url.as_str()),

@@ -29,8 +29,7 @@ async fn main() {
     let upstream = FakeUpstream::start().await;
     let data = tempfile::tempdir().unwrap();
     let models = fake_catalog(data.path());
-    let database_url =
-        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
+    let database_url = support::database_url(data.path());
     let data_dir = data.path().to_string_lossy().into_owned();
     let openai = upstream.openai_base_url();
     let server = Server::start([
@@ -55,16 +54,7 @@ async fn main() {
     for users in V1_LEVELS {
         let through = ttft(users, || v1_ttft(&client, &base, &keys)).await;
         let direct = ttft(users, || direct_ttft(&client, &upstream)).await;
-        println!(
-            "/v1 streaming TTFT, {users:>2} concurrent streams: through Troupe p50 {:.3} ms p99 {:.3} ms; direct p50 {:.3} ms \
-             p99 {:.3} ms; overhead p50 {:.3} ms p99 {:.3} ms",
-            percentile(&through, 0.5),
-            percentile(&through, 0.99),
-            percentile(&direct, 0.5),
-            percentile(&direct, 0.99),
-            percentile(&through, 0.5) - percentile(&direct, 0.5),
-            percentile(&through, 0.99) - percentile(&direct, 0.99),
-        );
+        report_overhead(&format!("/v1 streaming TTFT, {users:>2} concurrent streams"), &through, &direct);
     }
     for users in V1_LEVELS {
         println!(
@@ -86,16 +76,7 @@ async fn main() {
     for &users in &LEVELS {
         let through = ttft(users, || troupe_ttft(&client, &base, &sessions)).await;
         let direct = ttft(users, || direct_ttft(&client, &upstream)).await;
-        println!(
-            "SSE TTFT, {users:>3} concurrent streams: through Troupe p50 {:.3} ms p99 {:.3} ms; direct p50 {:.3} ms p99 {:.3} ms; \
-             overhead p50 {:.3} ms p99 {:.3} ms",
-            percentile(&through, 0.5),
-            percentile(&through, 0.99),
-            percentile(&direct, 0.5),
-            percentile(&direct, 0.99),
-            percentile(&through, 0.5) - percentile(&direct, 0.5),
-            percentile(&through, 0.99) - percentile(&direct, 0.99),
-        );
+        report_overhead(&format!("SSE TTFT, {users:>3} concurrent streams"), &through, &direct);
     }
     for users in [1, 50] {
         let (regenerate, send) = regenerate_and_send_ttft(&client, &base, &sessions[..users]).await;
@@ -109,6 +90,21 @@ async fn main() {
     }
     open_streams_memory(&client, &base, &sessions, &upstream, &server).await;
     println!("peak RSS: {:.1} MB", server.memory_mb("VmHWM"));
+}
+
+/// Times to first token through Troupe and straight to the fake (sorted ms), and the difference.
+fn report_overhead(label: &str, through: &[f64], direct: &[f64]) {
+    let (p50, p99) = (|s: &[f64]| percentile(s, 0.5), |s: &[f64]| percentile(s, 0.99));
+    println!(
+        "{label}: through Troupe p50 {:.3} ms p99 {:.3} ms; direct p50 {:.3} ms p99 {:.3} ms; \
+         overhead p50 {:.3} ms p99 {:.3} ms",
+        p50(through),
+        p99(through),
+        p50(direct),
+        p99(direct),
+        p50(through) - p50(direct),
+        p99(through) - p99(direct),
+    );
 }
 
 struct Session {

@@ -24,8 +24,7 @@ async fn main() {
     upstream.set_script(Script { first_token_delay: Duration::from_millis(300), ..Script::default() });
     let data = tempfile::tempdir().unwrap();
     let models = fake_catalog(data.path());
-    let database_url =
-        std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", data.path().display()));
+    let database_url = support::database_url(data.path());
     let data_dir = data.path().to_string_lossy().into_owned();
     let openai = upstream.openai_base_url();
     let quota = QUOTA.to_string();

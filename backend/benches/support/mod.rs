@@ -104,6 +104,11 @@ pub fn fake_catalog(dir: &std::path::Path) -> String {
     models.to_string_lossy().into_owned()
 }
 
+/// `BENCH_DATABASE_URL` (PostgreSQL), else a fresh SQLite file in `dir`.
+pub fn database_url(dir: &std::path::Path) -> String {
+    std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/bench.db", dir.display()))
+}
+
 /// The `p` quantile (0–1) of sorted samples.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]

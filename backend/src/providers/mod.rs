@@ -56,6 +56,18 @@ pub struct CharacterSketch {
     pub scenario: String,
 }
 
+impl From<&crate::domain::Character> for CharacterSketch {
+    fn from(character: &crate::domain::Character) -> Self {
+        let c = &character.fields;
+        Self {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            personality: c.personality.clone(),
+            scenario: c.scenario.clone(),
+        }
+    }
+}
+
 /// Everything a provider needs for one reply.
 #[derive(Clone, Debug)]
 pub struct ChatRequest {

@@ -124,12 +124,7 @@ impl Completions {
         let prompt = PromptAssembler::assemble(system, post_history, &turns, model.context_window, max_output_tokens);
         let admitted = self.limits.admit(user, prompt.estimated_tokens as i64 + i64::from(max_output_tokens)).await?;
         let character = answerer.character.as_ref();
-        let sketch = character.map_or_else(CharacterSketch::default, |c| CharacterSketch {
-            name: c.fields.name.clone(),
-            description: c.fields.description.clone(),
-            personality: c.fields.personality.clone(),
-            scenario: c.fields.scenario.clone(),
-        });
+        let sketch = character.map(CharacterSketch::from).unwrap_or_default();
         let provider_request = ChatRequest {
             upstream_model: model.upstream_model().to_owned(),
             system: prompt.system,

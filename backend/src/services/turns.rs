@@ -195,7 +195,6 @@ impl Turns {
         );
         let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
         let admitted = inner.limits.admit(user, worst_case).await?;
-        let c = &character.fields;
         let request = ChatRequest {
             upstream_model: model.upstream_model().to_owned(),
             system: prompt.system,
@@ -204,12 +203,7 @@ impl Turns {
             max_output_tokens: model.max_output_tokens,
             conversation_id: chat.dify_conversation_id.clone(),
             end_user: format!("troupe-user-{}", user.id),
-            character: CharacterSketch {
-                name: c.name.clone(),
-                description: c.description.clone(),
-                personality: c.personality.clone(),
-                scenario: c.scenario.clone(),
-            },
+            character: CharacterSketch::from(&character),
             sampling: Default::default(),
         };
         Ok(PreparedReply { model, request, prompt_tokens: prompt.estimated_tokens, admitted })

@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 use troupe_types::Lorebook;
 
-use super::{Db, StorageError, from_json, to_json};
+use super::{Db, StorageError, delete_owned, from_json, to_json};
 use crate::{
     clock::now_millis,
     domain::{ChatId, LorebookId, SavedLorebook, UserId},
@@ -131,14 +131,7 @@ pub async fn delete(db: &Db, id: LorebookId, owner_id: UserId) -> Result<(), Sto
     .bind(owner_id)
     .execute(&mut *tx)
     .await?;
-    let deleted = sqlx::query("DELETE FROM lorebooks WHERE id = $1 AND owner_id = $2")
-        .bind(id)
-        .bind(owner_id)
-        .execute(&mut *tx)
-        .await?;
-    if deleted.rows_affected() == 0 {
-        return Err(StorageError::NotFound);
-    }
+    delete_owned(&mut tx, "lorebooks", "owner_id", id.get(), owner_id).await?;
     tx.commit().await?;
     Ok(())
 }

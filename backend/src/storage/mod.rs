@@ -52,6 +52,23 @@ impl StorageError {
     }
 }
 
+/// Deletes row `id` of `table` where `owner_column` is `owner`, in `tx`; `NotFound` when there
+/// is none (not there, or not theirs).
+async fn delete_owned(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &'static str,
+    owner_column: &'static str,
+    id: i64,
+    owner: crate::domain::UserId,
+) -> Result<(), StorageError> {
+    let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1 AND {owner_column} = $2"));
+    let deleted = sqlx::query(sql).bind(id).bind(owner).execute(&mut **tx).await?;
+    if deleted.rows_affected() == 0 {
+        return Err(StorageError::NotFound);
+    }
+    Ok(())
+}
+
 /// What an advisory lock guards (its number is the lock's key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lock {

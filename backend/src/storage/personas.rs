@@ -2,7 +2,7 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
-use super::{Db, StorageError, flag};
+use super::{Db, StorageError, delete_owned, flag};
 use crate::{
     clock::now_millis,
     domain::{Persona, PersonaDraft, PersonaId, UserId},
@@ -110,14 +110,7 @@ pub async fn delete(db: &Db, id: PersonaId, user_id: UserId) -> Result<(), Stora
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-    let deleted = sqlx::query("DELETE FROM personas WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    if deleted.rows_affected() == 0 {
-        return Err(StorageError::NotFound);
-    }
+    delete_owned(&mut tx, "personas", "user_id", id.get(), user_id).await?;
     tx.commit().await?;
     Ok(())
 }
