@@ -61,18 +61,11 @@ pub async fn find_owned(db: &Db, id: LorebookId, owner_id: UserId) -> Result<Opt
     row.map(SavedLorebook::try_from).transpose()
 }
 
-/// Which of `ids` are the owner's.
+/// Which of `ids` are the owner's, in one round trip (an owner has at most `MAX_LOREBOOKS`).
 pub async fn owned_among(db: &Db, owner_id: UserId, ids: &[LorebookId]) -> Result<Vec<LorebookId>, StorageError> {
-    let mut owned = Vec::with_capacity(ids.len());
-    for &id in ids {
-        let found: Option<LorebookId> = sqlx::query_scalar("SELECT id FROM lorebooks WHERE id = $1 AND owner_id = $2")
-            .bind(id)
-            .bind(owner_id)
-            .fetch_optional(db.pool())
-            .await?;
-        owned.extend(found);
-    }
-    Ok(owned)
+    let owned: Vec<LorebookId> =
+        sqlx::query_scalar("SELECT id FROM lorebooks WHERE owner_id = $1").bind(owner_id).fetch_all(db.pool()).await?;
+    Ok(ids.iter().copied().filter(|id| owned.contains(id)).collect())
 }
 
 /// The books chat `id` uses, in the chat's order.
