@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     Application, Config,
     auth::{TokenIssuer, password, secret},
-    services::{Accounts, ModelCatalog, accounts::AdminOutcome},
+    services::{Accounts, ModelCatalog, accounts::AdminOutcome, systems::Systems},
     storage::{self, Db, seed::SeedPlan},
 };
 
@@ -75,7 +75,10 @@ async fn create_admin(config: Config, username: &str) -> anyhow::Result<()> {
     let db = Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let secret = secret::resolve(&config)?;
-    let accounts = Accounts::new(db, TokenIssuer::new(&secret, config.jwt_ttl).into(), Default::default(), false);
+    let catalog = std::sync::Arc::new(ModelCatalog::load(&config.providers)?);
+    let systems = Systems::new(db.clone(), catalog, secret.clone());
+    let tokens = TokenIssuer::new(&secret, config.jwt_ttl).into();
+    let accounts = Accounts::new(db, tokens, Default::default(), systems, false);
     let outcome =
         accounts.create_or_promote_admin(username, read_new_password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     match outcome {

@@ -71,6 +71,10 @@ pub enum SessionProblem {
     InvalidApiKey,
     #[error("this API key has expired")]
     ApiKeyExpired,
+    #[error("this service key is not valid (it may have been rotated)")]
+    InvalidServiceKey,
+    #[error("this system is disabled")]
+    SystemDisabled,
 }
 
 impl SessionProblem {
@@ -84,6 +88,8 @@ impl SessionProblem {
             Self::AccountDisabled => "account_disabled",
             Self::InvalidApiKey => "invalid_api_key",
             Self::ApiKeyExpired => "api_key_expired",
+            Self::InvalidServiceKey => "invalid_service_key",
+            Self::SystemDisabled => "system_disabled",
         }
     }
 }

@@ -12,9 +12,9 @@ use poem::{
 
 use crate::{
     api::{self, ApiError},
-    auth::{TokenIssuer, secret},
+    auth::secret,
     config::Config,
-    http::{BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, nodelay::NoDelayAcceptor, spa},
+    http::{BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, embed, nodelay::NoDelayAcceptor, spa},
     services::{characters::cards, starters, transcripts::MAX_IMPORT_BYTES},
     state::AppState,
     storage::Db,
@@ -52,7 +52,7 @@ impl Application {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let secret = secret::resolve(&config)?;
-        let state = AppState::build(&config, db, TokenIssuer::new(&secret, config.jwt_ttl))?;
+        let state = AppState::build(&config, db, &secret)?;
         if let Some(admin) = &config.admin_bootstrap {
             state
                 .accounts
@@ -117,6 +117,8 @@ fn http_stack(config: &Config, state: &AppState) -> poem::endpoint::BoxEndpoint<
             "/metrics",
             make_sync(move |_| metrics.render().with_content_type("text/plain; version=0.0.4; charset=utf-8")),
         )
+        .at("/embed", embed::EmbedPage::new(&config.static_dir))
+        .at("/embed.js", poem::endpoint::make(embed::script))
         .nest("/", spa::ApiOrSpa { api: api.boxed(), spa: spa::spa_endpoint(&config.static_dir) });
     let cors =
         Cors::new().allow_origins(config.cors_allowed_origins.iter().map(String::as_str)).allow_credentials(true);

@@ -3,6 +3,8 @@
 
 use std::{net::IpAddr, sync::Arc};
 
+use secrecy::SecretString;
+
 use crate::{
     api::credentials::SessionCookie,
     auth::TokenIssuer,
@@ -11,10 +13,12 @@ use crate::{
     services::{
         Accounts, Announcements, Characters, Chats, Completions, Conversations, Lorebooks, ModelCatalog, Personas,
         Prompts, Stats, Turns, Users,
+        gateway::Gateway,
         generation::GenerationLimits,
         limits::{AuthAttempts, CreateLimit},
         live::{LiveConnections, SessionChanges},
         presence::Presence,
+        systems::Systems,
         turns::PromptSources,
     },
     storage::Db,
@@ -35,6 +39,8 @@ pub struct AppState {
     pub users: Users,
     pub conversations: Conversations,
     pub stats: Stats,
+    pub systems: Systems,
+    pub gateway: Gateway,
     pub announcements: Announcements,
     pub presence: Presence,
     pub live: LiveConnections,
@@ -46,7 +52,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn build(config: &Config, db: Db, tokens: TokenIssuer) -> anyhow::Result<Self> {
+    /// Every service, over `db`; `secret` signs session tokens and derives systems' secrets.
+    pub fn build(config: &Config, db: Db, secret: &SecretString) -> anyhow::Result<Self> {
+        let tokens = TokenIssuer::new(secret, config.jwt_ttl);
         let limits = &config.limits;
         let catalog = Arc::new(ModelCatalog::load(&config.providers)?);
         let providers = Arc::new(ProviderSet::new(&config.providers)?);
@@ -76,7 +84,9 @@ impl AppState {
             (personas.clone(), lorebooks.clone()),
         );
         let (presence, changes) = (Presence::default(), SessionChanges::default());
-        let accounts = Accounts::new(db.clone(), Arc::new(tokens), changes.clone(), config.first_account_admin);
+        let systems = Systems::new(db.clone(), catalog.clone(), secret.clone());
+        let accounts =
+            Accounts::new(db.clone(), Arc::new(tokens), changes.clone(), systems.clone(), config.first_account_admin);
         let conversations = Conversations::new(db.clone());
         Ok(Self {
             users: Users::new(db.clone(), conversations.clone(), changes.clone()),
@@ -84,6 +94,8 @@ impl AppState {
             announcements: Announcements::new(db.clone()),
             live: LiveConnections::new(accounts.clone(), changes, limits.max_live_connections_per_user),
             conversations,
+            gateway: Gateway::new(db.clone(), systems.clone(), chats.clone()),
+            systems,
             presence,
             accounts,
             catalog,

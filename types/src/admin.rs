@@ -61,6 +61,11 @@ pub struct AdminChat {
     pub id: i64,
     pub user_id: i64,
     pub username: String,
+    /// For an external user: the system and the system's id for the user.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
+    pub system_id: Option<String>,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
+    pub external_user_id: Option<String>,
     pub character_id: i64,
     pub character_name: String,
     pub title: String,
@@ -172,6 +177,8 @@ pub struct Overview {
     /// Where the usage came from: `chat` (chats, in the web app or through `/api`) and `api`
     /// (`/v1` completions, each one message).
     pub by_source: Vec<SourceUsage>,
+    /// Usage of each system's external users (systems without usage in the range left out).
+    pub by_system: Vec<crate::SystemUsage>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -255,4 +262,42 @@ mod tests {
         let set: UpdateUser = serde_json::from_str(r#"{"daily_token_quota": 500}"#).unwrap();
         assert_eq!(set.daily_token_quota, Some(Some(500)));
     }
+}
+
+/// One message of an exported conversation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct ExportedMessage {
+    pub id: i64,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    pub status: String,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub created_at: String,
+}
+
+/// One exported conversation with its messages, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct ExportedConversation {
+    pub chat_id: i64,
+    pub title: String,
+    pub user_id: i64,
+    pub username: String,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
+    pub system_id: Option<String>,
+    #[cfg_attr(feature = "openapi", oai(nullable))]
+    pub external_user_id: Option<String>,
+    pub character_name: String,
+    pub model: String,
+    pub messages: Vec<ExportedMessage>,
+}
+
+/// `GET /api/admin/conversations/export?format=json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct ConversationExport {
+    pub items: Vec<ExportedConversation>,
 }

@@ -14,11 +14,12 @@ pub mod lorebooks;
 pub mod models;
 pub mod personas;
 pub mod rules;
+pub mod systems;
 
 pub use admin::{
-    AdminChat, AdminChatList, AdminUser, AdminUserList, Announcement, AnnouncementLevel, AnnouncementList, DailyUsage,
-    DailyUsageList, LiveStats, ModelUsage, NewAnnouncement, Overview, OverviewDay, OverviewTotals, SourceUsage,
-    TopCharacter, TopUser, UpdateUser,
+    AdminChat, AdminChatList, AdminUser, AdminUserList, Announcement, AnnouncementLevel, AnnouncementList,
+    ConversationExport, DailyUsage, DailyUsageList, ExportedConversation, ExportedMessage, LiveStats, ModelUsage,
+    NewAnnouncement, Overview, OverviewDay, OverviewTotals, SourceUsage, TopCharacter, TopUser, UpdateUser,
 };
 pub use auth::{AuthResponse, LoginRequest, RegisterRequest, RegistrationInfo, User};
 pub use characters::{
@@ -33,6 +34,10 @@ pub use keys::{ApiKey, ApiKeyList, CreateApiKey, CreatedApiKey};
 pub use lorebooks::{EntryPosition, Lorebook, LorebookEntry, LorebookList, SavedLorebook};
 pub use models::{Model, ModelList};
 pub use personas::{Persona, PersonaInput, PersonaList};
+pub use systems::{
+    ChatToken, ChatTokenRequest, CreateSystem, CreatedSystem, ServiceChatRequest, ServiceConversations, ServiceTurn,
+    System, SystemList, SystemSecrets, SystemUsage, UpdateSystem,
+};
 
 /// Tells a field that is present (even as `null`) from one that is absent (use with
 /// `#[serde(default)]` on an `Option<Option<T>>`).

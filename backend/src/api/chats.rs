@@ -101,7 +101,7 @@ impl ChatsApi {
         page: Query<Option<i64>>,
     ) -> Result<ListResponse, ApiError> {
         let page = Page::parse(limit.0, page.0).map_err(AppError::from)?;
-        let (items, total) = state.chats.list(&auth.0.user, page).await?;
+        let (items, total) = state.chats.list(&auth.0.user, None, page).await?;
         Ok(ListResponse::Chats(Json(ChatList { items: items.into_iter().map(Into::into).collect(), total })))
     }
 

@@ -1,5 +1,6 @@
 //! How a request proves who it is: `Authorization: Bearer <jwt>` or the `troupe_session`
-//! cookie, documented in the spec as two alternative security schemes.
+//! cookie, documented in the spec as two alternative security schemes. A system's chat token
+//! (a bearer JWT) reaches only the chat routes (`CHAT_TOKEN_ROUTES`).
 
 use std::time::Duration;
 
@@ -13,9 +14,18 @@ use poem_openapi::{
 use super::error::ApiError;
 use crate::{
     error::{AppError, SessionProblem},
-    services::Session,
+    services::{Session, accounts::Credential},
     state::AppState,
 };
+
+/// What a system's chat token may reach (each path and what is under it); elsewhere it gets 403.
+const CHAT_TOKEN_ROUTES: [&str; 4] = ["/api/chats", "/api/models", "/api/limits", "/api/auth/me"];
+
+fn chat_token_reaches(path: &str) -> bool {
+    CHAT_TOKEN_ROUTES
+        .iter()
+        .any(|route| path.strip_prefix(route).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+}
 
 pub const SESSION_COOKIE: &str = "troupe_session";
 
@@ -64,6 +74,10 @@ impl<'a> ApiExtractor<'a> for Authenticated {
             Err(e) => Err(e),
         };
         let session = session.map_err(ApiError::from)?;
+        if matches!(session.credential, Credential::Chat(_)) && !chat_token_reaches(req.uri().path()) {
+            let refused = AppError::Forbidden("a chat token opens only the chat routes");
+            return Err(ApiError::from(refused).into());
+        }
         state.presence.touch(session.user.id);
         Ok(Self(session))
     }

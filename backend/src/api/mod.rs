@@ -17,6 +17,7 @@ pub mod models;
 pub mod payload;
 pub mod personas;
 pub mod prompts;
+pub mod service;
 pub mod transcripts;
 pub mod upload;
 pub mod v1;
@@ -50,6 +51,8 @@ enum ApiTags {
     /// The OpenAI-compatible API (`/v1`): every character is a model. API keys only; errors in
     /// OpenAI's shape
     OpenAi,
+    /// The service gateway: other systems' backends acting for their users (`X-API-Key: trs_…`)
+    Gateway,
     /// Liveness, readiness
     Service,
 }
@@ -66,7 +69,7 @@ pub type Apis = (
     transcripts::TranscriptsApi,
     events::EventsApi,
     admin::AdminApis,
-    (health::HealthApi, v1::V1Api),
+    (health::HealthApi, v1::V1Api, service::ServiceApi),
 );
 
 /// The documented API. Building it needs no state, so the spec can be generated anywhere.

@@ -2,7 +2,7 @@
 
 use troupe_types::{MessageStatus, Role, UsageSource};
 
-use super::{CharacterId, ChatId, DayRange, LorebookId, MessageId, PersonaId, RuleViolation, UserId};
+use super::{CharacterId, ChatId, DayRange, LorebookId, MessageId, PersonaId, RuleViolation, SystemId, UserId};
 use crate::clock::{Millis, rfc3339};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -88,6 +88,9 @@ pub struct ConversationFilter {
     pub active: Option<DayRange>,
     /// Substring of the title, the character's name or any message; blank narrows nothing.
     pub text: Option<String>,
+    /// Chats of this system's users, or of one of them.
+    pub system_id: Option<SystemId>,
+    pub external_user_id: Option<String>,
 }
 
 impl ConversationFilter {
@@ -100,7 +103,29 @@ impl ConversationFilter {
         text: Option<String>,
     ) -> Result<Self, RuleViolation> {
         let active = if from.is_some() || to.is_some() { Some(DayRange::parse(from, to)?) } else { None };
-        Ok(Self { user_id, character_id, active, text: text.filter(|t| !t.trim().is_empty()) })
+        let text = text.filter(|t| !t.trim().is_empty());
+        Ok(Self { user_id, character_id, active, text, system_id: None, external_user_id: None })
+    }
+
+    /// Narrowed to a system's users (`system_id`), or to one of them (`external_user_id`, which
+    /// needs the system).
+    pub fn of_system(
+        mut self,
+        system_id: Option<&str>,
+        external_user_id: Option<String>,
+    ) -> Result<Self, RuleViolation> {
+        let system_id = system_id.filter(|s| !s.is_empty()).map(SystemId::parse).transpose().map_err(|mut v| {
+            v.field = "system_id";
+            v
+        })?;
+        let external_user_id = external_user_id.filter(|e| !e.is_empty());
+        if external_user_id.is_some() && system_id.is_none() {
+            let message = "an external user is named within a system: give system_id too";
+            return Err(RuleViolation::new("external_user_id", "system_required", message));
+        }
+        self.system_id = system_id;
+        self.external_user_id = external_user_id;
+        Ok(self)
     }
 }
 

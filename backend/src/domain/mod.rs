@@ -8,6 +8,7 @@ pub mod ids;
 pub mod lorebook;
 pub mod paging;
 pub mod persona;
+pub mod system;
 pub mod user;
 
 pub use api_key::{ApiKey, ApiKeyDraft};
@@ -21,6 +22,7 @@ pub use ids::{AnnouncementId, ApiKeyId, CharacterId, ChatId, LorebookId, Message
 pub use lorebook::SavedLorebook;
 pub use paging::Page;
 pub use persona::{Persona, PersonaDraft};
+pub use system::{ExternalUserId, System, SystemChange, SystemDraft, SystemId, SystemTotals};
 pub use user::{Email, Password, User, UserOrder, Username};
 
 pub use troupe_types::rules::RuleViolation;

@@ -3,7 +3,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use troupe_types::rules::{self, RuleViolation};
 
-use super::UserId;
+use super::{SystemId, UserId};
 use crate::{
     clock::{Millis, rfc3339},
     error::AppError,
@@ -19,6 +19,10 @@ pub struct User {
     pub disabled: bool,
     pub daily_token_quota: Option<i64>,
     pub created_at: Millis,
+    /// For a system's external user (no password; signs in only through the system).
+    pub system_id: Option<SystemId>,
+    /// That system's quota per user, which holds when the user has none of their own.
+    pub system_quota: Option<i64>,
 }
 
 impl User {

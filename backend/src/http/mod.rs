@@ -4,6 +4,7 @@ pub mod allow;
 pub mod body_limit;
 pub mod boundary;
 pub mod csrf;
+pub mod embed;
 pub mod nodelay;
 pub mod spa;
 

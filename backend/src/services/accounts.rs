@@ -9,6 +9,7 @@ use super::{
     api_keys::{self, ApiKeys, KeyCredential},
     limits::LoginBackoff,
     live::{SessionChange, SessionChanges},
+    systems::{self, ChatCredential, Systems},
 };
 use crate::{
     auth::{Claims, TokenError, TokenIssuer, password},
@@ -36,14 +37,21 @@ pub struct Accounts {
     backoff: Arc<LoginBackoff>,
     changes: SessionChanges,
     keys: ApiKeys,
+    systems: Systems,
     /// Whether the first account registered becomes the admin (`FIRST_ACCOUNT_ADMIN`).
     first_account_admin: bool,
 }
 
 impl Accounts {
-    pub fn new(db: Db, tokens: Arc<TokenIssuer>, changes: SessionChanges, first_account_admin: bool) -> Self {
+    pub fn new(
+        db: Db,
+        tokens: Arc<TokenIssuer>,
+        changes: SessionChanges,
+        systems: Systems,
+        first_account_admin: bool,
+    ) -> Self {
         let keys = ApiKeys::new(db.clone(), changes.clone());
-        Self { db, tokens, backoff: Arc::default(), changes, keys, first_account_admin }
+        Self { db, tokens, backoff: Arc::default(), changes, keys, systems, first_account_admin }
     }
 
     /// The API keys service (keys authenticate like sessions, so accounts hold them).
@@ -117,12 +125,17 @@ impl Accounts {
     }
 
     /// Recognises a session token — signed by us, unexpired, not revoked, its user present
-    /// and enabled — or an API key (`trp_…`, see `ApiKeys::authenticate`). Runs on every
-    /// authenticated request, with one database round trip.
+    /// and enabled — or an API key (`trp_…`, see `ApiKeys::authenticate`), or a system's chat
+    /// token (see `Systems::verify`). Runs on every authenticated request, with one database
+    /// round trip (a chat token: two).
     pub async fn authenticate(&self, token: &str) -> Result<Session, AppError> {
         if api_keys::is_api_key(token) {
             let (user, key) = self.keys.authenticate(token).await?;
             return Ok(Session { user, credential: Credential::ApiKey(key) });
+        }
+        if systems::is_chat_token(token) {
+            let (_system, user, chat) = self.systems.verify(token).await?;
+            return Ok(Session { user, credential: Credential::Chat(chat) });
         }
         let claims = self.tokens.verify(token).map_err(|e| {
             AppError::Unauthenticated(match e {
@@ -161,6 +174,18 @@ impl Accounts {
                 if !self.keys.still_valid(&user, key.id).await? {
                     return Err(AppError::Unauthenticated(SessionProblem::InvalidApiKey));
                 }
+                Ok(Session { user, credential: credential.clone() })
+            }
+            // Chat tokens open no live connections; should one ask, it holds while its
+            // system is enabled.
+            Credential::Chat(chat) => {
+                let system = self.systems.get(&chat.system_id).await?;
+                if system.disabled {
+                    return Err(AppError::Unauthenticated(SessionProblem::SystemDisabled));
+                }
+                let user = users::find_by_id(&self.db, user_id)
+                    .await?
+                    .ok_or(AppError::Unauthenticated(SessionProblem::UnknownUser))?;
                 Ok(Session { user, credential: credential.clone() })
             }
         }
@@ -250,15 +275,18 @@ impl Session {
         match self.credential {
             Credential::Token(_) => Ok(()),
             Credential::ApiKey(_) => Err(AppError::Forbidden("API keys cannot manage API keys; sign in to do this")),
+            Credential::Chat(_) => Err(AppError::Forbidden("a chat token opens only the chat routes")),
         }
     }
 }
 
-/// A session token's claims, or an API key.
+/// A session token's claims, an API key, or a system's chat token (for one external user, on
+/// the chat routes only: see `api::credentials`).
 #[derive(Clone, Debug)]
 pub enum Credential {
     Token(Claims),
     ApiKey(KeyCredential),
+    Chat(ChatCredential),
 }
 
 impl Credential {
@@ -267,6 +295,7 @@ impl Credential {
         match self {
             Self::Token(claims) => Some(claims.expires_at_millis()),
             Self::ApiKey(key) => key.expires_at,
+            Self::Chat(chat) => Some(chat.expires_at),
         }
     }
 }

@@ -1,9 +1,8 @@
 //! Personal API keys: created with a secret shown once, listed, revoked; and recognised on
 //! requests (`Authorization: Bearer trp_…`).
 //!
-//! The secret is `trp_` and 40 random base62 characters (238 bits). The database keeps its
-//! first 12 characters (the prefix, to find it and to show it) and its SHA-256, compared in
-//! constant time. When a key was last used is gathered in memory and written about once a
+//! The secret is `trp_` and 40 random characters, stored as its prefix and hash
+//! (`services::secrets`). When a key was last used is gathered in memory and written about once a
 //! minute (`flush_last_used`), not on every request.
 
 use std::{
@@ -11,12 +10,12 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use rand::{Rng, distr::Alphanumeric};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 use troupe_types::CreateApiKey;
 
-use super::live::{SessionChange, SessionChanges};
+use super::{
+    live::{SessionChange, SessionChanges},
+    secrets,
+};
 use crate::{
     clock::{Millis, now_millis},
     domain::{ApiKey, ApiKeyDraft, ApiKeyId, RuleViolation, User},
@@ -32,9 +31,6 @@ use crate::{
 pub const SECRET_PREFIX: &str = "trp_";
 /// Enough for every program a person runs; a bound on what one account may hold.
 pub const MAX_KEYS_PER_USER: i64 = 50;
-const RANDOM_CHARS: usize = 40;
-/// `trp_` and the first 8 random characters.
-const PREFIX_CHARS: usize = SECRET_PREFIX.len() + 8;
 
 /// Whether a bearer token is an API key (rather than a session token).
 pub fn is_api_key(token: &str) -> bool {
@@ -72,12 +68,12 @@ impl ApiKeys {
         let now = now_millis();
         // A prefix already taken (1 in 62^8 per key) just means drawing again.
         loop {
-            let secret = new_secret();
+            let secret = secrets::generate(SECRET_PREFIX);
             let new = NewApiKey {
                 user_id: user.id,
                 name: &draft.name,
-                prefix: &secret[..PREFIX_CHARS],
-                secret_hash: &hash(&secret),
+                prefix: secrets::stored_prefix(SECRET_PREFIX, &secret).expect("a new secret is long enough"),
+                secret_hash: &secrets::hash(&secret),
                 created_at: now,
                 expires_at: draft.expires_at(now),
             };
@@ -114,10 +110,9 @@ impl ApiKeys {
     /// `api_key_expired`, `account_disabled`. One database round trip.
     pub async fn authenticate(&self, secret: &str) -> Result<(User, KeyCredential), AppError> {
         let invalid = || AppError::Unauthenticated(SessionProblem::InvalidApiKey);
-        let prefix = secret.get(..PREFIX_CHARS).ok_or_else(invalid)?;
+        let prefix = secrets::stored_prefix(SECRET_PREFIX, secret).ok_or_else(invalid)?;
         let holder = users::find_for_api_key(&self.db, prefix).await?.ok_or_else(invalid)?;
-        let matches: bool = hash(secret).as_bytes().ct_eq(holder.secret_hash.as_bytes()).into();
-        if !matches {
+        if !secrets::matches(secret, &holder.secret_hash) {
             return Err(invalid());
         }
         let now = now_millis();
@@ -143,30 +138,5 @@ impl ApiKeys {
             return Ok(());
         }
         Ok(api_keys::touch(&self.db, &used).await?)
-    }
-}
-
-fn new_secret() -> String {
-    let random: String = rand::rng().sample_iter(Alphanumeric).take(RANDOM_CHARS).map(char::from).collect();
-    format!("{SECRET_PREFIX}{random}")
-}
-
-fn hash(secret: &str) -> String {
-    format!("{:x}", Sha256::digest(secret.as_bytes()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_long_random_and_recognisable() {
-        let (a, b) = (new_secret(), new_secret());
-        assert_ne!(a, b);
-        assert_eq!(a.len(), SECRET_PREFIX.len() + RANDOM_CHARS);
-        assert!(is_api_key(&a) && a[SECRET_PREFIX.len()..].chars().all(|c| c.is_ascii_alphanumeric()));
-        assert!(!is_api_key("eyJhbGciOiJIUzI1NiJ9.e30.x"));
-        assert_eq!(hash(&a).len(), 64);
-        assert_ne!(hash(&a), hash(&b));
     }
 }

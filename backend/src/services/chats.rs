@@ -17,8 +17,8 @@ use super::{
 use crate::{
     clock::now_millis,
     domain::{
-        Alternative, Character, CharacterId, Chat, ChatId, LorebookId, Message, MessageId, MessagePage, MessageText,
-        Page, PersonaId, RuleViolation, TokenUsage, TranscriptFormat, TranscriptMessage, User,
+        Alternative, Character, CharacterId, Chat, ChatId, DayRange, LorebookId, Message, MessageId, MessagePage,
+        MessageText, Page, PersonaId, RuleViolation, TokenUsage, TranscriptFormat, TranscriptMessage, User,
     },
     error::AppError,
     storage::{
@@ -101,8 +101,9 @@ impl Chats {
         vec![TranscriptMessage { role: Role::Assistant, created_at: now, edited_at: None, alternatives, selected: 0 }]
     }
 
-    pub async fn list(&self, user: &User, page: Page) -> Result<(Vec<Chat>, i64), AppError> {
-        Ok(chats::list_owned(&self.db, user.id, page.limit, page.offset).await?)
+    /// The user's chats (active within `window`, if given), latest activity first.
+    pub async fn list(&self, user: &User, window: Option<&DayRange>, page: Page) -> Result<(Vec<Chat>, i64), AppError> {
+        Ok(chats::list_owned(&self.db, user.id, window, page.limit, page.offset).await?)
     }
 
     /// The user's own chat; anyone else's is `NotFound`.
@@ -294,6 +295,11 @@ impl Chats {
     /// The limits a message must fit (see `Turns::limits_for`).
     pub fn limits_for(&self, user: &User) -> troupe_types::MessageLimits {
         self.turns.limits().limits_for(user)
+    }
+
+    /// The longest message anyone may send, in characters.
+    pub fn max_message_chars(&self) -> usize {
+        self.turns.limits().max_message_chars()
     }
 
     /// Sends a message in the user's own chat (see `Turns::send`).

@@ -1,6 +1,6 @@
 //! The admins' history browser: chats across users, and any chat's messages.
 
-use troupe_types::AdminChat;
+use troupe_types::{AdminChat, ConversationExport, ExportedConversation, ExportedMessage};
 
 use crate::{
     clock::rfc3339,
@@ -8,10 +8,20 @@ use crate::{
     error::AppError,
     storage::{
         Db,
-        conversations::{self, ConversationRow},
+        conversations::{self, ConversationRow, ExportRow},
         messages,
     },
 };
+
+/// The most chats one export holds (narrow the filters for others).
+pub const MAX_EXPORTED_CHATS: i64 = 1000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
 
 #[derive(Clone)]
 pub struct Conversations {
@@ -27,6 +37,19 @@ impl Conversations {
     pub async fn list(&self, filter: &ConversationFilter, page: Page) -> Result<(Vec<AdminChat>, i64), AppError> {
         let (rows, total) = conversations::list(&self.db, filter, page.limit, page.offset).await?;
         Ok((rows.into_iter().map(admin_chat).collect(), total))
+    }
+
+    /// The messages of the latest `MAX_EXPORTED_CHATS` chats matching `filter`, as CSV (one
+    /// row per message) or JSON (conversations with their messages).
+    pub async fn export(&self, filter: &ConversationFilter, format: ExportFormat) -> Result<String, AppError> {
+        let rows = conversations::export(&self.db, filter, MAX_EXPORTED_CHATS).await?;
+        match format {
+            ExportFormat::Csv => export_csv(&rows),
+            ExportFormat::Json => {
+                let export = ConversationExport { items: group_by_chat(rows) };
+                serde_json::to_string(&export).map_err(|e| AppError::Internal(e.into()))
+            }
+        }
     }
 
     /// Any chat's messages, whoever it belongs to.
@@ -49,6 +72,8 @@ fn admin_chat(r: ConversationRow) -> AdminChat {
         id: r.id.get(),
         user_id: r.user_id.get(),
         username: r.username,
+        system_id: r.system_id,
+        external_user_id: r.external_id,
         character_id: r.character_id.get(),
         character_name: r.character_name,
         title: r.title,
@@ -58,4 +83,84 @@ fn admin_chat(r: ConversationRow) -> AdminChat {
         message_count: r.message_count,
         total_tokens: r.total_tokens,
     }
+}
+
+const CSV_HEADER: [&str; 15] = [
+    "chat_id",
+    "chat_title",
+    "user_id",
+    "username",
+    "system_id",
+    "external_user_id",
+    "character",
+    "model",
+    "message_id",
+    "role",
+    "status",
+    "content",
+    "prompt_tokens",
+    "completion_tokens",
+    "created_at",
+];
+
+fn export_csv(rows: &[ExportRow]) -> Result<String, AppError> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let write = |out: &mut csv::Writer<Vec<u8>>| -> csv::Result<()> {
+        out.write_record(CSV_HEADER)?;
+        for r in rows {
+            out.write_record([
+                r.chat_id.to_string(),
+                r.chat_title.clone(),
+                r.user_id.to_string(),
+                r.username.clone(),
+                r.system_id.clone().unwrap_or_default(),
+                r.external_id.clone().unwrap_or_default(),
+                r.character_name.clone(),
+                r.model.clone(),
+                r.message_id.to_string(),
+                r.role.clone(),
+                r.status.clone(),
+                r.content.clone(),
+                r.prompt_tokens.to_string(),
+                r.completion_tokens.to_string(),
+                rfc3339(r.created_at),
+            ])?;
+        }
+        out.flush()?;
+        Ok(())
+    };
+    write(&mut out).map_err(|e| AppError::Internal(e.into()))?;
+    let bytes = out.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
+    String::from_utf8(bytes).map_err(|e| AppError::Internal(e.into()))
+}
+
+/// Rows (grouped by chat already, in order) as conversations.
+fn group_by_chat(rows: Vec<ExportRow>) -> Vec<ExportedConversation> {
+    let mut conversations: Vec<ExportedConversation> = Vec::new();
+    for r in rows {
+        let message = ExportedMessage {
+            id: r.message_id,
+            role: r.role,
+            content: r.content,
+            status: r.status,
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            created_at: rfc3339(r.created_at),
+        };
+        match conversations.last_mut() {
+            Some(last) if last.chat_id == r.chat_id.get() => last.messages.push(message),
+            _ => conversations.push(ExportedConversation {
+                chat_id: r.chat_id.get(),
+                title: r.chat_title,
+                user_id: r.user_id.get(),
+                username: r.username,
+                system_id: r.system_id,
+                external_user_id: r.external_id,
+                character_name: r.character_name,
+                model: r.model,
+                messages: vec![message],
+            }),
+        }
+    }
+    conversations
 }

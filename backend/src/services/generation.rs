@@ -88,7 +88,7 @@ impl GenerationLimits {
     }
 
     fn quota_of(&self, user: &User) -> Option<i64> {
-        user.daily_token_quota.or(self.settings.default_daily_token_quota)
+        user.daily_token_quota.or(user.system_quota).or(self.settings.default_daily_token_quota)
     }
 
     /// The longest message a user may send, in characters.

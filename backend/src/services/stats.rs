@@ -4,7 +4,9 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use troupe_types::{LiveStats, ModelUsage, Overview, OverviewDay, OverviewTotals, SourceUsage, TopCharacter, TopUser};
+use troupe_types::{
+    LiveStats, ModelUsage, Overview, OverviewDay, OverviewTotals, SourceUsage, SystemUsage, TopCharacter, TopUser,
+};
 
 use super::{ModelCatalog, generation::GenerationLimits, presence::Presence};
 use crate::{
@@ -38,12 +40,18 @@ impl Stats {
     pub async fn overview(&self, range: DayRange) -> Result<Overview, AppError> {
         let (from, to) = (range.from_key(), range.to_key());
         let db = &self.db;
-        let (days, mut active, signups, top_characters, (models, sources)) = tokio::try_join!(
+        let (days, mut active, signups, top_characters, (models, sources, systems)) = tokio::try_join!(
             stats::days(db, &from, &to),
             stats::users_in_range(db, &from, &to),
             stats::signups(db, range.start_millis(), range.end_millis()),
             stats::top_characters(db, &from, &to, TOP),
-            async { tokio::try_join!(stats::by_model(db, &from, &to), stats::by_source(db, &from, &to)) },
+            async {
+                tokio::try_join!(
+                    stats::by_model(db, &from, &to),
+                    stats::by_source(db, &from, &to),
+                    stats::by_system(db, &from, &to)
+                )
+            },
         )?;
         let active_users = active.len() as i64;
         active.sort_by_key(|u| (std::cmp::Reverse(tokens(u)), u.id));
@@ -98,6 +106,17 @@ impl Stats {
                     messages: g.messages,
                     prompt_tokens: g.prompt_tokens,
                     completion_tokens: g.completion_tokens,
+                })
+                .collect(),
+            by_system: systems
+                .into_iter()
+                .map(|s| SystemUsage {
+                    total_tokens: s.prompt_tokens + s.completion_tokens,
+                    system_id: s.system_id,
+                    users: s.users,
+                    messages: s.messages,
+                    prompt_tokens: s.prompt_tokens,
+                    completion_tokens: s.completion_tokens,
                 })
                 .collect(),
         })

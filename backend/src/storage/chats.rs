@@ -6,7 +6,7 @@ use sqlx::{Any, Executor, FromRow, Transaction};
 use super::{Db, StorageError, messages};
 use crate::{
     clock::now_millis,
-    domain::{CharacterId, Chat, ChatId, LorebookId, PersonaId, TranscriptMessage, UserId},
+    domain::{CharacterId, Chat, ChatId, DayRange, LorebookId, PersonaId, TranscriptMessage, UserId},
 };
 
 const CHAT_COLUMNS: &str = "c.id, c.user_id, c.character_id, ch.name AS character_name, c.title, c.model, \
@@ -115,16 +115,30 @@ pub async fn find_owned(db: &Db, id: ChatId, user_id: UserId) -> Result<Option<C
     }
 }
 
-/// The user's chats, latest activity first.
+/// The user's chats (those active within `window`, if given), latest activity first.
 #[tracing::instrument(skip_all, fields(user.id = %user_id), err(level = "warn"))]
-pub async fn list_owned(db: &Db, user_id: UserId, limit: i64, offset: i64) -> Result<(Vec<Chat>, i64), StorageError> {
+pub async fn list_owned(
+    db: &Db,
+    user_id: UserId,
+    window: Option<&DayRange>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Chat>, i64), StorageError> {
+    let (from, to) = window.map_or((i64::MIN, i64::MAX), |days| (days.start_millis(), days.end_millis()));
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.user_id = $1 \
-         ORDER BY c.last_message_at DESC, c.id DESC LIMIT $2 OFFSET $3"
+        "SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.user_id = $1 AND c.last_message_at >= $2 AND c.created_at < $3 \
+         ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4 OFFSET $5"
     ));
-    let rows: Vec<ChatRow> = sqlx::query_as(sql).bind(user_id).bind(limit).bind(offset).fetch_all(db.pool()).await?;
-    let total: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM chats WHERE user_id = $1").bind(user_id).fetch_one(db.pool()).await?;
+    let rows: Vec<ChatRow> =
+        sqlx::query_as(sql).bind(user_id).bind(from).bind(to).bind(limit).bind(offset).fetch_all(db.pool()).await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM chats WHERE user_id = $1 AND last_message_at >= $2 AND created_at < $3",
+    )
+    .bind(user_id)
+    .bind(from)
+    .bind(to)
+    .fetch_one(db.pool())
+    .await?;
     // Every lorebook the user's chats use, in one query (at most 20 a chat).
     let attached: Vec<(ChatId, LorebookId)> = sqlx::query_as(
         "SELECT l.chat_id, l.lorebook_id FROM chat_lorebooks l JOIN chats c ON c.id = l.chat_id \
@@ -141,6 +155,14 @@ pub async fn list_owned(db: &Db, user_id: UserId, limit: i64, offset: i64) -> Re
         })
         .collect();
     Ok((chats, total))
+}
+
+/// The system of the chat's owner: `None` for no such chat, `Some(None)` for an account's own.
+pub async fn owner_system(db: &Db, id: ChatId) -> Result<Option<Option<String>>, StorageError> {
+    Ok(sqlx::query_scalar("SELECT u.system_id FROM chats c JOIN users u ON u.id = c.user_id WHERE c.id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?)
 }
 
 #[tracing::instrument(skip_all, fields(chat.id = %id), err(level = "warn"))]

@@ -18,6 +18,7 @@ pub mod prompts;
 pub mod revocations;
 pub mod seed;
 pub mod stats;
+pub mod systems;
 pub mod text;
 pub mod users;
 

@@ -142,6 +142,32 @@ pub async fn by_source(db: &Db, from: &str, to: &str) -> Result<Vec<GroupFigures
     .await?)
 }
 
+/// A system's figures in a range: its users with usage there, and their usage.
+#[derive(Clone, Debug, FromRow)]
+pub struct SystemFigures {
+    pub system_id: String,
+    pub users: i64,
+    pub messages: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+}
+
+/// Usage of each system's users in the range, from the per-user days (most tokens first).
+pub async fn by_system(db: &Db, from: &str, to: &str) -> Result<Vec<SystemFigures>, StorageError> {
+    Ok(sqlx::query_as(
+        "SELECT u.system_id, COUNT(DISTINCT u.id) AS users, CAST(SUM(d.messages) AS BIGINT) AS messages, \
+         CAST(SUM(d.prompt_tokens) AS BIGINT) AS prompt_tokens, \
+         CAST(SUM(d.completion_tokens) AS BIGINT) AS completion_tokens \
+         FROM usage_user_days d JOIN users u ON u.id = d.user_id \
+         WHERE d.day >= $1 AND d.day <= $2 AND u.system_id IS NOT NULL \
+         GROUP BY u.system_id ORDER BY SUM(d.prompt_tokens + d.completion_tokens) DESC, u.system_id",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?)
+}
+
 /// One CSV row: a user's figures on a day.
 #[derive(Clone, Debug, FromRow)]
 pub struct UserDayRow {

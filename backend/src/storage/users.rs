@@ -5,10 +5,12 @@ use sqlx::FromRow;
 use super::{Db, Engine, Lock, StorageError, flag, like_pattern};
 use crate::{
     clock::now_millis,
-    domain::{ApiKeyId, User, UserId, UserOrder},
+    domain::{ApiKeyId, ExternalUserId, SystemId, User, UserId, UserOrder},
 };
 
-const USER_COLUMNS: &str = "id, username, email, is_admin, disabled, daily_token_quota, created_at";
+/// A user's columns; an external user's system quota comes along (it is their default quota).
+const USER_COLUMNS: &str = "id, username, email, is_admin, disabled, daily_token_quota, created_at, system_id, \
+     (SELECT s.daily_token_quota_per_user FROM systems s WHERE s.id = users.system_id) AS system_quota";
 
 #[derive(FromRow)]
 struct UserRow {
@@ -19,6 +21,8 @@ struct UserRow {
     disabled: i16,
     daily_token_quota: Option<i64>,
     created_at: i64,
+    system_id: Option<String>,
+    system_quota: Option<i64>,
 }
 
 impl From<UserRow> for User {
@@ -31,6 +35,8 @@ impl From<UserRow> for User {
             disabled: flag(r.disabled),
             daily_token_quota: r.daily_token_quota,
             created_at: r.created_at,
+            system_id: r.system_id.map(SystemId::trusted),
+            system_quota: r.system_quota,
         }
     }
 }
@@ -139,7 +145,7 @@ pub async fn find_credentials(db: &Db, username: &str) -> Result<Option<Credenti
         password_hash: String,
     }
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1) AND builtin = 0"
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1) AND builtin = 0 AND system_id IS NULL"
     ));
     let row: Option<Row> = sqlx::query_as(sql).bind(username).fetch_optional(db.pool()).await?;
     Ok(row.map(|r| Credentials { user: r.user.into(), password_hash: r.password_hash }))
@@ -215,7 +221,7 @@ pub async fn admin_exists(db: &Db) -> Result<bool, StorageError> {
 #[tracing::instrument(skip_all, err(level = "debug"))]
 pub async fn promote_to_admin(db: &Db, username: &str) -> Result<User, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "UPDATE users SET is_admin = 1 WHERE lower(username) = lower($1) AND builtin = 0 RETURNING {USER_COLUMNS}"
+        "UPDATE users SET is_admin = 1 WHERE lower(username) = lower($1) AND builtin = 0 AND system_id IS NULL RETURNING {USER_COLUMNS}"
     ));
     let row: Option<UserRow> = sqlx::query_as(sql).bind(username).fetch_optional(db.writer()).await?;
     row.map(User::from).ok_or(StorageError::NotFound)
@@ -336,4 +342,45 @@ pub async fn change(db: &Db, id: UserId, change: &UserChange) -> Result<(), Stor
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// A system's user, created on first use: no password (the hash is empty and signing in skips
+/// these rows), named `system:user_id`.
+#[tracing::instrument(skip_all, err(level = "warn"))]
+pub async fn find_or_create_external(
+    db: &Db,
+    system: &SystemId,
+    external: &ExternalUserId,
+) -> Result<User, StorageError> {
+    if let Some(user) = find_external(db, system, external).await? {
+        return Ok(user);
+    }
+    sqlx::query(
+        "INSERT INTO users (username, password_hash, created_at, system_id, external_id) VALUES ($1, '', $2, $3, $4) \
+         ON CONFLICT (system_id, external_id) WHERE system_id IS NOT NULL DO NOTHING",
+    )
+    .bind(format!("{system}:{}", external.as_str()))
+    .bind(now_millis())
+    .bind(system.as_str())
+    .bind(external.as_str())
+    .execute(db.writer())
+    .await?;
+    // Read from the writer: a reader replica of the pool may not see the row yet on PostgreSQL.
+    let sql =
+        sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE system_id = $1 AND external_id = $2"));
+    let row: UserRow = sqlx::query_as(sql).bind(system.as_str()).bind(external.as_str()).fetch_one(db.writer()).await?;
+    Ok(row.into())
+}
+
+/// A system's user, if they were ever seen.
+pub async fn find_external(
+    db: &Db,
+    system: &SystemId,
+    external: &ExternalUserId,
+) -> Result<Option<User>, StorageError> {
+    let sql =
+        sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE system_id = $1 AND external_id = $2"));
+    let row: Option<UserRow> =
+        sqlx::query_as(sql).bind(system.as_str()).bind(external.as_str()).fetch_optional(db.pool()).await?;
+    Ok(row.map(User::from))
 }

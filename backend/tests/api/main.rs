@@ -12,6 +12,7 @@ mod cli;
 mod conversation_tools;
 mod faults;
 mod first_run;
+mod gateway;
 mod hardening;
 mod keys;
 mod lore;

@@ -1,16 +1,18 @@
-//! `/api/admin/conversations` and `/api/admin/chats/{id}/messages`: the history browser.
+//! `/api/admin/conversations` and `/api/admin/chats/{id}/messages`: the history browser, and
+//! its export.
 
 use poem::web::Data;
 use poem_openapi::{
     ApiResponse, OpenApi,
     param::{Path, Query},
-    payload::Json,
+    payload::{Json, PlainText},
 };
 use troupe_types::{AdminChatList, MessageList};
 
 use crate::{
     api::{ApiTags, credentials::AdminOnly, error::ApiError},
     domain::{CharacterId, ChatId, ConversationFilter, MessageId, Page, UserId},
+    services::conversations::ExportFormat,
     state::AppState,
 };
 
@@ -31,12 +33,50 @@ enum MessagesResponse {
     Messages(Json<MessageList>),
 }
 
+#[derive(ApiResponse)]
+enum ExportResponse {
+    /// (`format=csv`) One row per message: `chat_id, chat_title, user_id, username, system_id,
+    /// external_user_id, character, model, message_id, role, status, content, prompt_tokens,
+    /// completion_tokens, created_at`, RFC 4180 quoting.
+    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
+    Csv(PlainText<String>, #[oai(header = "Content-Disposition")] String),
+    /// (`format=json`) A `ConversationExport`: conversations with their messages.
+    #[oai(status = 200, content_type = "application/json; charset=utf-8")]
+    Json(PlainText<String>, #[oai(header = "Content-Disposition")] String),
+}
+
+/// The browser's filters, as the list and the export both take them.
+struct Filters {
+    user_id: Option<UserId>,
+    character_id: Option<CharacterId>,
+    from: Option<String>,
+    to: Option<String>,
+    q: Option<String>,
+    system_id: Option<String>,
+    external_user_id: Option<String>,
+}
+
+impl Filters {
+    fn parse(self) -> Result<ConversationFilter, ApiError> {
+        let filter = ConversationFilter::parse(
+            self.user_id,
+            self.character_id,
+            self.from.as_deref(),
+            self.to.as_deref(),
+            self.q,
+        )?;
+        Ok(filter.of_system(self.system_id.as_deref(), self.external_user_id)?)
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Admin")]
 impl ConversationsApi {
     /// Browse conversations across users
     ///
-    /// Filters: `user_id`, `character_id`, activity between the days `from` and `to`, and `q`
-    /// (title, character name or message text).
+    /// Filters: `user_id`, `character_id`, activity between the days `from` and `to`,
+    /// `system_id` (chats of that system's external users) and `external_user_id` (one of them;
+    /// needs `system_id`), and `q`: a substring of the title, the character's name or any
+    /// message, ignoring case (served by a full-text index for 3 or more characters).
     #[oai(path = "/api/admin/conversations", method = "get", operation_id = "admin_conversations")]
     #[allow(clippy::too_many_arguments)]
     async fn list(
@@ -48,12 +88,67 @@ impl ConversationsApi {
         from: Query<Option<String>>,
         to: Query<Option<String>>,
         q: Query<Option<String>>,
+        system_id: Query<Option<String>>,
+        external_user_id: Query<Option<String>>,
         limit: Query<Option<i64>>,
         page: Query<Option<i64>>,
     ) -> Result<ChatsResponse, ApiError> {
-        let filter = ConversationFilter::parse(user_id.0, character_id.0, from.0.as_deref(), to.0.as_deref(), q.0)?;
+        let filter = Filters {
+            user_id: user_id.0,
+            character_id: character_id.0,
+            from: from.0,
+            to: to.0,
+            q: q.0,
+            system_id: system_id.0,
+            external_user_id: external_user_id.0,
+        }
+        .parse()?;
         let (items, total) = state.conversations.list(&filter, Page::parse(limit.0, page.0)?).await?;
         Ok(ChatsResponse::Chats(Json(AdminChatList { items, total })))
+    }
+
+    /// Export conversations
+    ///
+    /// The messages of the latest 1,000 chats matching the browser's filters (the same query
+    /// parameters), as CSV (`format=csv`, the default) or JSON (`format=json`), for download.
+    #[oai(path = "/api/admin/conversations/export", method = "get", operation_id = "admin_export_conversations")]
+    #[allow(clippy::too_many_arguments)]
+    async fn export(
+        &self,
+        _admin: AdminOnly,
+        state: Data<&AppState>,
+        format: Query<Option<ExportFormat>>,
+        user_id: Query<Option<UserId>>,
+        character_id: Query<Option<CharacterId>>,
+        from: Query<Option<String>>,
+        to: Query<Option<String>>,
+        q: Query<Option<String>>,
+        system_id: Query<Option<String>>,
+        external_user_id: Query<Option<String>>,
+    ) -> Result<ExportResponse, ApiError> {
+        let filter = Filters {
+            user_id: user_id.0,
+            character_id: character_id.0,
+            from: from.0,
+            to: to.0,
+            q: q.0,
+            system_id: system_id.0,
+            external_user_id: external_user_id.0,
+        }
+        .parse()?;
+        let format = format.0.unwrap_or(ExportFormat::Csv);
+        let body = state.conversations.export(&filter, format).await?;
+        let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+        Ok(match format {
+            ExportFormat::Csv => ExportResponse::Csv(
+                PlainText(body),
+                format!("attachment; filename=\"troupe-conversations-{stamp}.csv\""),
+            ),
+            ExportFormat::Json => ExportResponse::Json(
+                PlainText(body),
+                format!("attachment; filename=\"troupe-conversations-{stamp}.json\""),
+            ),
+        })
     }
 
     /// Any chat's messages

@@ -5,13 +5,20 @@ pub mod announcements;
 pub mod conversations;
 pub mod live;
 pub mod stats;
+pub mod systems;
 pub mod users;
 
 use poem::{IntoResponse, Response};
 
 /// Every admin API, one per subject.
-pub type AdminApis =
-    (users::UsersApi, conversations::ConversationsApi, stats::StatsApi, announcements::AnnouncementsApi, live::LiveApi);
+pub type AdminApis = (
+    users::UsersApi,
+    conversations::ConversationsApi,
+    stats::StatsApi,
+    announcements::AnnouncementsApi,
+    live::LiveApi,
+    systems::SystemsApi,
+);
 use poem_openapi::{
     ApiResponse,
     registry::{MetaResponse, MetaResponses, Registry},

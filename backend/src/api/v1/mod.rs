@@ -186,7 +186,7 @@ impl V1Api {
         let request = completion_request(&body)?;
         let key = match auth.0.credential {
             Credential::ApiKey(key) => Some(key.id),
-            Credential::Token(_) => None,
+            Credential::Token(_) | Credential::Chat(_) => None,
         };
         let mut events = state.completions.start(&auth.0.user, key, request).await.map_err(|e| match e {
             AppError::NotFound => V1Error::model_not_found(&body.model),
