@@ -73,6 +73,11 @@ async fn main() {
         ("/api/admin/users?sort=tokens&limit=50".to_owned(), SAMPLES, "user list by tokens, page 1"),
         ("/api/admin/users?sort=tokens&limit=50&page=100".to_owned(), SAMPLES, "user list by tokens, page 100"),
         (format!("/api/admin/stats/export.csv?from={from}&to={to}"), CSV_SAMPLES, "CSV export, 90 days"),
+        // Text search through the full-text index: a word no message has, a word in one
+        // seeded line of six (a sixth of all messages), and a Korean phrase.
+        ("/api/admin/conversations?q=hello".to_owned(), SAMPLES, "conversation search `hello` (no match)"),
+        ("/api/admin/conversations?q=lighthouse".to_owned(), SAMPLES, "conversation search `lighthouse` (1 in 6)"),
+        ("/api/admin/conversations?q=기분이".to_owned(), SAMPLES, "conversation search `기분이` (1 in 6)"),
     ];
     for (path, samples, label) in cases {
         let mut times = Vec::new();

@@ -33,6 +33,18 @@ pub fn local_time(rfc3339: &str, locale: &str) -> String {
     date.to_locale_string(locale, &js_sys::Object::new()).into()
 }
 
+/// An RFC 3339 time as a short date and the minute (`Mar 12, 2026, 2:05 PM`), for lists.
+pub fn local_time_short(rfc3339: &str, locale: &str) -> String {
+    let date = js_sys::Date::new(&rfc3339.into());
+    if date.get_time().is_nan() {
+        return rfc3339.to_owned();
+    }
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
+    let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
+    date.to_locale_string(locale, &options).into()
+}
+
 /// Today and the day `days_back` days before it, as UTC `YYYY-MM-DD` (the API's days are UTC).
 pub fn utc_day(days_back: u32) -> String {
     let ms = js_sys::Date::now() - f64::from(days_back) * 86_400_000.0;

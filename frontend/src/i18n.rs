@@ -109,17 +109,17 @@ const STORAGE_KEY: &str = "troupe-lang";
 
 /// The remembered choice, else the browser's first language we speak, else English.
 pub fn initial_lang() -> Lang {
-    let window = web_sys::window();
-    let stored = window
-        .as_ref()
+    let stored = web_sys::window()
         .and_then(|w| w.local_storage().ok().flatten())
         .and_then(|s| s.get_item(STORAGE_KEY).ok().flatten())
         .and_then(|code| Lang::from_tag(&code));
-    let from_browser = || {
-        let languages = window.as_ref()?.navigator().languages();
-        languages.iter().filter_map(|tag| tag.as_string()).find_map(|tag| Lang::from_tag(&tag))
-    };
-    stored.or_else(from_browser).unwrap_or(Lang::En)
+    stored.or_else(browser_lang).unwrap_or(Lang::En)
+}
+
+/// The browser's first language we speak.
+pub fn browser_lang() -> Option<Lang> {
+    let languages = web_sys::window()?.navigator().languages();
+    languages.iter().filter_map(|tag| tag.as_string()).find_map(|tag| Lang::from_tag(&tag))
 }
 
 /// Keeps the user's own choice for the next visit (until then the browser's language rules).
@@ -166,11 +166,10 @@ mod tests {
     /// Every string literal in the code shaped like a key (`area.name`): what the code hands
     /// to `t`/`tf`, directly or through a helper.
     fn keys_in_code() -> BTreeSet<String> {
+        // `area.name` or `area.part.name`: words of a–z and _ joined by dots.
         let is_key = |s: &str| {
-            s.split_once('.').is_some_and(|(area, name)| {
-                let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_');
-                word(area) && word(name)
-            })
+            let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+            s.split('.').count() >= 2 && s.split('.').all(word)
         };
         let mut found = BTreeSet::new();
         let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];

@@ -1,4 +1,4 @@
-//! What both apps stand on: who is signed in and which language, provided to every page, and
+//! What every app stands on: who is signed in and which language, provided to every page, and
 //! the gate of the pages for signed-in users.
 
 use std::rc::Rc;
@@ -27,7 +27,7 @@ struct AppProps<R: Routable + 'static> {
 #[component]
 fn App<R: Routable + 'static>(props: &AppProps<R>) -> Html {
     html! {
-        <Shell>
+        <Shell lang={None}>
             <BrowserRouter>
                 <Switch<R> render={props.switch.clone()} />
             </BrowserRouter>
@@ -37,6 +37,10 @@ fn App<R: Routable + 'static>(props: &AppProps<R>) -> Html {
 
 #[derive(Properties, PartialEq)]
 pub struct ShellProps {
+    /// The language the page was opened in (the embed app's `?lang=`), in place of the
+    /// remembered one; a change of language is then not remembered either. `None`: the
+    /// remembered one, else the browser's.
+    pub lang: Option<Lang>,
     pub children: Html,
 }
 
@@ -45,7 +49,8 @@ pub struct ShellProps {
 #[component]
 pub fn Shell(props: &ShellProps) -> Html {
     let session = use_state(|| Session::Loading);
-    let lang = use_state(i18n::initial_lang);
+    let given = props.lang;
+    let lang = use_state(|| given.unwrap_or_else(i18n::initial_lang));
     // The chosen language's words; English is at hand at once, the others once fetched.
     let words = use_state(|| (*lang == Lang::En).then(I18n::english));
 
@@ -86,7 +91,9 @@ pub fn Shell(props: &ShellProps) -> Html {
         return html! { <div class="page-loading" aria-busy="true"></div> };
     };
     let choose = Callback::from(move |chosen| {
-        i18n::remember(chosen);
+        if given.is_none() {
+            i18n::remember(chosen);
+        }
         lang.set(chosen);
     });
     let lang_context = LangContext { i18n: current, set: choose };

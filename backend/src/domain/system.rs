@@ -78,7 +78,7 @@ impl System {
     /// Whether a page at `origin` may frame the chat or mint tokens from a browser.
     pub fn allows_origin(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        self.allowed_origins.iter().any(|allowed| *allowed == origin)
+        self.allowed_origins.contains(&origin)
     }
 }
 

@@ -64,10 +64,13 @@ impl Endpoint for EmbedPage {
         if let Some(id) = character {
             meta.push_str(&format!(r#"<meta name="troupe-character" content="{id}">"#));
         }
-        let page = page.replacen("<head>", &format!("<head>{meta}"), 1);
+        // The page's boot script carries a nonce placeholder (nginx fills it for the other
+        // pages): this answer's own, which its policy names.
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let page = page.replacen("<head>", &format!("<head>{meta}"), 1).replace(NONCE_PLACEHOLDER, &nonce);
         let mut resp = Html(page).into_response();
         let headers = resp.headers_mut();
-        headers.insert(header::CONTENT_SECURITY_POLICY, frame_ancestors(&system));
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy(&system, &nonce));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -75,12 +78,19 @@ impl Endpoint for EmbedPage {
     }
 }
 
-/// Who may frame the system's chat: its allowed origins, or nobody.
-fn frame_ancestors(system: &System) -> HeaderValue {
-    let sources =
+const NONCE_PLACEHOLDER: &str = "TROUPE_CSP_NONCE";
+
+/// The app's policy (as nginx.conf sets it for the other pages), framable by the system's
+/// allowed origins only (nobody when it has none).
+fn policy(system: &System, nonce: &str) -> HeaderValue {
+    let ancestors =
         if system.allowed_origins.is_empty() { "'none'".to_owned() } else { system.allowed_origins.join(" ") };
-    HeaderValue::from_str(&format!("frame-ancestors {sources}"))
-        .unwrap_or(HeaderValue::from_static("frame-ancestors 'none'"))
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'nonce-{nonce}'; style-src 'self'; \
+         style-src-attr 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; object-src 'none'; \
+         base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}"
+    );
+    HeaderValue::from_str(&policy).unwrap_or(HeaderValue::from_static("frame-ancestors 'none'"))
 }
 
 /// The page for a token that does not open the chat: one sentence, no script, framable by

@@ -6,7 +6,7 @@ use troupe_types::{ApiKey, CreateApiKey, CreatedApiKey};
 use yew::prelude::*;
 
 use troupe_web::{
-    components::field::Field,
+    components::{field::Field, secret::SecretField},
     format::local_time,
     hooks::{use_load, use_refresh},
     i18n::use_i18n,
@@ -132,34 +132,14 @@ struct NewSecretProps {
     secret: String,
 }
 
-/// A new key's secret, shown this once, with a button to copy it (where the browser offers the
-/// clipboard: https and localhost).
+/// A new key's secret, shown this once, to copy.
 #[component]
 fn NewSecret(props: &NewSecretProps) -> Html {
     let i18n = use_i18n();
-    let copied = use_state(|| false);
-    let copy = {
-        let (secret, copied) = (props.secret.clone(), copied.clone());
-        Callback::from(move |_: MouseEvent| {
-            if let Some(window) = web_sys::window() {
-                let _ = window.navigator().clipboard().write_text(&secret);
-                copied.set(true);
-            }
-        })
-    };
-    let secure = web_sys::window().is_some_and(|w| w.is_secure_context());
     html! {
         <div class="new-secret" role="status" data-testid="new-secret">
             <p><strong>{ i18n.t("keys.shown_once") }</strong></p>
-            <div class="secret-row">
-                <input class="secret" readonly=true value={props.secret.clone()} aria-label={i18n.t("keys.secret")}
-                    onfocus={Callback::from(|e: FocusEvent| e.target_unchecked_into::<web_sys::HtmlInputElement>().select())} />
-                if secure {
-                    <button class="button" onclick={copy}>
-                        { if *copied { i18n.t("keys.copied") } else { i18n.t("keys.copy") } }
-                    </button>
-                }
-            </div>
+            <SecretField label={i18n.t("keys.secret")} value={props.secret.clone()} />
         </div>
     }
 }

@@ -1,4 +1,4 @@
-//! The admin dashboard: live counters over the tabs Overview, Users and Conversations.
+//! The admin dashboard: live counters over the tabs Overview, Users, Conversations and Systems.
 
 use futures::StreamExt;
 use troupe_types::LiveStats;
@@ -7,12 +7,12 @@ use yew_router::prelude::*;
 
 use crate::{
     conversations::Conversations, format::thousands, i18n::use_i18n, overview::Overview, routes::Route,
-    services::events, users::Users,
+    services::events, systems::Systems, users::Users,
 };
 
 #[derive(Properties, PartialEq)]
 pub struct ConsoleProps {
-    /// `Overview`, `Users` or `Conversations`.
+    /// `Overview`, `Users`, `Conversations` or `Systems`.
     pub tab: Route,
 }
 
@@ -33,10 +33,12 @@ pub fn Console(props: &ConsoleProps) -> Html {
                 { tab_link(Route::Overview, "admin.overview") }
                 { tab_link(Route::Users, "admin.users") }
                 { tab_link(Route::Conversations, "admin.conversations") }
+                { tab_link(Route::Systems, "admin.systems.title") }
             </nav>
             { match props.tab {
                 Route::Users => html! { <Users /> },
                 Route::Conversations => html! { <Conversations /> },
+                Route::Systems => html! { <Systems /> },
                 _ => html! { <Overview /> },
             } }
         </section>

@@ -1,6 +1,6 @@
 //! The history browser: every chat on the server, filtered, and its messages.
 
-use troupe_types::{MessageList, Role};
+use troupe_types::{AdminChat, MessageList, Role};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -8,7 +8,8 @@ use crate::{
     components::pager::{Pager, page_count},
     format::{local_time, thousands},
     hooks::use_load,
-    i18n::use_i18n,
+    i18n::{I18n, use_i18n},
+    routes::Route,
     services::admin::{self, ConversationFilter, USER_PAGE},
 };
 
@@ -16,21 +17,28 @@ use crate::{
 pub fn Conversations() -> Html {
     let i18n = use_i18n();
     let location = use_location().expect("inside the router");
-    let from_users =
-        location.query::<std::collections::HashMap<String, i64>>().ok().and_then(|q| q.get("user_id").copied());
-    let filter = use_state(|| ConversationFilter { user_id: from_users, page: 1, ..Default::default() });
+    let navigator = use_navigator().expect("inside the router");
+    let filter =
+        use_state(|| ConversationFilter { page: 1, ..location.query::<ConversationFilter>().unwrap_or_default() });
+    // The filters stay in the address, so a filtered list can be linked to and reloaded.
+    use_effect_with((*filter).clone(), move |filter| {
+        let _ = navigator.replace_with_query(&Route::Conversations, filter);
+    });
     let list = use_load((*filter).clone(), |filter| async move { admin::conversations(&filter).await });
     let error = list.error().map(|e| i18n.error(e));
     let list = list.value();
     let open = use_state(|| None::<(i64, MessageList)>);
-    let set = |change: fn(&mut ConversationFilter, String)| {
+    let change = |change: fn(&mut ConversationFilter, String)| {
         let filter = filter.clone();
-        Callback::from(move |e: Event| {
+        Callback::from(move |value: String| {
             let mut next = (*filter).clone();
-            change(&mut next, e.target_unchecked_into::<web_sys::HtmlInputElement>().value());
+            change(&mut next, value);
             next.page = 1;
             filter.set(next);
         })
+    };
+    let set = |edit: fn(&mut ConversationFilter, String)| {
+        change(edit).reform(|e: Event| e.target_unchecked_into::<web_sys::HtmlInputElement>().value())
     };
     let show = |chat_id: i64| {
         let open = open.clone();
@@ -74,9 +82,14 @@ pub fn Conversations() -> Html {
                     <input id="conv-from" type="date" value={filter.from.clone()} onchange={set(|f, v| f.from = v)} /></div>
                 <div class="field inline"><label for="conv-to">{ i18n.t("admin.to") }</label>
                     <input id="conv-to" type="date" value={filter.to.clone()} onchange={set(|f, v| f.to = v)} /></div>
+                <SystemFilter value={filter.system_id.clone()} on_change={change(|f, v| f.system_id = v)} />
+                <input type="search" value={filter.external_user_id.clone()} onchange={set(|f, v| f.external_user_id = v)}
+                    placeholder={i18n.t("admin.conversations.external_user")} aria-label={i18n.t("admin.conversations.external_user")} />
                 if let Some(user_id) = filter.user_id {
                     <button class="tag active" onclick={clear_user} aria-label={i18n.t("admin.clear_user")}>{ i18n.tf("admin.user_filter", &[("id", user_id.to_string())]) }{ " ×" }</button>
                 }
+                <a class="button ghost" href={admin::conversations_export_url(&filter, "csv")} download="" data-testid="export-csv">{ i18n.t("admin.conversations.export_csv") }</a>
+                <a class="button ghost" href={admin::conversations_export_url(&filter, "json")} download="" data-testid="export-json">{ i18n.t("admin.conversations.export_json") }</a>
             </div>
             if let Some(error) = &error { <p class="form-error" role="alert">{ error.clone() }</p> }
             <div class="table-scroll">
@@ -93,7 +106,7 @@ pub fn Conversations() -> Html {
                     <tbody>
                         { for list.iter().flat_map(|l| l.items.iter()).map(|c| html! {
                             <tr key={c.id} class={classes!((open.as_ref().map(|(id, _)| *id) == Some(c.id)).then_some("selected"))}>
-                                <td>{ c.username.clone() }</td>
+                                <td>{ c.username.clone() }{ system_badge(&i18n, c) }</td>
                                 <td>{ c.character_name.clone() }</td>
                                 <td class="muted small">{ c.model.clone() }</td>
                                 <td class="muted small">{ local_time(&c.last_message_at, i18n.lang.code()) }</td>
@@ -130,5 +143,36 @@ pub fn Conversations() -> Html {
                 </section>
             }
         </div>
+    }
+}
+
+/// For an external user's chat: which system the user came through.
+fn system_badge(i18n: &I18n, chat: &AdminChat) -> Html {
+    let Some(system) = &chat.system_id else { return html! {} };
+    let title = i18n.tf("admin.conversations.from_system", &[("system", system.clone())]);
+    html! { <span class="badge" {title}>{ system.clone() }</span> }
+}
+
+#[derive(Properties, PartialEq)]
+struct SystemFilterProps {
+    /// A system's id; empty: all.
+    value: String,
+    on_change: Callback<String>,
+}
+
+/// Chats of one connected system's users, or of everyone.
+#[component]
+fn SystemFilter(props: &SystemFilterProps) -> Html {
+    let i18n = use_i18n();
+    let systems = use_load((), |_| admin::systems());
+    let systems = systems.value().map(|list| list.items.clone()).unwrap_or_default();
+    let onchange = props.on_change.reform(|e: Event| e.target_unchecked_into::<web_sys::HtmlSelectElement>().value());
+    html! {
+        <select {onchange} aria-label={i18n.t("admin.conversations.system")} data-testid="system-filter">
+            <option value="" selected={props.value.is_empty()}>{ i18n.t("admin.conversations.all_systems") }</option>
+            { for systems.iter().map(|s| html! {
+                <option value={s.id.clone()} selected={s.id == props.value}>{ format!("{} ({})", s.name, s.id) }</option>
+            }) }
+        </select>
     }
 }

@@ -1,13 +1,14 @@
-//! The admin console, at `/admin`: the dashboard and its live counters, users, conversations
-//! and the shared prompts. An app of its own, so only admins download its code, when they open
-//! it. `routes` holds its addresses, one module per screen beside; the rest comes from the
-//! library (`troupe_web`).
+//! The admin console, at `/admin`: the dashboard and its live counters, users, conversations,
+//! connected systems and the shared prompts. An app of its own, so only admins download its
+//! code, when they open it. `routes` holds its addresses, one module per screen beside; the rest
+//! comes from the library (`troupe_web`).
 
 mod console;
 mod conversations;
 mod overview;
 mod prompts;
 mod routes;
+mod systems;
 mod users;
 
 use troupe_web::{
@@ -56,7 +57,7 @@ fn Frame(props: &FrameProps) -> Html {
         let here = matches!(
             (&to, &route),
             (Route::Prompts, Some(Route::Prompts))
-                | (Route::Overview, Some(Route::Overview | Route::Users | Route::Conversations))
+                | (Route::Overview, Some(Route::Overview | Route::Users | Route::Conversations | Route::Systems))
         );
         html! {
             <Link<Route> {to} classes="nav-link">

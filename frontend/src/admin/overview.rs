@@ -109,6 +109,15 @@ fn overview_view(i18n: &crate::i18n::I18n, s: &Stats) -> Html {
                         <tr><td>{ i18n.t(&format!("admin.source_{}", u.source)) }</td><td class="num">{ thousands(u.messages) }</td><td class="num">{ thousands(u.total_tokens) }</td></tr>
                     }) }</tbody>
                 </table>
+                if !s.by_system.is_empty() {
+                    <table data-testid="by-system">
+                        <caption>{ i18n.t("admin.overview.by_system") }</caption>
+                        <thead><tr><th scope="col">{ i18n.t("admin.overview.system") }</th><th scope="col" class="num">{ i18n.t("admin.users_total") }</th><th scope="col" class="num">{ i18n.t("admin.messages") }</th><th scope="col" class="num">{ i18n.t("admin.tokens") }</th></tr></thead>
+                        <tbody>{ for s.by_system.iter().map(|u| html! {
+                            <tr><td>{ u.system_id.clone() }</td><td class="num">{ thousands(u.users) }</td><td class="num">{ thousands(u.messages) }</td><td class="num">{ thousands(u.total_tokens) }</td></tr>
+                        }) }</tbody>
+                    </table>
+                }
             </div>
         </>
     }

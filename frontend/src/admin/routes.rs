@@ -11,6 +11,8 @@ pub enum Route {
     Users,
     #[at("/admin/conversations")]
     Conversations,
+    #[at("/admin/systems")]
+    Systems,
     #[at("/admin/prompts")]
     Prompts,
     #[not_found]

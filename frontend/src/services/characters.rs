@@ -40,6 +40,11 @@ pub async fn remove(id: i64) -> ApiResult<()> {
     delete(&format!("/api/characters/{id}")).await
 }
 
+/// The first 100 characters the caller can see, for a picker.
+pub async fn choices() -> ApiResult<CharacterList> {
+    get("/api/characters?limit=100").await
+}
+
 pub async fn models() -> ApiResult<ModelList> {
     get("/api/models").await
 }

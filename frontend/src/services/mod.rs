@@ -1,5 +1,7 @@
 //! The one way the app talks to the API: typed calls over gloo-net with relative URLs, the
-//! session riding in the HttpOnly cookie the server sets (the app never sees a token).
+//! session riding in the HttpOnly cookie the server sets (the app never sees a token). The
+//! embed app, framed by another product where no cookie reaches it, has a chat token instead:
+//! [`use_bearer`] puts it on every request, from memory only.
 
 pub mod admin;
 pub mod auth;
@@ -41,6 +43,15 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 thread_local! {
     static ON_UNAUTHORIZED: RefCell<Option<Callback<()>>> = const { RefCell::new(None) };
+    /// `Bearer <token>`, the `Authorization` every request carries once set. Never written to
+    /// any storage: it lives as long as the page.
+    static BEARER: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// From now on every request carries `token` as `Authorization: Bearer <token>` (the server
+/// reads it before any cookie). For the embed app, whose page was opened with a chat token.
+pub fn use_bearer(token: String) {
+    BEARER.with(|slot| *slot.borrow_mut() = Some(format!("Bearer {token}")));
 }
 
 /// Who to tell when a session turns out to be gone, so the app can send the user to sign in.
@@ -56,7 +67,13 @@ fn session_expired() {
 
 /// Sends a request and turns any non-2xx answer into an [`ApiError`]. A 401 outside
 /// `/api/auth/` means the session ended, which the app hears about through [`on_unauthorized`].
+/// Every request of this layer passes here, so here it gets the bearer token, if there is one.
 pub(crate) async fn send(request: Request) -> ApiResult<Response> {
+    BEARER.with(|slot| {
+        if let Some(authorization) = &*slot.borrow() {
+            request.headers().set("Authorization", authorization);
+        }
+    });
     let url = request.url();
     let response = request.send().await.map_err(ApiError::network)?;
     if response.ok() {

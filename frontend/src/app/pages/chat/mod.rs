@@ -3,10 +3,10 @@
 //! opening over it).
 
 mod card;
-mod conversation;
 mod picker;
 
-use troupe_types::{Chat, rules::DEFAULT_MAX_MESSAGE_CHARS};
+use troupe_types::Chat;
+use troupe_web::conversation::{Conversation, use_max_chars};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -37,10 +37,7 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
             None => Ok(None),
         }
     });
-    // The server's message limit once it has said (asked once per visit); its default until then.
-    let limits = use_load((), |()| services::chats::limits());
-    let max_chars =
-        limits.value().and_then(|l| usize::try_from(l.max_message_chars).ok()).unwrap_or(DEFAULT_MAX_MESSAGE_CHARS);
+    let max_chars = use_max_chars();
     {
         let show_card = show_card.clone();
         use_effect_with(props.chat_id, move |_| show_card.set(false));
@@ -133,8 +130,8 @@ pub fn ChatPage(props: &ChatPageProps) -> Html {
             </aside>
             <section class="pane conversation-pane">
                 if let Some(id) = props.chat_id {
-                    <conversation::Conversation key={id} chat_id={id} chat={current_chat.clone()} {max_chars}
-                        {on_activity} on_back={back} on_card={toggle_card.clone()} {on_delete} {on_opened} />
+                    <Conversation key={id} chat_id={id} chat={current_chat.clone()} {max_chars}
+                        {on_activity} embedded={false} on_back={back} on_card={toggle_card.clone()} {on_delete} {on_opened} />
                 } else {
                     <div class="empty-state">
                         <h1>{ i18n.t("chat.welcome") }</h1>

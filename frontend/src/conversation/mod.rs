@@ -1,12 +1,13 @@
 //! One conversation: its messages (older ones load when scrolling up), the reply streaming in,
-//! and the composer. `thread` loads, `streaming` runs turns, `view` draws.
+//! and the composer. `thread` loads, `streaming` runs turns, `view` draws. The main app shows it
+//! on its chat page; the embed app (another product's page, on a chat token) on its own.
 
 mod chat_menu;
 mod streaming;
 mod thread;
 mod view;
 
-use troupe_types::Chat;
+use troupe_types::{Chat, rules::DEFAULT_MAX_MESSAGE_CHARS};
 use web_sys::HtmlElement;
 use yew::prelude::*;
 
@@ -16,7 +17,15 @@ use self::{
     thread::{load_older, use_thread},
     view::{Composer, MessageView, failed_turn, streaming_reply, trash_icon},
 };
-use crate::i18n::use_i18n;
+use crate::{hooks::use_load, i18n::use_i18n, services};
+
+/// Characters a message may hold: the server's limit once it has said (asked once per page),
+/// its default until then. For [`ConversationProps::max_chars`].
+#[hook]
+pub fn use_max_chars() -> usize {
+    let limits = use_load((), |()| services::chats::limits());
+    limits.value().and_then(|l| usize::try_from(l.max_message_chars).ok()).unwrap_or(DEFAULT_MAX_MESSAGE_CHARS)
+}
 
 #[derive(Properties, PartialEq)]
 pub struct ConversationProps {
@@ -26,6 +35,11 @@ pub struct ConversationProps {
     pub max_chars: usize,
     /// A turn ended: the chat list may have changed.
     pub on_activity: Callback<()>,
+    /// Inside another product's page (the embed app), on a chat token: no header, since that
+    /// page has its own, and so none of its tools: back to the list, the character's card (a
+    /// chat token cannot read characters), the chat's file menu (a download link carries no
+    /// token) and deleting the chat. `on_back`, `on_card` and `on_delete` are then never called.
+    pub embedded: bool,
     pub on_back: Callback<MouseEvent>,
     pub on_card: Callback<MouseEvent>,
     pub on_delete: Callback<()>,
@@ -86,8 +100,11 @@ pub fn Conversation(props: &ConversationProps) -> Html {
     let delete = props.on_delete.reform(|_: MouseEvent| ());
     let streaming = thread.streaming.is_some();
     let title = props.chat.as_ref().map(|c| c.character_name.clone()).unwrap_or_default();
-    html! {
-        <div class="conversation">
+    // Inside another product's page, that page's own header stands in for this one.
+    let head = if props.embedded {
+        html! {}
+    } else {
+        html! {
             <header class="conversation-head">
                 <button class="icon-button phone-only" onclick={props.on_back.clone()} aria-label={i18n.t("chat.back")}>{ "‹" }</button>
                 <h1 class="conversation-title">{ title }</h1>
@@ -105,6 +122,11 @@ pub fn Conversation(props: &ConversationProps) -> Html {
                     <button class="icon-button danger-text" onclick={ask_delete(true)} aria-label={i18n.t("chat.delete")} title={i18n.t("chat.delete")}>{ trash_icon() }</button>
                 }
             </header>
+        }
+    };
+    html! {
+        <div class="conversation">
+            { head }
             <div class="messages" ref={scroller} {onscroll} role="log" aria-live="polite" aria-busy={streaming.to_string()} data-testid="messages">
                 if thread.older.is_some() {
                     <p class="muted center">{ i18n.t("chat.scroll_for_older") }</p>
