@@ -420,6 +420,12 @@ async fn admins_browse_search_and_export_by_system(engine: Engine) {
     assert_eq!(ids(browse("q=lighthouse&system_id=drillquiz").await.json().await.unwrap()), vec![chat]);
     assert!(ids(browse("q=submarine").await.json().await.unwrap()).is_empty());
     assert_eq!(ids(browse("q=%22riddle").await.json().await.unwrap()).len(), 0, "quotes are text, not syntax");
+    // Whatever is typed is text to find, never search syntax.
+    for odd in
+        ["%22%22%22", "a%22b%22c", "***", "NEAR(a%20b)", "x%20OR%20y", "%25%25%25", "__%5C", "%F0%9F%98%80%F0%9F%98%80"]
+    {
+        assert_eq!(browse(&format!("q={odd}")).await.status(), StatusCode::OK, "{odd}");
+    }
     // The index follows edits and deletes.
     let messages = app.messages(&person.token, own).await;
     let user_message = messages.iter().find(|m| m["role"] == "user").unwrap()["id"].as_i64().unwrap();
@@ -456,7 +462,35 @@ async fn admins_browse_search_and_export_by_system(engine: Engine) {
     assert_eq!(exported["messages"].as_array().unwrap().len(), 3);
 }
 
+async fn every_service_route_wants_a_live_service_key(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let (admin, character) = admin_with_character(&app).await;
+    let key = key_of(&create_system(&app, &admin, "drillquiz", character).await);
+    app.delete_authed("/api/admin/systems/drillquiz", &admin.token).await;
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let mut checked = 0;
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/service/") {
+            continue;
+        }
+        let url = app.url(&path.replace("{chat_id}", "1"));
+        for method in operations.as_object().unwrap().keys() {
+            let method: reqwest::Method = method.to_uppercase().parse().unwrap();
+            let request = || app.client.request(method.clone(), &url).json(&json!({"user_id": "u", "message": "Hi"}));
+            let (code, _) = error_code(request().send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+            assert_eq!(code, "invalid_service_key", "{method} {path} without a key");
+            let as_user = request().bearer_auth(&admin.token).send().await.unwrap();
+            assert_eq!(as_user.status(), StatusCode::UNAUTHORIZED, "{method} {path}: a session is no service key");
+            let disabled = request().header("x-api-key", &key).send().await.unwrap();
+            assert_eq!(error_code(disabled, StatusCode::UNAUTHORIZED).await.0, "system_disabled", "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4, "walked every service operation");
+}
+
 crate::engine_tests!(
+    every_service_route_wants_a_live_service_key,
     systems_are_created_changed_rotated_and_disabled,
     a_system_chats_for_its_users_and_sees_only_their_chats,
     a_new_chat_needs_a_character,
