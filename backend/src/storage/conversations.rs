@@ -23,6 +23,8 @@ pub struct ConversationRow {
     pub created_at: i64,
     pub last_message_at: i64,
     pub message_count: i64,
+    /// How many chats match in all (the same on every row).
+    pub matched: i64,
     pub total_tokens: i64,
 }
 
@@ -36,18 +38,29 @@ pub async fn list(
 ) -> Result<(Vec<ConversationRow>, i64), StorageError> {
     let matching = Matching::new(db.engine(), filter);
     let page = format!("LIMIT ${} OFFSET ${}", matching.binds.len() + 1, matching.binds.len() + 2);
+    // One pass over what matches gives the page and the count (a window over all of it); the
+    // tokens are summed for the page's chats only.
     let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT c.id, c.user_id, u.username, u.system_id, u.external_id, c.character_id, ch.name AS character_name, \
-         c.title, c.model, c.created_at, c.last_message_at, c.message_count, \
-         COALESCE((SELECT CAST(SUM(m.prompt_tokens + m.completion_tokens) AS BIGINT) FROM messages m \
-                   WHERE m.chat_id = c.id), 0) AS total_tokens \
-         {FROM} {} ORDER BY c.last_message_at DESC, c.id DESC {page}",
+        "SELECT p.*, COALESCE((SELECT CAST(SUM(m.prompt_tokens + m.completion_tokens) AS BIGINT) FROM messages m \
+                               WHERE m.chat_id = p.id), 0) AS total_tokens \
+         FROM (SELECT c.id, c.user_id, u.username, u.system_id, u.external_id, c.character_id, \
+                      ch.name AS character_name, c.title, c.model, c.created_at, c.last_message_at, c.message_count, \
+                      COUNT(*) OVER () AS matched \
+               {FROM} {} ORDER BY c.last_message_at DESC, c.id DESC {page}) p \
+         ORDER BY p.last_message_at DESC, p.id DESC",
         matching.clause
     ));
     let rows: Vec<ConversationRow> =
         matching.bind_all(sqlx::query_as(sql)).bind(limit).bind(offset).fetch_all(db.pool()).await?;
-    let count = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {FROM} {}", matching.clause));
-    let total: i64 = matching.bind_all_scalar(sqlx::query_scalar(count)).fetch_one(db.pool()).await?;
+    let total = match rows.first() {
+        Some(row) => row.matched,
+        None if offset == 0 => 0,
+        // A page past the end: the count on its own.
+        None => {
+            let count = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) {FROM} {}", matching.clause));
+            matching.bind_all_scalar(sqlx::query_scalar(count)).fetch_one(db.pool()).await?
+        }
+    };
     Ok((rows, total))
 }
 
