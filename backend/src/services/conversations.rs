@@ -2,6 +2,7 @@
 
 use troupe_types::{AdminChat, ConversationExport, ExportedConversation, ExportedMessage};
 
+use super::csv_document::csv_document;
 use crate::{
     clock::rfc3339,
     domain::{ChatId, ConversationFilter, MessageId, MessagePage, Page},
@@ -44,7 +45,7 @@ impl Conversations {
     pub async fn export(&self, filter: &ConversationFilter, format: ExportFormat) -> Result<String, AppError> {
         let rows = conversations::export(&self.db, filter, MAX_EXPORTED_CHATS).await?;
         match format {
-            ExportFormat::Csv => export_csv(&rows),
+            ExportFormat::Csv => export_csv(rows),
             ExportFormat::Json => {
                 let export = ConversationExport { items: group_by_chat(rows) };
                 serde_json::to_string(&export).map_err(|e| AppError::Internal(e.into()))
@@ -103,35 +104,27 @@ const CSV_HEADER: [&str; 15] = [
     "created_at",
 ];
 
-fn export_csv(rows: &[ExportRow]) -> Result<String, AppError> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let write = |out: &mut csv::Writer<Vec<u8>>| -> csv::Result<()> {
-        out.write_record(CSV_HEADER)?;
-        for r in rows {
-            out.write_record([
-                r.chat_id.to_string(),
-                r.chat_title.clone(),
-                r.user_id.to_string(),
-                r.username.clone(),
-                r.system_id.clone().unwrap_or_default(),
-                r.external_id.clone().unwrap_or_default(),
-                r.character_name.clone(),
-                r.model.clone(),
-                r.message_id.to_string(),
-                r.role.clone(),
-                r.status.clone(),
-                r.content.clone(),
-                r.prompt_tokens.to_string(),
-                r.completion_tokens.to_string(),
-                rfc3339(r.created_at),
-            ])?;
-        }
-        out.flush()?;
-        Ok(())
-    };
-    write(&mut out).map_err(|e| AppError::Internal(e.into()))?;
-    let bytes = out.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
-    String::from_utf8(bytes).map_err(|e| AppError::Internal(e.into()))
+fn export_csv(rows: Vec<ExportRow>) -> Result<String, AppError> {
+    let records = rows.into_iter().map(|r| {
+        [
+            r.chat_id.to_string(),
+            r.chat_title,
+            r.user_id.to_string(),
+            r.username,
+            r.system_id.unwrap_or_default(),
+            r.external_id.unwrap_or_default(),
+            r.character_name,
+            r.model,
+            r.message_id.to_string(),
+            r.role,
+            r.status,
+            r.content,
+            r.prompt_tokens.to_string(),
+            r.completion_tokens.to_string(),
+            rfc3339(r.created_at),
+        ]
+    });
+    csv_document(CSV_HEADER, records)
 }
 
 /// Rows (grouped by chat already, in order) as conversations.

@@ -10,6 +10,7 @@ pub mod characters;
 pub mod chats;
 pub mod completions;
 pub mod conversations;
+pub mod csv_document;
 pub mod gateway;
 pub mod generation;
 pub mod limits;

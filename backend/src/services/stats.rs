@@ -8,7 +8,7 @@ use troupe_types::{
     LiveStats, ModelUsage, Overview, OverviewDay, OverviewTotals, SourceUsage, SystemUsage, TopCharacter, TopUser,
 };
 
-use super::{ModelCatalog, generation::GenerationLimits, presence::Presence};
+use super::{ModelCatalog, csv_document::csv_document, generation::GenerationLimits, presence::Presence};
 use crate::{
     clock::{DAY_MS, day, now_millis},
     domain::{DayRange, UserId},
@@ -137,29 +137,21 @@ impl Stats {
     /// One row per user per day, RFC 4180 CSV with a header row.
     pub async fn export_csv(&self, range: DayRange) -> Result<String, AppError> {
         let rows = stats::user_day_rows(&self.db, &range.from_key(), &range.to_key()).await?;
-        let mut out = csv::Writer::from_writer(Vec::new());
         let header =
             ["day", "user_id", "username", "messages", "chats", "prompt_tokens", "completion_tokens", "total_tokens"];
-        let write = |out: &mut csv::Writer<Vec<u8>>| -> csv::Result<()> {
-            out.write_record(header)?;
-            for r in &rows {
-                out.write_record([
-                    r.day.clone(),
-                    r.user_id.to_string(),
-                    r.username.clone(),
-                    r.messages.to_string(),
-                    r.chats.to_string(),
-                    r.prompt_tokens.to_string(),
-                    r.completion_tokens.to_string(),
-                    (r.prompt_tokens + r.completion_tokens).to_string(),
-                ])?;
-            }
-            out.flush()?;
-            Ok(())
-        };
-        write(&mut out).map_err(|e| AppError::Internal(e.into()))?;
-        let bytes = out.into_inner().map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?;
-        String::from_utf8(bytes).map_err(|e| AppError::Internal(e.into()))
+        let records = rows.into_iter().map(|r| {
+            [
+                r.day,
+                r.user_id.to_string(),
+                r.username,
+                r.messages.to_string(),
+                r.chats.to_string(),
+                r.prompt_tokens.to_string(),
+                r.completion_tokens.to_string(),
+                (r.prompt_tokens + r.completion_tokens).to_string(),
+            ]
+        });
+        csv_document(header, records)
     }
 
     /// The live feed's figures: who is online, replies streaming, and the last minute's
