@@ -153,13 +153,15 @@ pub struct SystemFigures {
 }
 
 /// Usage of each system's users in the range, from the per-user days (most tokens first).
+/// From the systems' users to their days (`CROSS JOIN` keeps SQLite in that order, rather than
+/// reading every user's days of the range first).
 pub async fn by_system(db: &Db, from: &str, to: &str) -> Result<Vec<SystemFigures>, StorageError> {
     Ok(sqlx::query_as(
         "SELECT u.system_id, COUNT(DISTINCT u.id) AS users, CAST(SUM(d.messages) AS BIGINT) AS messages, \
          CAST(SUM(d.prompt_tokens) AS BIGINT) AS prompt_tokens, \
          CAST(SUM(d.completion_tokens) AS BIGINT) AS completion_tokens \
-         FROM usage_user_days d JOIN users u ON u.id = d.user_id \
-         WHERE d.day >= $1 AND d.day <= $2 AND u.system_id IS NOT NULL \
+         FROM users u CROSS JOIN usage_user_days d \
+         WHERE d.user_id = u.id AND d.day >= $1 AND d.day <= $2 AND u.system_id IS NOT NULL \
          GROUP BY u.system_id ORDER BY SUM(d.prompt_tokens + d.completion_tokens) DESC, u.system_id",
     )
     .bind(from)
