@@ -17,13 +17,6 @@ use crate::{
 /// The most chats one export holds (narrow the filters for others).
 pub const MAX_EXPORTED_CHATS: i64 = 1000;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum ExportFormat {
-    Csv,
-    Json,
-}
-
 #[derive(Clone)]
 pub struct Conversations {
     db: Db,
@@ -40,17 +33,16 @@ impl Conversations {
         Ok((rows.into_iter().map(admin_chat).collect(), total))
     }
 
-    /// The messages of the latest `MAX_EXPORTED_CHATS` chats matching `filter`, as CSV (one
-    /// row per message) or JSON (conversations with their messages).
-    pub async fn export(&self, filter: &ConversationFilter, format: ExportFormat) -> Result<String, AppError> {
+    /// The messages of the latest `MAX_EXPORTED_CHATS` chats matching `filter`, one CSV row
+    /// each.
+    pub async fn export_csv(&self, filter: &ConversationFilter) -> Result<String, AppError> {
+        export_csv(conversations::export(&self.db, filter, MAX_EXPORTED_CHATS).await?)
+    }
+
+    /// The latest `MAX_EXPORTED_CHATS` chats matching `filter` with their messages.
+    pub async fn export_json(&self, filter: &ConversationFilter) -> Result<ConversationExport, AppError> {
         let rows = conversations::export(&self.db, filter, MAX_EXPORTED_CHATS).await?;
-        match format {
-            ExportFormat::Csv => export_csv(rows),
-            ExportFormat::Json => {
-                let export = ConversationExport { items: group_by_chat(rows) };
-                serde_json::to_string(&export).map_err(|e| AppError::Internal(e.into()))
-            }
-        }
+        Ok(ConversationExport { items: group_by_chat(rows) })
     }
 
     /// Any chat's messages, whoever it belongs to.

@@ -441,7 +441,7 @@ async fn admins_browse_search_and_export_by_system(engine: Engine) {
     let resp = browse("external_user_id=alice").await;
     assert_eq!(error_code(resp, StatusCode::UNPROCESSABLE_ENTITY).await.1.as_deref(), Some("external_user_id"));
 
-    let csv = app.get_authed("/api/admin/conversations/export?format=csv&system_id=drillquiz", &admin.token).await;
+    let csv = app.get_authed("/api/admin/conversations/export.csv?system_id=drillquiz", &admin.token).await;
     assert_eq!(csv.status(), StatusCode::OK);
     assert!(csv.headers()["content-disposition"].to_str().unwrap().contains(".csv"));
     let csv = csv.text().await.unwrap();
@@ -449,10 +449,7 @@ async fn admins_browse_search_and_export_by_system(engine: Engine) {
     assert!(csv.contains("Where is the lighthouse?") && !csv.contains("windmill"));
     assert_eq!(csv.lines().count(), 1 + 2 * 3, "header, then greeting, message and reply of two chats");
     let json: Value = app
-        .get_authed(
-            "/api/admin/conversations/export?format=json&system_id=drillquiz&external_user_id=alice",
-            &admin.token,
-        )
+        .get_authed("/api/admin/conversations/export.json?system_id=drillquiz&external_user_id=alice", &admin.token)
         .await
         .json()
         .await

@@ -1,6 +1,6 @@
 //! Connected systems (the service gateway): other products whose users chat through Troupe,
-//! listed with their usage; created, their secrets rotated, disabled and enabled again. A
-//! system's secrets are shown once, when it is created or they are rotated.
+//! listed with their usage; created, edited, their secrets rotated, disabled and enabled
+//! again. A system's secrets are shown once, when it is created or they are rotated.
 
 use troupe_types::{CreateSystem, CreatedSystem, System, SystemSecrets, UpdateSystem};
 use yew::prelude::*;
@@ -47,7 +47,8 @@ pub fn Systems() -> Html {
     let i18n = use_i18n();
     let reload = use_refresh();
     let list = use_load(reload.0, |_| admin::systems());
-    let creating = use_state(|| false);
+    // The open form: for a new system (`None`), or for editing this one.
+    let form = use_state(|| None::<Option<System>>);
     let shown = use_state(|| None::<Shown>);
     let asking = use_state(|| None::<(String, Action)>);
     let action_error = use_state(|| None::<String>);
@@ -78,16 +79,18 @@ pub fn Systems() -> Html {
         let (id, asking) = (id.to_owned(), asking.clone());
         Callback::from(move |action: Option<Action>| asking.set(action.map(|a| (id.clone(), a))))
     };
-    let set_creating = |open: bool| {
-        let creating = creating.clone();
-        Callback::from(move |_: MouseEvent| creating.set(open))
+    let set_form = |open: Option<Option<System>>| {
+        let form = form.clone();
+        Callback::from(move |_: MouseEvent| form.set(open.clone()))
     };
-    let on_created = {
-        let (creating, shown, reload) = (creating.clone(), shown.clone(), reload.clone());
-        Callback::from(move |created: CreatedSystem| {
-            let secrets = SystemSecrets { service_key: created.service_key, jwt_secret: created.jwt_secret };
-            shown.set(Some(Shown { system_id: created.system.id, secrets }));
-            creating.set(false);
+    let on_saved = {
+        let (form, shown, reload) = (form.clone(), shown.clone(), reload.clone());
+        Callback::from(move |created: Option<CreatedSystem>| {
+            if let Some(created) = created {
+                let secrets = SystemSecrets { service_key: created.service_key, jwt_secret: created.jwt_secret };
+                shown.set(Some(Shown { system_id: created.system.id, secrets }));
+            }
+            form.set(None);
             reload.dispatch(());
         })
     };
@@ -97,18 +100,25 @@ pub fn Systems() -> Html {
     };
     let row = |s: &System| {
         let asking = asking.as_ref().filter(|(id, _)| *id == s.id).map(|(_, action)| *action);
-        html! { <SystemRow key={s.id.clone()} system={s.clone()} {asking} on_ask={ask(&s.id)} on_act={act(&s.id)} /> }
+        html! {
+            <SystemRow key={s.id.clone()} system={s.clone()} {asking} on_ask={ask(&s.id)} on_act={act(&s.id)}
+                on_edit={set_form(Some(Some(s.clone())))} />
+        }
     };
     html! {
         <div class="stack">
             <div class="toolbar">
                 <span class="muted grow">{ i18n.t("admin.systems.intro") }</span>
-                if !*creating {
-                    <button class="button primary" onclick={set_creating(true)}>{ i18n.t("admin.systems.new") }</button>
+                if form.is_none() {
+                    <button class="button primary" onclick={set_form(Some(None))}>{ i18n.t("admin.systems.new") }</button>
                 }
             </div>
             if let Some(shown) = &*shown { <SecretsPanel shown={shown.clone()} on_close={close_secrets} /> }
-            if *creating { <SystemForm {on_created} on_cancel={set_creating(false)} /> }
+            if let Some(editing) = &*form {
+                // Keyed by the system, so that editing another one starts from its values.
+                <SystemForm key={editing.as_ref().map_or("", |s| s.id.as_str())} editing={editing.clone()} {on_saved}
+                    on_cancel={set_form(None)} />
+            }
             if let Some(error) = &error { <p class="form-error" role="alert">{ error.clone() }</p> }
             { match list.value().map(|l| l.items.clone()).as_deref() {
                 None => html! {},
@@ -145,6 +155,7 @@ struct RowProps {
     asking: Option<Action>,
     on_ask: Callback<Option<Action>>,
     on_act: Callback<Action>,
+    on_edit: Callback<MouseEvent>,
 }
 
 #[component]
@@ -170,6 +181,7 @@ fn SystemRow(props: &RowProps) -> Html {
         }
         None => html! {
             <>
+                <button class="button ghost" onclick={props.on_edit.clone()}>{ i18n.t("admin.systems.edit") }</button>
                 <button class="button ghost" onclick={ask(Some(Action::Rotate))}>{ i18n.t("admin.systems.rotate") }</button>
                 if s.disabled {
                     <button class="button ghost" onclick={act(Action::Enable)}>{ i18n.t("admin.enable") }</button>
@@ -234,7 +246,7 @@ fn SecretsPanel(props: &SecretsPanelProps) -> Html {
     }
 }
 
-/// What the creation form holds, as typed.
+/// What the form holds, as typed.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Draft {
     id: String,
@@ -246,9 +258,23 @@ struct Draft {
     quota: String,
 }
 
-/// The fields of `CreateSystem`, as the server names them in its errors.
+/// The fields of `CreateSystem` and `UpdateSystem`, as the server names them in its errors.
 const FIELDS: [&str; 6] =
     ["id", "name", "allowed_origins", "default_character_id", "model", "daily_token_quota_per_user"];
+
+impl From<&System> for Draft {
+    fn from(s: &System) -> Self {
+        let text = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+        Self {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            origins: s.allowed_origins.join("\n"),
+            character: text(s.default_character_id),
+            model: s.model.clone().unwrap_or_default(),
+            quota: text(s.daily_token_quota_per_user),
+        }
+    }
+}
 
 impl Draft {
     /// The request, or the field whose text is not a number of 0 or more.
@@ -268,6 +294,21 @@ impl Draft {
     }
 }
 
+/// Creates the system, or saves every field but the id to the one `editing` names (empty
+/// fields clear theirs); a creation answers with the new system and its secrets.
+async fn save(editing: Option<&str>, body: CreateSystem) -> ApiResult<Option<CreatedSystem>> {
+    let Some(id) = editing else { return admin::create_system(&body).await.map(Some) };
+    let change = UpdateSystem {
+        name: Some(body.name),
+        allowed_origins: Some(body.allowed_origins),
+        default_character_id: Some(body.default_character_id),
+        model: Some(body.model),
+        daily_token_quota_per_user: Some(body.daily_token_quota_per_user),
+        disabled: None,
+    };
+    admin::update_system(id, &change).await.map(|_| None)
+}
+
 /// The field an API error names (`allowed_origins[2]` → `allowed_origins`), if it is one of
 /// the form's.
 fn form_field(error: &ApiError) -> Option<&'static str> {
@@ -277,14 +318,17 @@ fn form_field(error: &ApiError) -> Option<&'static str> {
 
 #[derive(Properties, PartialEq)]
 struct FormProps {
-    on_created: Callback<CreatedSystem>,
+    /// The system to edit; `None`: a new one.
+    editing: Option<System>,
+    /// After a save: the new system with its secrets, or `None` after an edit.
+    on_saved: Callback<Option<CreatedSystem>>,
     on_cancel: Callback<MouseEvent>,
 }
 
 #[component]
 fn SystemForm(props: &FormProps) -> Html {
     let i18n = use_i18n();
-    let draft = use_state(Draft::default);
+    let draft = use_state(|| props.editing.as_ref().map(Draft::from).unwrap_or_default());
     let server_error = use_state(|| None::<ApiError>);
     let characters = use_load((), |_| services::characters::choices());
     let models = use_load((), |_| services::characters::models());
@@ -306,15 +350,15 @@ fn SystemForm(props: &FormProps) -> Html {
     };
     let ready = request.as_ref().is_ok_and(|r| !r.id.is_empty() && !r.name.is_empty());
     let onsubmit = {
-        let (server_error, on_created) = (server_error.clone(), props.on_created.clone());
-        let body = request.clone().ok();
+        let (server_error, on_saved) = (server_error.clone(), props.on_saved.clone());
+        let (body, editing) = (request.clone().ok(), props.editing.as_ref().map(|s| s.id.clone()));
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let Some(body) = body.clone() else { return };
-            let (server_error, on_created) = (server_error.clone(), on_created.clone());
+            let (server_error, on_saved, editing) = (server_error.clone(), on_saved.clone(), editing.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                match admin::create_system(&body).await {
-                    Ok(created) => on_created.emit(created),
+                match save(editing.as_deref(), body).await {
+                    Ok(created) => on_saved.emit(created),
                     Err(e) => server_error.set(Some(e)),
                 }
             });
@@ -328,11 +372,16 @@ fn SystemForm(props: &FormProps) -> Html {
         .value()
         .map(|l| l.items.iter().map(|m| (m.id.clone(), format!("{} ({})", m.display_name, m.id))).collect())
         .unwrap_or_default();
+    let (title, submit) = match props.editing {
+        None => ("admin.systems.new", "admin.systems.create"),
+        Some(_) => ("admin.systems.edit_title", "common.save"),
+    };
     html! {
         <form class="card stack" {onsubmit} novalidate=true data-testid="system-form">
-            <h2>{ i18n.t("admin.systems.new") }</h2>
+            <h2>{ i18n.t(title) }</h2>
             <Field id="system-id" label={i18n.t("admin.systems.id")} value={draft.id.clone()} oninput={edit(|d, v| d.id = v)}
-                error={error_for("id")} hint={Some(i18n.t("admin.systems.id_hint"))} required=true />
+                error={error_for("id")} hint={Some(i18n.t("admin.systems.id_hint"))} required=true
+                readonly={props.editing.is_some()} />
             <Field id="system-name" label={i18n.t("form.name")} value={draft.name.clone()} oninput={edit(|d, v| d.name = v)}
                 error={error_for("name")} required=true />
             <Field id="system-origins" label={i18n.t("admin.systems.origins")} value={draft.origins.clone()} oninput={edit(|d, v| d.origins = v)}
@@ -348,7 +397,7 @@ fn SystemForm(props: &FormProps) -> Html {
             if let Some(error) = &form_error { <p class="form-error" role="alert">{ error.clone() }</p> }
             <div class="form-actions">
                 <button type="button" class="button ghost" onclick={props.on_cancel.clone()}>{ i18n.t("common.cancel") }</button>
-                <button type="submit" class="button primary" disabled={!ready}>{ i18n.t("admin.systems.create") }</button>
+                <button type="submit" class="button primary" disabled={!ready}>{ i18n.t(submit) }</button>
             </div>
         </form>
     }
@@ -372,12 +421,16 @@ struct PickerProps {
 fn Picker(props: &PickerProps) -> Html {
     let onchange = props.on_change.reform(|e: Event| e.target_unchecked_into::<web_sys::HtmlSelectElement>().value());
     let error_id = format!("{}-error", props.id);
+    // A value not among the options (a character past the first 100, say) still shows as the
+    // chosen one, rather than `none` while the form keeps it.
+    let unlisted = !props.value.is_empty() && props.options.iter().all(|(value, _)| *value != props.value);
     html! {
         <div class={classes!("field", props.error.is_some().then_some("has-error"))}>
             <label for={props.id.clone()}>{ props.label.clone() }</label>
             <select id={props.id.clone()} {onchange} aria-invalid={props.error.is_some().then_some("true")}
                 aria-describedby={props.error.is_some().then(|| error_id.clone())}>
                 <option value="" selected={props.value.is_empty()}>{ props.none.clone() }</option>
+                if unlisted { <option value={props.value.clone()} selected=true>{ props.value.clone() }</option> }
                 { for props.options.iter().map(|(value, label)| html! {
                     <option value={value.clone()} selected={*value == props.value}>{ label.clone() }</option>
                 }) }

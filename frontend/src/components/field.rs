@@ -20,6 +20,9 @@ pub struct FieldProps {
     pub autocomplete: Option<AttrValue>,
     #[prop_or_default]
     pub required: bool,
+    /// Shown but not editable, such as an id fixed at creation.
+    #[prop_or_default]
+    pub readonly: bool,
 }
 
 #[component]
@@ -48,13 +51,14 @@ pub fn Field(props: &FieldProps) -> Html {
     let control = if props.multiline {
         html! {
             <textarea id={props.id.clone()} value={props.value.clone()} {oninput} rows="4"
-                aria-invalid={invalid} aria-describedby={described_by.clone()} required={props.required} />
+                aria-invalid={invalid} aria-describedby={described_by.clone()} required={props.required}
+                readonly={props.readonly} />
         }
     } else {
         html! {
             <input id={props.id.clone()} type={props.kind.clone()} value={props.value.clone()} {oninput}
                 autocomplete={props.autocomplete.clone()} aria-invalid={invalid}
-                aria-describedby={described_by} required={props.required} />
+                aria-describedby={described_by} required={props.required} readonly={props.readonly} />
         }
     };
     html! {

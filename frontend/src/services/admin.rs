@@ -83,9 +83,7 @@ pub async fn conversations(filter: &ConversationFilter) -> ApiResult<AdminChatLi
 /// The address of the filtered conversations' export, `csv` or `json`; the browser downloads it
 /// with the session cookie.
 pub fn conversations_export_url(filter: &ConversationFilter, format: &str) -> String {
-    let mut pairs = vec![("format", Some(format.to_owned()))];
-    pairs.extend(filter.pairs());
-    format!("/api/admin/conversations/export{}", query(&pairs))
+    format!("/api/admin/conversations/export.{format}{}", query(&filter.pairs()))
 }
 
 /// A page of any chat's messages, oldest first: the newest 200 before `before_id`.

@@ -7,12 +7,11 @@ use poem_openapi::{
     param::{Path, Query},
     payload::{Json, PlainText},
 };
-use troupe_types::{AdminChatList, MessageList};
+use troupe_types::{AdminChatList, ConversationExport, MessageList};
 
 use crate::{
     api::{ApiTags, credentials::AdminOnly, error::ApiError},
     domain::{CharacterId, ChatId, ConversationFilter, MessageId, Page, UserId},
-    services::conversations::ExportFormat,
     state::AppState,
 };
 
@@ -34,15 +33,19 @@ enum MessagesResponse {
 }
 
 #[derive(ApiResponse)]
-enum ExportResponse {
-    /// (`format=csv`) One row per message: `chat_id, chat_title, user_id, username, system_id,
+enum CsvResponse {
+    /// One row per message: `chat_id, chat_title, user_id, username, system_id,
     /// external_user_id, character, model, message_id, role, status, content, prompt_tokens,
     /// completion_tokens, created_at`, RFC 4180 quoting.
     #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
     Csv(PlainText<String>, #[oai(header = "Content-Disposition")] String),
-    /// (`format=json`) A `ConversationExport`: conversations with their messages.
-    #[oai(status = 200, content_type = "application/json; charset=utf-8")]
-    Json(PlainText<String>, #[oai(header = "Content-Disposition")] String),
+}
+
+#[derive(ApiResponse)]
+enum JsonResponse {
+    /// The conversations with their messages, oldest first.
+    #[oai(status = 200)]
+    Json(Json<ConversationExport>, #[oai(header = "Content-Disposition")] String),
 }
 
 /// The browser's filters, as the list and the export both take them.
@@ -107,17 +110,20 @@ impl ConversationsApi {
         Ok(ChatsResponse::Chats(Json(AdminChatList { items, total })))
     }
 
-    /// Export conversations
+    /// Export conversations as CSV
     ///
     /// The messages of the latest 1,000 chats matching the browser's filters (the same query
-    /// parameters), as CSV (`format=csv`, the default) or JSON (`format=json`), for download.
-    #[oai(path = "/api/admin/conversations/export", method = "get", operation_id = "admin_export_conversations")]
+    /// parameters), one row each, for download.
+    #[oai(
+        path = "/api/admin/conversations/export.csv",
+        method = "get",
+        operation_id = "admin_export_conversations_csv"
+    )]
     #[allow(clippy::too_many_arguments)]
-    async fn export(
+    async fn export_csv(
         &self,
         _admin: AdminOnly,
         state: Data<&AppState>,
-        format: Query<Option<ExportFormat>>,
         user_id: Query<Option<UserId>>,
         character_id: Query<Option<CharacterId>>,
         from: Query<Option<String>>,
@@ -125,7 +131,7 @@ impl ConversationsApi {
         q: Query<Option<String>>,
         system_id: Query<Option<String>>,
         external_user_id: Query<Option<String>>,
-    ) -> Result<ExportResponse, ApiError> {
+    ) -> Result<CsvResponse, ApiError> {
         let filter = Filters {
             user_id: user_id.0,
             character_id: character_id.0,
@@ -136,19 +142,44 @@ impl ConversationsApi {
             external_user_id: external_user_id.0,
         }
         .parse()?;
-        let format = format.0.unwrap_or(ExportFormat::Csv);
-        let body = state.conversations.export(&filter, format).await?;
-        let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
-        Ok(match format {
-            ExportFormat::Csv => ExportResponse::Csv(
-                PlainText(body),
-                format!("attachment; filename=\"troupe-conversations-{stamp}.csv\""),
-            ),
-            ExportFormat::Json => ExportResponse::Json(
-                PlainText(body),
-                format!("attachment; filename=\"troupe-conversations-{stamp}.json\""),
-            ),
-        })
+        let csv = state.conversations.export_csv(&filter).await?;
+        Ok(CsvResponse::Csv(PlainText(csv), attachment("csv")))
+    }
+
+    /// Export conversations as JSON
+    ///
+    /// The latest 1,000 chats matching the browser's filters (the same query parameters) with
+    /// their messages, for download.
+    #[oai(
+        path = "/api/admin/conversations/export.json",
+        method = "get",
+        operation_id = "admin_export_conversations_json"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn export_json(
+        &self,
+        _admin: AdminOnly,
+        state: Data<&AppState>,
+        user_id: Query<Option<UserId>>,
+        character_id: Query<Option<CharacterId>>,
+        from: Query<Option<String>>,
+        to: Query<Option<String>>,
+        q: Query<Option<String>>,
+        system_id: Query<Option<String>>,
+        external_user_id: Query<Option<String>>,
+    ) -> Result<JsonResponse, ApiError> {
+        let filter = Filters {
+            user_id: user_id.0,
+            character_id: character_id.0,
+            from: from.0,
+            to: to.0,
+            q: q.0,
+            system_id: system_id.0,
+            external_user_id: external_user_id.0,
+        }
+        .parse()?;
+        let export = state.conversations.export_json(&filter).await?;
+        Ok(JsonResponse::Json(Json(export), attachment("json")))
     }
 
     /// Any chat's messages
@@ -164,4 +195,10 @@ impl ConversationsApi {
         let messages = state.conversations.messages(id.0, before_id.0, Page::parse(limit.0, None)?).await?;
         Ok(MessagesResponse::Messages(Json(messages.into())))
     }
+}
+
+/// The `Content-Disposition` of an export named for now.
+fn attachment(extension: &str) -> String {
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    format!("attachment; filename=\"troupe-conversations-{stamp}.{extension}\"")
 }
