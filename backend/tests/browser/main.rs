@@ -10,4 +10,5 @@ mod journey;
 mod keys;
 mod page;
 mod stack;
+mod systems;
 mod through_nginx;
