@@ -57,12 +57,27 @@ fn peek_system(token: &str) -> Option<String> {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ChatClaims {
     pub system_id: String,
+    /// A string; a number is taken as its decimal text, since systems' own ids often are numbers.
+    #[serde(deserialize_with = "text_or_number")]
     pub user_id: String,
     /// Seconds since the epoch.
     pub exp: i64,
     /// The character the embedded chat opens with (tokens minted by Troupe may name one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub character_id: Option<i64>,
+}
+
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(i64),
+    }
+    Ok(match TextOrNumber::deserialize(d)? {
+        TextOrNumber::Text(text) => text,
+        TextOrNumber::Number(number) => number.to_string(),
+    })
 }
 
 /// A request authenticated with a chat token: whose system, until when, which character.

@@ -325,6 +325,9 @@ async fn chat_tokens_open_only_the_chat_routes_as_that_user(engine: Engine) {
     let own = self_signed(secret, claims("carol", in_seconds(600)), Algorithm::HS256);
     let me: Value = app.me(&own).await.json().await.unwrap();
     assert_eq!(me["username"], "drillquiz:carol", "created on first use");
+    let numeric = json!({"system_id": "drillquiz", "user_id": 42, "exp": in_seconds(600), "iat": in_seconds(0)});
+    let me: Value = app.me(&self_signed(secret, numeric, Algorithm::HS256)).await.json().await.unwrap();
+    assert_eq!(me["username"], "drillquiz:42", "a numeric id is its decimal text");
     let refused = [
         self_signed(secret, claims("carol", in_seconds(-600)), Algorithm::HS256),
         self_signed(secret, claims("carol", in_seconds(25 * 3600)), Algorithm::HS256),
