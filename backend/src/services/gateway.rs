@@ -4,7 +4,11 @@
 
 use troupe_types::CreateChat;
 
-use super::{Chats, systems::Systems, turns::StartedTurn};
+use super::{
+    Chats,
+    systems::{self, Systems},
+    turns::StartedTurn,
+};
 use crate::{
     domain::{
         CharacterId, Chat, ChatId, DayRange, ExternalUserId, MessageId, MessagePage, MessageText, Page, RuleViolation,
@@ -44,11 +48,13 @@ impl Gateway {
             v.field = "message";
             v
         })?;
-        let user = self.systems.external_user(system, &external).await?;
         if let Some(id) = request.chat_id {
-            let turn = self.chats.send(&user, id, &request.message).await?;
+            // Someone never seen has no chats: 404, and no account is made for them.
+            let user = self.systems.existing_external_user(system, &external).await?.ok_or(AppError::NotFound)?;
+            let turn = self.chats.send(&systems::enabled(user)?, id, &request.message).await?;
             return Ok((id, turn));
         }
+        let user = self.systems.external_user(system, &external).await?;
         let chat = self.new_chat(system, &user, request.character_id).await?;
         match self.chats.send(&user, chat.id, &request.message).await {
             Ok(turn) => Ok((chat.id, turn)),

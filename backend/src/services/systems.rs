@@ -200,11 +200,7 @@ impl Systems {
 
     /// The system's user `external`, created on first use.
     pub async fn external_user(&self, system: &System, external: &ExternalUserId) -> Result<User, AppError> {
-        let user = users::find_or_create_external(&self.db, &system.id, external).await?;
-        if user.disabled {
-            return Err(AppError::Unauthenticated(SessionProblem::AccountDisabled));
-        }
-        Ok(user)
+        enabled(users::find_or_create_external(&self.db, &system.id, external).await?)
     }
 
     /// The system's user `external` if they were ever seen.
@@ -307,6 +303,14 @@ impl Systems {
         }
         Ok(())
     }
+}
+
+/// The user, unless an admin disabled them (401 `account_disabled`).
+pub fn enabled(user: User) -> Result<User, AppError> {
+    if user.disabled {
+        return Err(AppError::Unauthenticated(SessionProblem::AccountDisabled));
+    }
+    Ok(user)
 }
 
 /// A new service key, and the stored forms of it and of a new JWT salt.

@@ -164,6 +164,10 @@ async fn a_system_chats_for_its_users_and_sees_only_their_chats(engine: Engine) 
         error_code(service_post(&app, &key, "/api/service/chat", &body).await, StatusCode::NOT_FOUND).await.0,
         "not_found"
     );
+    let users_before = app.user_count().await;
+    let body = json!({"user_id": "stranger", "message": "Hi", "chat_id": chat});
+    assert_eq!(service_post(&app, &key, "/api/service/chat", &body).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.user_count().await, users_before, "a 404 makes no account");
 
     let listed: Value = service_get(&app, &key, "/api/service/conversations?user_id=Alice").await.json().await.unwrap();
     assert_eq!((listed["total"].as_i64(), listed["items"][0]["id"].as_i64()), (Some(1), Some(chat)));
