@@ -63,6 +63,31 @@ fn is_json(content_type: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// The WebSocket handshake's answer.
+pub struct Upgrade(pub poem::Response);
+
+impl poem::IntoResponse for Upgrade {
+    fn into_response(self) -> poem::Response {
+        self.0
+    }
+}
+
+impl poem_openapi::ApiResponse for Upgrade {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        poem_openapi::registry::MetaResponses {
+            responses: vec![poem_openapi::registry::MetaResponse {
+                description: "Switching to the WebSocket protocol",
+                status: Some(101),
+                status_range: None,
+                content: vec![],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_: &mut Registry) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_json;

@@ -28,7 +28,7 @@ use crate::{
     storage::{
         Db,
         characters::{self, CharacterModel},
-        generations::{self, ApiGeneration},
+        generations::{self, OwnGeneration, Source},
     },
 };
 
@@ -261,7 +261,8 @@ impl CompletionTask {
         let completion_tokens = tokens::count_off_executor(streamed.text.clone()).await as i64;
         let estimated = TokenUsage { prompt_tokens: self.prompt_tokens as i64, completion_tokens };
         let charge = Charge::settle(&self.model, streamed.ending, streamed.reported, estimated);
-        let record = ApiGeneration {
+        let record = OwnGeneration {
+            source: Source::Api,
             user_id: self.record.user.id,
             api_key_id: self.record.key,
             character_id: self.record.character,
@@ -270,7 +271,7 @@ impl CompletionTask {
             usage: charge.usage,
             usage_source: charge.source,
         };
-        let recorded = generations::record_api(&self.completions.db, &record).await;
+        let recorded = generations::record_alone(&self.completions.db, &record).await;
         charge.record_metrics(&self.model);
         let result = match (recorded, &charge.failure) {
             (Err(e), _) => Err(e.into()),

@@ -7,7 +7,7 @@
 
 use troupe_types::Role;
 
-use super::{lore::Lore, personas::Speaker, tokens};
+use super::{catalog::ModelSpec, lore::Lore, personas::Speaker, tokens};
 use crate::{domain::Character, providers::Turn};
 
 /// What goes to the model for one turn.
@@ -138,6 +138,19 @@ impl PromptAssembler<'_> {
             .map(|(role, text)| PastTurn::counted(role, self.fill(&text).trim()))
             .filter(|t| !t.turn.content.is_empty())
             .collect()
+    }
+
+    /// The prompt answering the last of `turns` (oldest first) with `model`: the system text,
+    /// the character's example dialogue before the turns, and its post-history instructions,
+    /// fitted to the model's window (see `assemble`).
+    pub async fn prompt_for(&self, turns: &[PastTurn], model: &ModelSpec) -> AssembledPrompt {
+        let system = SystemText::counted(self.system_text()).await;
+        let post_history = match self.post_history_text() {
+            Some(text) => Some(SystemText::counted(text).await),
+            None => None,
+        };
+        let with_examples: Vec<PastTurn> = self.example_turns().into_iter().chain(turns.iter().cloned()).collect();
+        Self::assemble(system, post_history, &with_examples, model.context_window, model.max_output_tokens)
     }
 
     /// The prompt answering the last of `turns` (oldest first, examples before history), under

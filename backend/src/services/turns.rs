@@ -20,7 +20,7 @@ use super::{
     catalog::{ModelCatalog, ModelSpec},
     generation::{self, Admitted, Charge, GenerationLimits, Progress},
     lore::{self, Lore},
-    prompt_assembly::{PastTurn, PromptAssembler, SystemText},
+    prompt_assembly::{PastTurn, PromptAssembler},
     tokens,
 };
 use crate::{
@@ -180,19 +180,7 @@ impl Turns {
         let shared = inner.sources.prompts.enabled_texts().await?;
         let assembler =
             PromptAssembler { shared_prompts: &shared, character: &character, speaker: &speaker, lore: &lore };
-        let system = SystemText::counted(assembler.system_text()).await;
-        let post_history = match assembler.post_history_text() {
-            Some(text) => Some(SystemText::counted(text).await),
-            None => None,
-        };
-        let with_examples: Vec<PastTurn> = assembler.example_turns().into_iter().chain(turns.iter().cloned()).collect();
-        let prompt = PromptAssembler::assemble(
-            system,
-            post_history,
-            &with_examples,
-            model.context_window,
-            model.max_output_tokens,
-        );
+        let prompt = assembler.prompt_for(turns, &model).await;
         let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
         let admitted = inner.limits.admit(user, worst_case).await?;
         let request = ChatRequest {

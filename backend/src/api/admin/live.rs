@@ -12,9 +12,8 @@ use poem::{
 };
 use poem_openapi::OpenApi;
 
-use super::Upgrade;
 use crate::{
-    api::{ApiTags, credentials::AdminOnly, error::ApiError},
+    api::{ApiTags, credentials::AdminOnly, error::ApiError, payload::Upgrade},
     services::live::Audience,
     state::AppState,
 };

@@ -8,8 +8,6 @@ pub mod stats;
 pub mod systems;
 pub mod users;
 
-use poem::{IntoResponse, Response};
-
 /// Every admin API, one per subject.
 pub type AdminApis = (
     users::UsersApi,
@@ -19,32 +17,3 @@ pub type AdminApis = (
     live::LiveApi,
     systems::SystemsApi,
 );
-use poem_openapi::{
-    ApiResponse,
-    registry::{MetaResponse, MetaResponses, Registry},
-};
-
-/// The WebSocket handshake's answer.
-pub struct Upgrade(pub Response);
-
-impl IntoResponse for Upgrade {
-    fn into_response(self) -> Response {
-        self.0
-    }
-}
-
-impl ApiResponse for Upgrade {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "Switching to the WebSocket protocol",
-                status: Some(101),
-                status_range: None,
-                content: vec![],
-                headers: vec![],
-            }],
-        }
-    }
-
-    fn register(_: &mut Registry) {}
-}
