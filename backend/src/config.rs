@@ -71,6 +71,8 @@ pub struct LimitSettings {
     pub max_concurrent_streams: usize,
     /// Live connections (`/api/events`, `/api/admin/live`) per user.
     pub max_live_connections_per_user: usize,
+    /// Rooms one user may be in at once (each with any number of connections).
+    pub max_rooms_per_user: usize,
     /// For users without a quota of their own; `None` = unlimited.
     pub default_daily_token_quota: Option<i64>,
 }
@@ -177,6 +179,7 @@ impl Config {
                 writes_per_minute: parse_var(&var, "RATE_LIMIT_WRITES_PER_MINUTE", 60)?,
                 max_concurrent_streams: parse_var(&var, "MAX_CONCURRENT_STREAMS", 2)?,
                 max_live_connections_per_user: parse_var(&var, "MAX_LIVE_CONNECTIONS_PER_USER", 10)?,
+                max_rooms_per_user: parse_var(&var, "MAX_ROOMS_PER_USER", 5)?,
                 default_daily_token_quota: var("DEFAULT_DAILY_TOKEN_QUOTA")
                     .map(|q| q.parse().with_context(|| format!("DEFAULT_DAILY_TOKEN_QUOTA=`{q}` is not a number")))
                     .transpose()?,

@@ -45,6 +45,13 @@ pub enum AppError {
     TooManyStreams { max: usize },
     #[error("at most {max} live connections may be open at once")]
     TooManyLiveConnections { max: usize },
+    #[error("at most {max} rooms may be joined at once")]
+    TooManyRooms { max: usize },
+    /// A room's slow mode: this person must wait before their next message there.
+    #[error("slow mode: wait {retry_after_secs} s before your next message in this room")]
+    SlowMode { retry_after_secs: u64 },
+    #[error("an admin muted you in this room for {minutes} more minutes")]
+    Muted { minutes: i64 },
     /// The model provider failed before or during the reply.
     #[error("{message}")]
     Upstream { timeout: bool, message: String },

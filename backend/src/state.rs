@@ -12,7 +12,7 @@ use crate::{
     providers::ProviderSet,
     services::{
         Accounts, Announcements, Characters, Chats, Completions, Conversations, Lorebooks, ModelCatalog, Personas,
-        Prompts, Stats, Turns, Users,
+        Prompts, Rooms, Stats, Turns, Users,
         gateway::Gateway,
         generation::GenerationLimits,
         limits::{AuthAttempts, CreateLimit},
@@ -36,6 +36,7 @@ pub struct AppState {
     pub chats: Chats,
     pub turns: Turns,
     pub completions: Completions,
+    pub rooms: Rooms,
     pub users: Users,
     pub conversations: Conversations,
     pub stats: Stats,
@@ -68,6 +69,14 @@ impl AppState {
         let generation_limits = GenerationLimits::new(db.clone(), limits.clone());
         let turns =
             Turns::new(db.clone(), catalog.clone(), providers.clone(), sources.clone(), generation_limits.clone());
+        let rooms = Rooms::new(
+            db.clone(),
+            characters.clone(),
+            (catalog.clone(), providers.clone()),
+            prompts.clone(),
+            generation_limits.clone(),
+            limits.max_rooms_per_user,
+        );
         let completions = Completions::new(
             db.clone(),
             (catalog.clone(), providers),
@@ -106,6 +115,7 @@ impl AppState {
             chats,
             turns,
             completions,
+            rooms,
             auth_attempts: AuthAttempts::new(limits.auth_per_minute),
             create_limit,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod lorebooks;
 pub mod models;
 pub mod personas;
+pub mod rooms;
 pub mod rules;
 pub mod systems;
 
@@ -34,6 +35,10 @@ pub use keys::{ApiKey, ApiKeyList, CreateApiKey, CreatedApiKey};
 pub use lorebooks::{EntryPosition, Lorebook, LorebookEntry, LorebookList, SavedLorebook};
 pub use models::{Model, ModelList};
 pub use personas::{Persona, PersonaInput, PersonaList};
+pub use rooms::{
+    ClientFrame, CreateRoom, MuteUser, ReplyMode, Room, RoomList, RoomMessage, RoomMessageKind, RoomMessageList,
+    ServerFrame, UpdateRoom,
+};
 pub use systems::{
     ChatToken, ChatTokenRequest, CreateSystem, CreatedSystem, ServiceChatRequest, ServiceConversations, ServiceTurn,
     System, SystemList, SystemSecrets, SystemUsage, UpdateSystem,

@@ -208,6 +208,33 @@ pub fn check_announcement_hours(hours: i64) -> Result<(), RuleViolation> {
     }
 }
 
+pub const ROOM_NAME_MAX_CHARS: usize = 80;
+pub const ROOM_SLOW_MODE_MAX_SECS: i64 = 3600;
+/// A mute lasts at most a week.
+pub const ROOM_MUTE_MAX_MINUTES: i64 = 10_080;
+
+/// A room's slow mode: 0 (off) to `ROOM_SLOW_MODE_MAX_SECS` seconds.
+pub fn check_slow_mode(secs: i64) -> Result<(), RuleViolation> {
+    if (0..=ROOM_SLOW_MODE_MAX_SECS).contains(&secs) {
+        Ok(())
+    } else {
+        Err(RuleViolation::new(
+            "slow_mode_secs",
+            "invalid_slow_mode",
+            format!("slow_mode_secs must be 0 to {ROOM_SLOW_MODE_MAX_SECS}"),
+        ))
+    }
+}
+
+/// A mute's length: 0 (lift it) to `ROOM_MUTE_MAX_MINUTES`.
+pub fn check_mute_minutes(minutes: i64) -> Result<(), RuleViolation> {
+    if (0..=ROOM_MUTE_MAX_MINUTES).contains(&minutes) {
+        Ok(())
+    } else {
+        Err(RuleViolation::new("minutes", "invalid_duration", format!("minutes must be 0 to {ROOM_MUTE_MAX_MINUTES}")))
+    }
+}
+
 /// An optional `http(s)` URL without spaces.
 pub fn check_url(field: &'static str, url: &str) -> Result<(), RuleViolation> {
     let scheme_ok = url.starts_with("https://") || url.starts_with("http://");

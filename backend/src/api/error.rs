@@ -82,6 +82,13 @@ impl From<AppError> for ApiError {
             AppError::TooManyLiveConnections { .. } => {
                 Self::new(S::TOO_MANY_REQUESTS, "too_many_connections", err.to_string()).retry_after(5)
             }
+            AppError::TooManyRooms { .. } => {
+                Self::new(S::TOO_MANY_REQUESTS, "too_many_rooms", err.to_string()).retry_after(5)
+            }
+            AppError::SlowMode { retry_after_secs } => {
+                Self::new(S::TOO_MANY_REQUESTS, "slow_mode", err.to_string()).retry_after(retry_after_secs)
+            }
+            AppError::Muted { .. } => Self::new(S::FORBIDDEN, "muted", err.to_string()),
             AppError::Upstream { timeout: true, message } => Self::new(S::GATEWAY_TIMEOUT, "upstream_timeout", message),
             AppError::Upstream { timeout: false, message } => Self::new(S::BAD_GATEWAY, "upstream_error", message),
             AppError::Internal(cause) => {

@@ -17,6 +17,7 @@ pub mod models;
 pub mod payload;
 pub mod personas;
 pub mod prompts;
+pub mod rooms;
 pub mod service;
 pub mod transcripts;
 pub mod upload;
@@ -46,6 +47,8 @@ enum ApiTags {
     Chats,
     /// Announcements and live events for every user
     Announcements,
+    /// Live rooms: many people and one character, over a WebSocket (admins make the rooms)
+    Rooms,
     /// Administration: users, conversations, statistics, announcements, live feed (admins only)
     Admin,
     /// The OpenAI-compatible API (`/v1`): every character is a model. API keys only; errors in
@@ -67,7 +70,7 @@ pub type Apis = (
     chats::ChatsApi,
     messages::MessagesApi,
     transcripts::TranscriptsApi,
-    events::EventsApi,
+    (events::EventsApi, rooms::RoomsApi),
     admin::AdminApis,
     (health::HealthApi, v1::V1Api, service::ServiceApi),
 );

@@ -49,4 +49,8 @@ ids! {
     LorebookId;
     /// API key id
     ApiKeyId;
+    /// Room id
+    RoomId;
+    /// Room message id
+    RoomMessageId;
 }

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod lorebook;
 pub mod paging;
 pub mod persona;
+pub mod room;
 pub mod system;
 pub mod user;
 
@@ -18,10 +19,14 @@ pub use chat::{
     TranscriptMessage,
 };
 pub use days::DayRange;
-pub use ids::{AnnouncementId, ApiKeyId, CharacterId, ChatId, LorebookId, MessageId, PersonaId, PromptId, UserId};
+pub use ids::{
+    AnnouncementId, ApiKeyId, CharacterId, ChatId, LorebookId, MessageId, PersonaId, PromptId, RoomId, RoomMessageId,
+    UserId,
+};
 pub use lorebook::SavedLorebook;
 pub use paging::Page;
 pub use persona::{Persona, PersonaDraft};
+pub use room::{Room, RoomChange, RoomDraft, RoomMessage};
 pub use system::{ExternalUserId, System, SystemChange, SystemDraft, SystemId, SystemTotals};
 pub use user::{Email, Password, User, UserOrder, Username};
 

@@ -16,6 +16,7 @@ pub mod messages;
 pub mod personas;
 pub mod prompts;
 pub mod revocations;
+pub mod rooms;
 pub mod seed;
 pub mod stats;
 pub mod systems;

@@ -18,4 +18,5 @@ mod keys;
 mod lore;
 mod openai;
 mod openapi;
+mod rooms;
 mod service;
