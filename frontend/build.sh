@@ -25,11 +25,11 @@ has_version wasm-opt "version $BINARYEN_VERSION" ||
 # Its own target folder, so that a build started from a running `cargo test` never waits on
 # the test's lock.
 export CARGO_TARGET_DIR="$PWD/../target/web"
-# The app (and its Markdown worker) into dist, then the admin console, the account pages and
-# the embedded chat into dist/admin, dist/account and dist/embed.
+# The app (and its Markdown worker) into dist, then the admin console, the account pages, the
+# embedded chat and the live rooms into dist/admin, dist/account, dist/embed and dist/rooms.
 trunk build --release --offline=true
-for app in admin account embed; do
+for app in admin account embed rooms; do
     trunk build --release --offline=true --dist "dist/$app" --public-url "/$app/" "$app.html"
 done
 # Precompressed copies at the highest level, for nginx's gzip_static.
-gzip -9 --keep --force dist/*.wasm dist/*.js dist/*.css dist/{admin,account,embed}/*.{wasm,js,css}
+gzip -9 --keep --force dist/*.wasm dist/*.js dist/*.css dist/{admin,account,embed,rooms}/*.{wasm,js,css}

@@ -1,6 +1,7 @@
 //! Serves the built web apps: files from `STATIC_DIR`, `admin/index.html` for the admin
 //! console's client-side routes (`/admin/…`), `account/index.html` for the account pages'
-//! (`/account/…`) and `index.html` for every other.
+//! (`/account/…`), `rooms/index.html` for the live rooms' (`/rooms/…`) and `index.html` for
+//! every other.
 
 use std::path::Path;
 
@@ -32,8 +33,8 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
             if immutable && !exists {
                 return Err(poem::error::NotFoundError.into());
             }
-            // The admin console and the account pages are apps of their own: their client routes
-            // get their index.html.
+            // The admin console, the account pages and the live rooms are apps of their own: their
+            // client routes get their index.html.
             if let Some(index) = sub_app_index(&path).filter(|_| !exists) {
                 *req.uri_mut() = poem::http::Uri::from_static(index);
             }
@@ -63,7 +64,8 @@ pub fn spa_endpoint(dir: &Path) -> Option<poem::endpoint::BoxEndpoint<'static>> 
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// The apps beside the main one: each owns a path and the paths under it, and is built into
 /// the folder of that name (`frontend/build.sh`).
-const SUB_APPS: [(&str, &str); 2] = [("/admin", "/admin/index.html"), ("/account", "/account/index.html")];
+const SUB_APPS: [(&str, &str); 3] =
+    [("/admin", "/admin/index.html"), ("/account", "/account/index.html"), ("/rooms", "/rooms/index.html")];
 
 /// The `index.html` of the app whose client route `path` is, if it is not the main app's.
 fn sub_app_index(path: &str) -> Option<&'static str> {
@@ -135,6 +137,9 @@ mod tests {
         assert_eq!(sub_app_index("/admin"), Some("/admin/index.html"));
         assert_eq!(sub_app_index("/admin/users"), Some("/admin/index.html"));
         assert_eq!(sub_app_index("/account/keys"), Some("/account/index.html"));
+        assert_eq!(sub_app_index("/rooms"), Some("/rooms/index.html"));
+        assert_eq!(sub_app_index("/rooms/7"), Some("/rooms/index.html"));
+        assert_eq!(sub_app_index("/api/rooms/7/ws"), None);
         assert_eq!(sub_app_index("/administrators"), None);
         assert_eq!(sub_app_index("/accounting"), None);
         assert_eq!(sub_app_index("/api/admin/users"), None);

@@ -49,6 +49,7 @@ fn Frame(props: &FrameProps) -> Html {
             <a href="/characters" class="nav-link"><span>{ i18n.t("nav.characters") }</span></a>
             <a href="/personas" class="nav-link"><span>{ i18n.t("nav.personas") }</span></a>
             <a href="/lorebooks" class="nav-link"><span>{ i18n.t("nav.lorebooks") }</span></a>
+            <a href="/rooms" class="nav-link"><span>{ i18n.t("nav.rooms") }</span></a>
             <Link<Route> to={Route::Keys} classes="nav-link">
                 <span aria-current="page">{ i18n.t("nav.keys") }</span>
             </Link<Route>>

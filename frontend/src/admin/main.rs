@@ -70,6 +70,7 @@ fn Frame(props: &FrameProps) -> Html {
         <>
             <a href="/" class="nav-link"><span>{ i18n.t("nav.chat") }</span></a>
             <a href="/characters" class="nav-link"><span>{ i18n.t("nav.characters") }</span></a>
+            <a href="/rooms" class="nav-link"><span>{ i18n.t("nav.rooms") }</span></a>
             { link(Route::Prompts, "nav.prompts") }
             { link(Route::Overview, "nav.admin") }
         </>

@@ -74,8 +74,8 @@ struct FrameProps {
     children: Html,
 }
 
-/// The layout with this app's links: its pages through the router, the admin console (another
-/// app) as a plain link, for admins.
+/// The layout with this app's links: its pages through the router, the other apps' (the live
+/// rooms, the account pages, the admin console for admins) as plain links.
 #[component]
 fn Frame(props: &FrameProps) -> Html {
     let i18n = use_i18n();
@@ -103,6 +103,7 @@ fn Frame(props: &FrameProps) -> Html {
             { link(Route::Characters, "nav.characters") }
             { link(Route::Personas, "nav.personas") }
             { link(Route::Lorebooks, "nav.lorebooks") }
+            <a href="/rooms" class="nav-link"><span>{ i18n.t("nav.rooms") }</span></a>
             <a href="/account/keys" class="nav-link"><span>{ i18n.t("nav.keys") }</span></a>
             if is_admin {
                 <a href="/admin" class="nav-link"><span>{ i18n.t("nav.admin") }</span></a>

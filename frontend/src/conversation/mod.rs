@@ -15,8 +15,10 @@ use self::{
     chat_menu::ChatMenu,
     streaming::{Turns, use_turns},
     thread::{load_older, use_thread},
-    view::{Composer, MessageView, failed_turn, streaming_reply, trash_icon},
+    view::{MessageView, failed_turn, streaming_reply, trash_icon},
 };
+// The live rooms' app writes with the same composer.
+pub use self::view::Composer;
 use crate::{hooks::use_load, i18n::use_i18n, services};
 
 /// Characters a message may hold: the server's limit once it has said (asked once per page),

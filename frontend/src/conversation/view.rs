@@ -352,6 +352,12 @@ pub struct ComposerProps {
     pub streaming: bool,
     pub on_send: Callback<String>,
     pub on_stop: Callback<MouseEvent>,
+    /// Nothing can be sent for now (a live room whose connection is down); the draft stays.
+    #[prop_or_default]
+    pub disabled: bool,
+    /// Put before each `data-testid` (`room-` in a live room), so tests tell the two apart.
+    #[prop_or_default]
+    pub testid_prefix: AttrValue,
 }
 
 /// The message box: a live count against the limit, Enter to send, Shift+Enter for a new line.
@@ -366,11 +372,12 @@ pub fn Composer(props: &ComposerProps) -> Html {
         Err(v) if v.code == "message_too_long" => Some(i18n.rule(v, max)),
         _ => None,
     };
+    let testid = |name: &str| format!("{}{name}", props.testid_prefix);
     let submit = {
-        let (draft, on_send, streaming) = (draft.clone(), props.on_send.clone(), props.streaming);
+        let (draft, on_send, held) = (draft.clone(), props.on_send.clone(), props.streaming || props.disabled);
         let verdict = verdict.clone();
         move || {
-            if let (Ok(content), false) = (&verdict, streaming) {
+            if let (Ok(content), false) = (&verdict, held) {
                 on_send.emit(content.clone());
                 draft.set(String::new());
             }
@@ -400,19 +407,19 @@ pub fn Composer(props: &ComposerProps) -> Html {
             <label for="composer-input" class="visually-hidden">{ i18n.t("chat.message_label") }</label>
             <textarea id="composer-input" rows="2" value={(*draft).clone()} {oninput} {onkeydown}
                 placeholder={i18n.t("chat.placeholder")} aria-invalid={refusal.as_ref().map(|_| "true")}
-                aria-describedby="composer-count" data-testid="composer" />
+                aria-describedby="composer-count" data-testid={testid("composer")} />
             <div class="composer-foot">
-                <span id="composer-count" class={classes!("counter", refusal.as_ref().map(|_| "over"))} data-testid="char-count">
+                <span id="composer-count" class={classes!("counter", refusal.as_ref().map(|_| "over"))} data-testid={testid("char-count")}>
                     { format!("{count}/{max}") }
                 </span>
                 if let Some(refusal) = refusal {
-                    <span class="field-error" role="alert" data-testid="refusal">{ refusal }</span>
+                    <span class="field-error" role="alert" data-testid={testid("refusal")}>{ refusal }</span>
                 }
                 <span class="spacer"></span>
                 if props.streaming {
-                    <button type="button" class="button" onclick={props.on_stop.clone()} data-testid="stop">{ i18n.t("chat.stop") }</button>
+                    <button type="button" class="button" onclick={props.on_stop.clone()} data-testid={testid("stop")}>{ i18n.t("chat.stop") }</button>
                 } else {
-                    <button type="submit" class="button primary" disabled={verdict.is_err()} data-testid="send">{ i18n.t("chat.send") }</button>
+                    <button type="submit" class="button primary" disabled={verdict.is_err() || props.disabled} data-testid={testid("send")}>{ i18n.t("chat.send") }</button>
                 }
             </div>
         </form>

@@ -5,7 +5,7 @@ use futures::{Stream, StreamExt};
 use gloo_net::{eventsource::futures::EventSource, websocket::futures::WebSocket};
 use troupe_types::{Announcement, AnnouncementList, LiveStats};
 
-use super::{ApiResult, get};
+use super::{ApiResult, get, socket_url};
 
 pub async fn announcements() -> ApiResult<AnnouncementList> {
     get("/api/announcements").await
@@ -35,10 +35,7 @@ pub fn announcement_feed() -> Option<AnnouncementFeed<impl Stream<Item = Announc
 
 /// The admin live counters, one snapshot every ~2 s, until the socket closes.
 pub fn live_stats() -> Option<impl Stream<Item = LiveStats>> {
-    let location = web_sys::window()?.location();
-    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
-    let url = format!("{scheme}://{}/api/admin/live", location.host().ok()?);
-    let socket = WebSocket::open(&url).ok()?;
+    let socket = WebSocket::open(&socket_url("/api/admin/live")?).ok()?;
     Some(socket.filter_map(|message| async move {
         match message.ok()? {
             gloo_net::websocket::Message::Text(text) => serde_json::from_str(&text).ok(),

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod lorebooks;
 pub mod personas;
 pub mod prompts;
+pub mod rooms;
 
 use std::cell::RefCell;
 
@@ -125,6 +126,13 @@ pub(crate) async fn post_empty(url: &str) -> ApiResult<()> {
 
 pub(crate) async fn delete(url: &str) -> ApiResult<()> {
     send(bare(Request::delete(url))?).await.map(drop)
+}
+
+/// The WebSocket URL of API path `path` on this page's own origin (`wss:` under https).
+fn socket_url(path: &str) -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+    Some(format!("{scheme}://{}{path}", location.host().ok()?))
 }
 
 /// `?a=1&b=x` from the pairs that have a value, percent-encoded.
