@@ -9,6 +9,7 @@ mod first_run;
 mod journey;
 mod keys;
 mod page;
+mod rooms;
 mod stack;
 mod systems;
 mod through_nginx;

@@ -82,6 +82,40 @@ pub struct Stack {
     server: Child,
     nginx: Child,
     dir: tempfile::TempDir,
+    launch: Launch,
+}
+
+/// How the server is started, so that it can be started again.
+struct Launch {
+    dir: PathBuf,
+    port: u16,
+    settings: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// Starts the server and waits until it answers.
+    fn spawn(&self) -> Child {
+        let mut server = Command::new(env!("CARGO_BIN_EXE_troupe-server"))
+            .current_dir(&self.dir)
+            .env("TROUPE_BIND", format!("127.0.0.1:{}", self.port))
+            .env("DATABASE_URL", format!("sqlite://{}/troupe.db", self.dir.display()))
+            .env("DATA_DIR", &self.dir)
+            .env("STATIC_DIR", web_app())
+            .env("STARTER_CHARACTERS", "false")
+            .env("ADMIN_USERNAME", ADMIN.0)
+            .env("ADMIN_PASSWORD", ADMIN.1)
+            .env("TRUSTED_PROXIES", "127.0.0.1")
+            .env("LOG_LEVEL", "warn")
+            .envs(self.settings.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the server binary starts");
+        if let Err(e) = std::panic::catch_unwind(|| wait_for_http(&format!("http://127.0.0.1:{}/healthz", self.port))) {
+            server.kill().ok();
+            std::panic::resume_unwind(e);
+        }
+        server
+    }
 }
 
 impl Stack {
@@ -93,25 +127,12 @@ impl Stack {
         let dist = web_app();
         let dir = tempfile::tempdir().unwrap();
         let (server_port, nginx_port, tls_port) = (free_port(), free_port(), free_port());
-        let mut server = Command::new(env!("CARGO_BIN_EXE_troupe-server"))
-            .current_dir(dir.path())
-            .env("TROUPE_BIND", format!("127.0.0.1:{server_port}"))
-            .env("DATABASE_URL", format!("sqlite://{}/troupe.db", dir.path().display()))
-            .env("DATA_DIR", dir.path())
-            .env("STATIC_DIR", &dist)
-            .env("STARTER_CHARACTERS", "false")
-            .env("ADMIN_USERNAME", ADMIN.0)
-            .env("ADMIN_PASSWORD", ADMIN.1)
-            .env("TRUSTED_PROXIES", "127.0.0.1")
-            .env("LOG_LEVEL", "warn")
-            .envs(settings.iter().copied())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the server binary starts");
-        if let Err(e) = std::panic::catch_unwind(|| wait_for_http(&format!("http://127.0.0.1:{server_port}/healthz"))) {
-            server.kill().ok();
-            std::panic::resume_unwind(e);
-        }
+        let launch = Launch {
+            dir: dir.path().to_owned(),
+            port: server_port,
+            settings: settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        };
+        let server = launch.spawn();
         let conf = dir.path().join("nginx.conf");
         let tls = Tls { port: tls_port, cert: self_signed_certificate(dir.path()) };
         std::fs::write(&conf, nginx_conf(nginx_port, &tls, server_port, &dist)).unwrap();
@@ -127,9 +148,17 @@ impl Stack {
             .spawn()
             .expect("nginx starts");
         let base = format!("http://127.0.0.1:{nginx_port}");
-        let stack = Self { base, tls_base: format!("https://127.0.0.1:{tls_port}"), server, nginx, dir };
+        let stack = Self { base, tls_base: format!("https://127.0.0.1:{tls_port}"), server, nginx, dir, launch };
         wait_for_http(&format!("{}/healthz", stack.base));
         stack
+    }
+
+    /// Stops the server (every connection through nginx drops) and starts it again on the same
+    /// database.
+    pub fn restart_server(&mut self) {
+        self.server.kill().ok();
+        self.server.wait().ok();
+        self.server = self.launch.spawn();
     }
 
     pub fn nginx_error_log(&self) -> String {
