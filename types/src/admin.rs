@@ -174,8 +174,9 @@ pub struct Overview {
     /// The 10 characters with the most tokens in the range.
     pub top_characters: Vec<TopCharacter>,
     pub by_model: Vec<ModelUsage>,
-    /// Where the usage came from: `chat` (chats, in the web app or through `/api`) and `api`
-    /// (`/v1` completions, each one message).
+    /// Where the usage came from: `chat` (chats, in the web app or through `/api`), `api`
+    /// (`/v1` completions, each one message) and `room` (rooms' character replies, each one
+    /// message of the person who asked).
     pub by_source: Vec<SourceUsage>,
     /// Usage of each system's external users (systems without usage in the range left out).
     pub by_system: Vec<crate::SystemUsage>,
@@ -184,7 +185,7 @@ pub struct Overview {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
 pub struct SourceUsage {
-    /// `chat` or `api`.
+    /// `chat`, `api` or `room`.
     pub source: String,
     pub messages: i64,
     pub prompt_tokens: i64,
