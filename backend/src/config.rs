@@ -56,6 +56,11 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     pub limits: LimitSettings,
     pub providers: Providers,
+    /// Redis shared by several instances; `None`: this process keeps its state alone.
+    pub redis_url: Option<SecretString>,
+    /// What this deployment's Redis keys and channels start with, so that several deployments
+    /// (or test runs) can share one Redis.
+    pub redis_prefix: String,
 }
 
 /// Per-user limits on chatting, and the sign-in attempt limit.
@@ -127,6 +132,13 @@ impl Config {
                 "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (generate one with `openssl rand -hex 32`)"
             );
         }
+        let redis_url = var("REDIS_URL").filter(|url| !url.trim().is_empty()).map(SecretString::from);
+        if redis_url.is_some() && jwt_secret.is_none() {
+            bail!(
+                "REDIS_URL (several instances) requires JWT_SECRET, the same on every instance: a generated \
+                 secret would be this instance's alone (generate one with `openssl rand -hex 32`)"
+            );
+        }
         if app_env == AppEnv::Production && jwt_secret.is_none() {
             bail!(
                 "APP_ENV=production requires JWT_SECRET of at least {MIN_JWT_SECRET_BYTES} bytes \
@@ -149,6 +161,8 @@ impl Config {
             app_env,
             data_dir: var("DATA_DIR").unwrap_or_else(|| "data".into()).into(),
             jwt_secret,
+            redis_url,
+            redis_prefix: var("REDIS_PREFIX").unwrap_or_else(|| "troupe".into()),
             jwt_ttl: Duration::from_secs(jwt_ttl_hours * 3600),
             cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
                 .map(|v| {

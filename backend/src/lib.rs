@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod providers;
 pub mod services;
+pub mod shared;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -16,6 +16,7 @@ use crate::{
     config::Config,
     http::{BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, embed, nodelay::NoDelayAcceptor, spa},
     services::{characters::cards, starters, transcripts::MAX_IMPORT_BYTES},
+    shared::Shared,
     state::AppState,
     storage::Db,
     telemetry,
@@ -52,7 +53,8 @@ impl Application {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let secret = secret::resolve(&config)?;
-        let state = AppState::build(&config, db, &secret)?;
+        let shared = Shared::connect(config.redis_url.as_ref(), &config.redis_prefix).await?;
+        let state = AppState::build(&config, db, &secret, &shared)?;
         if let Some(admin) = &config.admin_bootstrap {
             state
                 .accounts

@@ -21,6 +21,7 @@ use crate::{
         systems::Systems,
         turns::PromptSources,
     },
+    shared::Shared,
     storage::Db,
 };
 
@@ -53,8 +54,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Every service, over `db`; `secret` signs session tokens and derives systems' secrets.
-    pub fn build(config: &Config, db: Db, secret: &SecretString) -> anyhow::Result<Self> {
+    /// Every service, over `db` and `shared` state; `secret` signs session tokens and derives
+    /// systems' secrets.
+    pub fn build(config: &Config, db: Db, secret: &SecretString, shared: &Shared) -> anyhow::Result<Self> {
         let tokens = TokenIssuer::new(secret, config.jwt_ttl);
         let limits = &config.limits;
         let catalog = Arc::new(ModelCatalog::load(&config.providers)?);
@@ -75,7 +77,7 @@ impl AppState {
             (catalog.clone(), providers.clone()),
             prompts.clone(),
             generation_limits.clone(),
-            limits.max_rooms_per_user,
+            (limits.max_rooms_per_user, shared),
         );
         let completions = Completions::new(
             db.clone(),
@@ -92,7 +94,7 @@ impl AppState {
             turns.clone(),
             (personas.clone(), lorebooks.clone()),
         );
-        let (presence, changes) = (Presence::default(), SessionChanges::default());
+        let (presence, changes) = (Presence::default(), SessionChanges::new(shared));
         let systems = Systems::new(db.clone(), catalog.clone(), secret.clone());
         let accounts =
             Accounts::new(db.clone(), Arc::new(tokens), changes.clone(), systems.clone(), config.first_account_admin);
@@ -100,7 +102,7 @@ impl AppState {
         Ok(Self {
             users: Users::new(db.clone(), conversations.clone(), changes.clone()),
             stats: Stats::new(db.clone(), catalog.clone(), generation_limits, presence.clone()),
-            announcements: Announcements::new(db.clone()),
+            announcements: Announcements::new(db.clone(), shared),
             live: LiveConnections::new(accounts.clone(), changes, limits.max_live_connections_per_user),
             conversations,
             gateway: Gateway::new(db.clone(), systems.clone(), chats.clone()),

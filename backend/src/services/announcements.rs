@@ -8,6 +8,7 @@ use crate::{
     clock::{now_millis, rfc3339},
     domain::{AnnouncementId, User},
     error::AppError,
+    shared::{Shared, Topic},
     storage::{
         Db,
         announcements::{self, AnnouncementRow},
@@ -19,12 +20,13 @@ const HOUR_MS: i64 = 3_600_000;
 #[derive(Clone)]
 pub struct Announcements {
     db: Db,
-    hub: AnnouncementHub,
+    /// New ones, to every instance's connected users.
+    topic: Topic<Announcement>,
 }
 
 impl Announcements {
-    pub fn new(db: Db) -> Self {
-        Self { db, hub: AnnouncementHub::default() }
+    pub fn new(db: Db, shared: &Shared) -> Self {
+        Self { db, topic: shared.topic("announcements", 64) }
     }
 
     /// Posts an announcement and pushes it to every connected user.
@@ -36,7 +38,7 @@ impl Announcements {
         let now = now_millis();
         let row = announcements::insert(&self.db, author.id, text, new.level, now, now + hours * HOUR_MS).await?;
         let announcement = announcement(row);
-        self.hub.publish(announcement.clone());
+        self.topic.publish(announcement.clone());
         Ok(announcement)
     }
 
@@ -51,7 +53,7 @@ impl Announcements {
 
     /// New announcements as they are posted.
     pub fn subscribe(&self) -> broadcast::Receiver<Announcement> {
-        self.hub.sender.subscribe()
+        self.topic.subscribe()
     }
 }
 
@@ -62,24 +64,5 @@ fn announcement(row: AnnouncementRow) -> Announcement {
         level: row.level,
         created_at: rfc3339(row.created_at),
         expires_at: rfc3339(row.expires_at),
-    }
-}
-
-/// Fans new announcements out to every connected client of this process.
-#[derive(Clone)]
-struct AnnouncementHub {
-    sender: broadcast::Sender<Announcement>,
-}
-
-impl Default for AnnouncementHub {
-    fn default() -> Self {
-        Self { sender: broadcast::channel(64).0 }
-    }
-}
-
-impl AnnouncementHub {
-    fn publish(&self, announcement: Announcement) {
-        // Nobody listening is fine.
-        let _ = self.sender.send(announcement);
     }
 }

@@ -5,7 +5,7 @@
 //! Each connection holds a `LiveTicket`, whose `ended` resolves when the session no longer
 //! holds. It re-checks the session when told that it may have changed (`SessionChanges`, sent
 //! by sign-out and by admins' changes to accounts), every `RECHECK_EVERY` in case a change
-//! came another way (another instance, the database), and ends at the token's expiry.
+//! came another way (the database, or a change Redis lost), and ends at the token's expiry.
 
 use std::{sync::Arc, time::Duration};
 
@@ -20,13 +20,14 @@ use crate::{
     clock::now_millis,
     domain::{ApiKeyId, User, UserId},
     error::AppError,
+    shared::{Shared, Topic},
 };
 
 /// How often an open connection re-checks its session without being told to.
 const RECHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// Something that may end sessions.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SessionChange {
     /// This token was signed out.
     SignedOut { jti: String },
@@ -36,22 +37,26 @@ pub enum SessionChange {
     KeyRevoked { id: ApiKeyId },
 }
 
-/// Tells open connections that sessions may have ended.
+/// Tells open connections, on every instance, that sessions may have ended.
 #[derive(Clone)]
 pub struct SessionChanges {
-    sender: broadcast::Sender<SessionChange>,
+    topic: Topic<SessionChange>,
 }
 
+/// This process's alone (the command-line tools).
 impl Default for SessionChanges {
     fn default() -> Self {
-        Self { sender: broadcast::channel(256).0 }
+        Self::new(&Shared::default())
     }
 }
 
 impl SessionChanges {
+    pub fn new(shared: &Shared) -> Self {
+        Self { topic: shared.topic("sessions", 256) }
+    }
+
     pub fn publish(&self, change: SessionChange) {
-        // Nobody listening is fine.
-        let _ = self.sender.send(change);
+        self.topic.publish(change);
     }
 }
 
@@ -88,7 +93,7 @@ impl LiveConnections {
             self.slots.acquire(session.user.id).ok_or(AppError::TooManyLiveConnections { max: self.slots.max() })?;
         Ok(LiveTicket {
             accounts: self.accounts.clone(),
-            changes: self.changes.sender.subscribe(),
+            changes: self.changes.topic.subscribe(),
             credential: session.credential.clone(),
             user_id: session.user.id,
             audience,

@@ -14,6 +14,7 @@ mod faults;
 mod first_run;
 mod gateway;
 mod hardening;
+mod instances;
 mod keys;
 mod lore;
 mod openai;

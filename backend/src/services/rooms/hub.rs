@@ -7,8 +7,9 @@
 //! ever longer queue for it.
 //!
 //! Messages are stored, then sent, under the room's `publishing` lock, so every connection
-//! gets them in the order of their ids. In this process's memory: with several instances,
-//! each knows its own connections.
+//! gets them in the order of their ids. With several instances (Redis), frames go out through
+//! one Redis channel that every instance hands to its own connections of the room; who is
+//! connected is still each instance's own.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -23,6 +24,7 @@ use troupe_types::{RoomMessageKind, ServerFrame};
 use crate::{
     domain::{RoomId, RoomMessage, RoomMessageId, User, UserId},
     error::AppError,
+    shared::{Shared, Topic},
     storage::{
         Db,
         rooms::{self, NewRoomMessage},
@@ -70,9 +72,23 @@ impl Outgoing {
     }
 }
 
+/// A frame for room `room`'s connections on every instance (through Redis).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct RoomFrame {
+    room: RoomId,
+    json: String,
+    only: Option<UserId>,
+    new_message: Option<RoomMessageId>,
+}
+
+/// Frames in flight between instances before the slowest instance's dispatcher falls behind.
+const RELAY_BACKLOG: usize = 16 * 1024;
+
 /// All live rooms, and which rooms each user is in.
 pub struct Hub {
     db: Db,
+    /// With several instances: every room's frames, to every instance.
+    relay: Option<Topic<RoomFrame>>,
     rooms: Mutex<HashMap<RoomId, Arc<LiveRoom>>>,
     joined: Mutex<HashMap<UserId, HashMap<RoomId, usize>>>,
     max_rooms_per_user: usize,
@@ -80,14 +96,38 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(db: Db, max_rooms_per_user: usize) -> Arc<Self> {
-        Arc::new_cyclic(|myself| Self {
+    pub fn new(db: Db, max_rooms_per_user: usize, shared: &Shared) -> Arc<Self> {
+        let relay = shared.redis().map(|_| shared.topic("rooms", RELAY_BACKLOG));
+        let hub = Arc::new_cyclic(|myself| Self {
             db,
+            relay,
             rooms: Mutex::default(),
             joined: Mutex::default(),
             max_rooms_per_user,
             myself: myself.clone(),
-        })
+        });
+        if let Some(relay) = &hub.relay {
+            tokio::spawn(dispatch(Arc::downgrade(&hub), relay.subscribe()));
+        }
+        hub
+    }
+
+    /// Sends `outgoing` to room `id`'s connections: straight to this instance's, or through
+    /// Redis to every instance's.
+    fn send(&self, id: RoomId, outgoing: Outgoing) {
+        match &self.relay {
+            Some(relay) => relay.publish(RoomFrame {
+                room: id,
+                json: outgoing.json.to_string(),
+                only: outgoing.only,
+                new_message: outgoing.new_message,
+            }),
+            None => {
+                if let Some(room) = self.rooms.lock().expect("rooms lock").get(&id) {
+                    let _ = room.sender.send(outgoing);
+                }
+            }
+        }
     }
 
     /// The room's live state, made on first use.
@@ -137,6 +177,26 @@ impl Hub {
             if rooms.is_empty() {
                 joined.remove(&user);
             }
+        }
+    }
+}
+
+/// Hands the frames Redis carries to this instance's connections of each room.
+async fn dispatch(hub: Weak<Hub>, mut frames: broadcast::Receiver<RoomFrame>) {
+    loop {
+        let frame = match frames.recv().await {
+            Ok(frame) => frame,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::error!(missed, "room frames from other instances were dropped: this instance fell behind");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(hub) = hub.upgrade() else { return };
+        let room = hub.rooms.lock().expect("rooms lock").get(&frame.room).cloned();
+        if let Some(room) = room {
+            let outgoing = Outgoing { json: frame.json.into(), only: frame.only, new_message: frame.new_message };
+            let _ = room.sender.send(outgoing);
         }
     }
 }
@@ -216,9 +276,15 @@ impl LiveRoom {
         self.attendance.lock().expect("attendance lock").connected.len()
     }
 
-    /// Sends `frame` to the room's connections (or only `only`'s). Nobody listening is fine.
+    /// Sends `frame` to the room's connections (or only `only`'s), on every instance. Nobody
+    /// listening is fine.
     pub fn send(&self, outgoing: Outgoing) {
-        let _ = self.sender.send(outgoing);
+        match self.hub.upgrade() {
+            Some(hub) => hub.send(self.id, outgoing),
+            None => {
+                let _ = self.sender.send(outgoing);
+            }
+        }
     }
 
     /// Sends an error about what `user` sent to that user's connections only.

@@ -17,6 +17,7 @@ use crate::{
     domain::{CharacterId, MessageText, Room, RoomChange, RoomDraft, RoomId, RoomMessage, RoomMessageId, User, UserId},
     error::AppError,
     providers::ProviderSet,
+    shared::Shared,
     storage::{
         Db,
         rooms::{self, NewRoomMessage},
@@ -42,10 +43,10 @@ impl Rooms {
         (catalog, providers): (Arc<ModelCatalog>, Arc<ProviderSet>),
         prompts: Prompts,
         limits: Arc<GenerationLimits>,
-        max_rooms_per_user: usize,
+        (max_rooms_per_user, shared): (usize, &Shared),
     ) -> Self {
         let replier = Arc::new(Replier { db: db.clone(), catalog, providers, prompts, limits });
-        Self { hub: Hub::new(db.clone(), max_rooms_per_user), db, characters, replier }
+        Self { hub: Hub::new(db.clone(), max_rooms_per_user, shared), db, characters, replier }
     }
 
     /// Every room, with its participants now.

@@ -1,0 +1,44 @@
+//! State that several server instances share, through Redis when `REDIS_URL` is set, and that
+//! this process keeps alone when it is not. Each piece has one interface with both
+//! implementations behind it, so the services never know which runs.
+//!
+//! - `topic`: fan-out (announcements, session changes, room frames) to every instance's
+//!   connections.
+
+pub mod redis;
+pub mod topic;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Serialize, de::DeserializeOwned};
+
+pub use self::{redis::RedisLink, topic::Topic};
+
+/// Where shared state lives: here, or in Redis.
+#[derive(Clone, Default)]
+pub struct Shared {
+    redis: Option<RedisLink>,
+}
+
+impl Shared {
+    /// This process alone, or the instances sharing the Redis at `url` (which must answer now)
+    /// under keys and channels that start with `prefix`.
+    pub async fn connect(url: Option<&SecretString>, prefix: &str) -> anyhow::Result<Self> {
+        let redis = match url {
+            Some(url) => Some(RedisLink::connect(url.expose_secret(), prefix).await?),
+            None => None,
+        };
+        Ok(Self { redis })
+    }
+
+    /// A fan-out channel named `name`, holding `capacity` values for slow local receivers.
+    pub fn topic<T>(&self, name: &'static str, capacity: usize) -> Topic<T>
+    where
+        T: Clone + Serialize + DeserializeOwned + Send + 'static,
+    {
+        Topic::new(name, capacity, self.redis.as_ref())
+    }
+
+    pub fn redis(&self) -> Option<&RedisLink> {
+        self.redis.as_ref()
+    }
+}

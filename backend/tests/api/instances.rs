@@ -1,0 +1,164 @@
+//! Several instances (server processes) on one PostgreSQL database and one Redis: what one
+//! instance is told reaches the live connections of the others.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::{self, Message};
+use troupe_fake_upstream::FakeUpstream;
+
+use crate::helpers::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Instances sharing one database and one Redis namespace of their own.
+struct Cluster {
+    servers: Vec<ServerProcess>,
+    http: reqwest::Client,
+    _database: TestDatabase,
+    _dir: tempfile::TempDir,
+    _upstream: FakeUpstream,
+}
+
+impl Cluster {
+    async fn start(instances: usize) -> Self {
+        let database = TestDatabase::create(Engine::Postgres).await;
+        let dir = tempfile::tempdir().unwrap();
+        let upstream = FakeUpstream::start().await;
+        let prefix = format!("troupe-test-{}", uuid::Uuid::new_v4().simple());
+        let settings = [("REDIS_URL", redis_url()), ("REDIS_PREFIX", prefix)];
+        let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let servers =
+            (0..instances).map(|_| ServerProcess::start(&database.url, &upstream, dir.path(), &settings)).collect();
+        Self { servers, http: reqwest::Client::new(), _database: database, _dir: dir, _upstream: upstream }
+    }
+
+    fn url(&self, instance: usize, path: &str) -> String {
+        self.servers[instance].url(path)
+    }
+
+    /// A new user, registered through `instance`: (id, token).
+    async fn user(&self, instance: usize) -> (i64, String) {
+        let name = format!("user_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let body = json!({"username": name, "password": PASSWORD});
+        let resp = self.http.post(self.url(instance, "/api/auth/register")).json(&body).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let answer: Value = resp.json().await.unwrap();
+        (answer["user"]["id"].as_i64().unwrap(), answer["token"].as_str().unwrap().to_owned())
+    }
+
+    async fn admin(&self, instance: usize) -> String {
+        let (id, token) = self.user(instance).await;
+        let db = troupe_server::storage::Db::connect(&self._database.url).await.unwrap();
+        sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1").bind(id).execute(db.pool()).await.unwrap();
+        token
+    }
+
+    async fn post(&self, instance: usize, token: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http.post(self.url(instance, path)).bearer_auth(token).json(&body).send().await.unwrap()
+    }
+
+    /// `/api/events` on `instance`, as a stream of body chunks.
+    async fn events(&self, instance: usize, token: &str) -> impl futures_util::Stream<Item = String> + Unpin {
+        let resp = self.http.get(self.url(instance, "/api/events")).bearer_auth(token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        Box::pin(resp.bytes_stream().map(|chunk| String::from_utf8_lossy(&chunk.unwrap()).into_owned()))
+    }
+
+    async fn room_socket(&self, instance: usize, token: &str, room: i64) -> RoomSocket {
+        let url = self.url(instance, &format!("/api/rooms/{room}/ws")).replace("http://", "ws://");
+        let mut request = tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    }
+}
+
+type RoomSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+fn redis_url() -> String {
+    std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Reads `events` until a chunk holds `text`.
+async fn heard(events: &mut (impl futures_util::Stream<Item = String> + Unpin), text: &str) {
+    tokio::time::timeout(WAIT, async {
+        while let Some(chunk) = events.next().await {
+            if chunk.contains(text) {
+                return;
+            }
+        }
+        panic!("the stream ended before `{text}`");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("`{text}` did not arrive"));
+}
+
+/// The contents of the next `n` people's messages on a room socket.
+async fn said(socket: &mut RoomSocket, n: usize) -> Vec<String> {
+    let mut said = Vec::new();
+    while said.len() < n {
+        let next = tokio::time::timeout(WAIT, socket.next()).await.expect("a frame in time");
+        if let Some(Ok(Message::Text(text))) = next {
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if frame["type"] == "message" && frame["message"]["kind"] == "user" {
+                said.push(frame["message"]["content"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    said
+}
+
+#[tokio::test]
+async fn an_announcement_on_one_instance_reaches_the_others_listeners() {
+    let cluster = Cluster::start(3).await;
+    let admin = cluster.admin(0).await;
+    let (_, listener) = cluster.user(0).await;
+    let mut on_b = cluster.events(1, &listener).await;
+    let mut on_c = cluster.events(2, &listener).await;
+
+    let resp = cluster.post(0, &admin, "/api/admin/announcements", json!({"text": "Maintenance at noon"})).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    heard(&mut on_b, "Maintenance at noon").await;
+    heard(&mut on_c, "Maintenance at noon").await;
+}
+
+#[tokio::test]
+async fn signing_out_on_one_instance_ends_the_sessions_streams_on_the_others() {
+    let cluster = Cluster::start(2).await;
+    let (_, token) = cluster.user(0).await;
+    let mut on_b = cluster.events(1, &token).await;
+
+    let resp = cluster.post(0, &token, "/api/auth/logout", json!({})).await;
+    assert!(resp.status().is_success());
+    let ended = tokio::time::timeout(WAIT, async { while on_b.next().await.is_some() {} }).await;
+    assert!(ended.is_ok(), "the stream on the other instance ended with the session");
+}
+
+#[tokio::test]
+async fn a_rooms_messages_reach_every_instances_sockets_in_order() {
+    let cluster = Cluster::start(3).await;
+    let admin = cluster.admin(0).await;
+    let character = cluster
+        .post(0, &admin, "/api/characters", json!({"name": "Aria", "visibility": "public"}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let room = cluster.post(0, &admin, "/api/rooms", json!({"name": "Lobby", "character_id": character["id"]})).await;
+    let room = room.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (_, talker) = cluster.user(0).await;
+    let (_, listener) = cluster.user(1).await;
+    let mut speaking = cluster.room_socket(0, &talker, room).await;
+    let mut on_b = cluster.room_socket(1, &listener, room).await;
+    let mut on_c = cluster.room_socket(2, &listener, room).await;
+
+    let words: Vec<String> = (0..10).map(|i| format!("message {i}")).collect();
+    for word in &words {
+        speaking.send(Message::text(json!({"type": "message", "content": word}).to_string())).await.unwrap();
+    }
+    assert_eq!(said(&mut on_b, 10).await, words, "in order on B");
+    assert_eq!(said(&mut on_c, 10).await, words, "in order on C");
+    assert_eq!(said(&mut speaking, 10).await, words, "and back on A");
+}
