@@ -61,14 +61,14 @@ impl AppState {
         let limits = &config.limits;
         let catalog = Arc::new(ModelCatalog::load(&config.providers)?);
         let providers = Arc::new(ProviderSet::new(&config.providers)?);
-        let create_limit = CreateLimit::new(limits.writes_per_minute);
+        let create_limit = CreateLimit::new(shared, limits.writes_per_minute);
         let characters = Characters::new(db.clone(), catalog.clone(), create_limit.clone());
         let prompts = Prompts::new(db.clone());
         let personas = Personas::new(db.clone(), create_limit.clone());
         let lorebooks = Lorebooks::new(db.clone(), create_limit.clone());
         let sources =
             PromptSources { prompts: prompts.clone(), personas: personas.clone(), lorebooks: lorebooks.clone() };
-        let generation_limits = GenerationLimits::new(db.clone(), limits.clone());
+        let generation_limits = GenerationLimits::new(db.clone(), limits.clone(), shared);
         let turns =
             Turns::new(db.clone(), catalog.clone(), providers.clone(), sources.clone(), generation_limits.clone());
         let rooms = Rooms::new(
@@ -118,7 +118,7 @@ impl AppState {
             turns,
             completions,
             rooms,
-            auth_attempts: AuthAttempts::new(limits.auth_per_minute),
+            auth_attempts: AuthAttempts::new(shared, limits.auth_per_minute),
             create_limit,
             trusted_proxies: Arc::new(config.trusted_proxies.clone()),
             session_cookie: SessionCookie { secure: config.secure_cookies() },

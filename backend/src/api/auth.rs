@@ -71,7 +71,7 @@ impl AuthApi {
         state: Data<&AppState>,
         body: JsonBody<RegisterRequest>,
     ) -> Result<RegisterResponse, ApiError> {
-        state.auth_attempts.check(client.0)?;
+        state.auth_attempts.check(client.0).await?;
         let signed_in = state.accounts.register(body.0).await?;
         let (body, set_cookie) = session_answer(signed_in, &state.accounts, &state.session_cookie);
         Ok(RegisterResponse::Created(body, set_cookie))
@@ -98,7 +98,7 @@ impl AuthApi {
         state: Data<&AppState>,
         body: JsonBody<LoginRequest>,
     ) -> Result<LoginResponse, ApiError> {
-        state.auth_attempts.check(client.0)?;
+        state.auth_attempts.check(client.0).await?;
         let signed_in = state.accounts.login(body.0).await?;
         let (body, set_cookie) = session_answer(signed_in, &state.accounts, &state.session_cookie);
         Ok(LoginResponse::SignedIn(body, set_cookie))

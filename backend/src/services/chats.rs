@@ -56,7 +56,7 @@ impl Chats {
     #[tracing::instrument(skip_all, fields(user.id = %user.id), err(level = "info"))]
     pub async fn create(&self, user: &User, request: CreateChat) -> Result<Chat, AppError> {
         let character = self.characters.get(user, CharacterId::new(request.character_id)).await?;
-        self.create_limit.check(user.id)?;
+        self.create_limit.check(user.id).await?;
         let model = match request.model.or_else(|| character.fields.model.clone()) {
             Some(model) => {
                 known_model(&self.catalog, &model)?;
@@ -229,7 +229,7 @@ impl Chats {
     /// ledger, and carry no charged tokens.
     pub async fn branch(&self, user: &User, chat_id: ChatId, id: MessageId) -> Result<Chat, AppError> {
         let (chat, _) = self.message(user, chat_id, id).await?;
-        self.create_limit.check(user.id)?;
+        self.create_limit.check(user.id).await?;
         let copies: Vec<TranscriptMessage> = messages::transcript(&self.db, chat.id)
             .await?
             .into_iter()
@@ -271,7 +271,7 @@ impl Chats {
     /// (422 naming the line). Counts as a create for `RATE_LIMIT_WRITES_PER_MINUTE`.
     pub async fn import(&self, user: &User, character_id: CharacterId, file: Vec<u8>) -> Result<Chat, AppError> {
         let character = self.characters.get(user, character_id).await?;
-        self.create_limit.check(user.id)?;
+        self.create_limit.check(user.id).await?;
         let messages = tokio::task::spawn_blocking(move || -> Result<Vec<TranscriptMessage>, AppError> {
             let messages = transcripts::read(&file, now_millis())
                 .map_err(|e| AppError::InvalidFile { line: e.line, message: e.message })?;

@@ -117,7 +117,7 @@ impl Completions {
     ) -> Result<mpsc::Receiver<CompletionProgress>, AppError> {
         self.check_messages(&request.messages)?;
         let answerer = self.answerer(user, &request.model).await?;
-        self.limits.check_rate(user)?;
+        self.limits.check_rate(user).await?;
         let model = &answerer.model;
         let max_output_tokens = request.max_tokens.map_or(model.max_output_tokens, |m| m.min(model.max_output_tokens));
         let (system, post_history, turns) = self.prompt_parts(user, &answerer, request.messages).await?;

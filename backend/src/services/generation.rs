@@ -13,7 +13,7 @@ use troupe_types::{MessageLimits, MessageStatus, UsageSource};
 
 use super::{
     catalog::ModelSpec,
-    limits::{KeyedLimit, PerUserSlots, QuotaReservations, Reservation, Slot, message_limit},
+    limits::{PerUserSlots, QuotaReservations, Reservation, Slot, message_limit},
 };
 use crate::{
     clock::{now_millis, secs_until_midnight},
@@ -21,6 +21,7 @@ use crate::{
     domain::{TokenUsage, User, UserId},
     error::AppError,
     providers::{ChatRequest, ProviderError, ProviderSet, StreamEvent},
+    shared::{RateLimit, Shared},
     storage::{Db, stats},
 };
 
@@ -35,7 +36,7 @@ pub enum Progress<T> {
 /// quota (with reservations for the replies under way) and the concurrent streams.
 pub struct GenerationLimits {
     db: Db,
-    message_limit: KeyedLimit<UserId>,
+    message_limit: Arc<dyn RateLimit<UserId>>,
     streams: Arc<PerUserSlots>,
     reservations: Arc<QuotaReservations>,
     settings: LimitSettings,
@@ -49,10 +50,10 @@ pub struct Admitted {
 }
 
 impl GenerationLimits {
-    pub fn new(db: Db, settings: LimitSettings) -> Arc<Self> {
+    pub fn new(db: Db, settings: LimitSettings, shared: &Shared) -> Arc<Self> {
         Arc::new(Self {
             db,
-            message_limit: message_limit(settings.messages_per_minute),
+            message_limit: message_limit(shared, settings.messages_per_minute),
             streams: PerUserSlots::new(settings.max_concurrent_streams),
             reservations: Arc::default(),
             settings,
@@ -60,8 +61,8 @@ impl GenerationLimits {
     }
 
     /// 429 when `user` is over the message rate.
-    pub fn check_rate(&self, user: &User) -> Result<(), AppError> {
-        self.message_limit.check(&user.id).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+    pub async fn check_rate(&self, user: &User) -> Result<(), AppError> {
+        self.message_limit.check(&user.id).await.map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
     }
 
     /// Admits a generation whose worst case is `worst_case` tokens, in the contract's order:

@@ -1,74 +1,36 @@
-//! Rate limits (governor), per-user caps on what may be open at once, quota reservations, and
+//! Rate limits (`shared::rate`), per-user caps on what may be open at once, quota reservations, and
 //! the back-off of accounts whose sign-ins keep failing.
 
 use std::{
     collections::HashMap,
-    hash::Hash,
     net::{IpAddr, Ipv6Addr},
-    num::NonZeroU32,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
-
-use crate::{domain::UserId, error::AppError};
-
-/// A per-key limit of `per_minute` events, with a burst of `burst`. `None` when disabled.
-pub struct KeyedLimit<K: Hash + Eq + Clone> {
-    limiter: Option<DefaultKeyedRateLimiter<K>>,
-}
-
-impl<K: Hash + Eq + Clone> KeyedLimit<K> {
-    pub fn per_minute(per_minute: u32, burst: u32) -> Self {
-        let limiter = NonZeroU32::new(per_minute).map(|rate| {
-            let burst = NonZeroU32::new(burst.clamp(1, per_minute)).expect("clamped to at least 1");
-            RateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst))
-        });
-        Self { limiter }
-    }
-
-    /// `Err(seconds to wait)` when `key` is over its limit.
-    pub fn check(&self, key: &K) -> Result<(), u64> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
-        limiter.check_key(key).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-            wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
-        })
-    }
-
-    /// Forgets keys that are back to full capacity.
-    pub fn forget_idle(&self) {
-        if let Some(limiter) = &self.limiter {
-            limiter.retain_recent();
-        }
-    }
-}
+use crate::{
+    domain::UserId,
+    error::AppError,
+    shared::{Rate, RateLimit, Shared},
+};
 
 /// Messages per user per minute, with a burst of half that (at least one).
-pub fn message_limit(per_minute: u32) -> KeyedLimit<UserId> {
-    KeyedLimit::per_minute(per_minute, per_minute.div_ceil(2))
-}
-
-/// Register and login attempts per client address; the whole allowance may come at once.
-pub fn auth_limit(per_minute: u32) -> KeyedLimit<IpAddr> {
-    KeyedLimit::per_minute(per_minute, per_minute)
+pub fn message_limit(shared: &Shared, per_minute: u32) -> Arc<dyn RateLimit<UserId>> {
+    shared.rate_limit("messages", Rate { per_minute, burst: per_minute.div_ceil(2) })
 }
 
 /// Creates and imports per user (`RATE_LIMIT_WRITES_PER_MINUTE`), one allowance shared by
 /// every service that creates (characters, chats); a burst of half the minute's allowance.
 #[derive(Clone)]
-pub struct CreateLimit(Arc<KeyedLimit<UserId>>);
+pub struct CreateLimit(Arc<dyn RateLimit<UserId>>);
 
 impl CreateLimit {
-    pub fn new(per_minute: u32) -> Self {
-        Self(Arc::new(KeyedLimit::per_minute(per_minute, per_minute.div_ceil(2))))
+    pub fn new(shared: &Shared, per_minute: u32) -> Self {
+        Self(shared.rate_limit("writes", Rate { per_minute, burst: per_minute.div_ceil(2) }))
     }
 
-    pub fn check(&self, user: UserId) -> Result<(), AppError> {
-        self.0.check(&user).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+    pub async fn check(&self, user: UserId) -> Result<(), AppError> {
+        self.0.check(&user).await.map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
     }
 
     pub fn forget_idle(&self) {
@@ -76,17 +38,18 @@ impl CreateLimit {
     }
 }
 
-/// The sign-in attempt limit per client address, shared by register and login.
+/// The sign-in attempt limit per client address, shared by register and login; the whole
+/// allowance may come at once.
 #[derive(Clone)]
-pub struct AuthAttempts(Arc<KeyedLimit<IpAddr>>);
+pub struct AuthAttempts(Arc<dyn RateLimit<IpAddr>>);
 
 impl AuthAttempts {
-    pub fn new(per_minute: u32) -> Self {
-        Self(Arc::new(auth_limit(per_minute)))
+    pub fn new(shared: &Shared, per_minute: u32) -> Self {
+        Self(shared.rate_limit("sign-ins", Rate { per_minute, burst: per_minute }))
     }
 
-    pub fn check(&self, client: IpAddr) -> Result<(), AppError> {
-        self.0.check(&address_key(client)).map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
+    pub async fn check(&self, client: IpAddr) -> Result<(), AppError> {
+        self.0.check(&address_key(client)).await.map_err(|retry_after_secs| AppError::RateLimited { retry_after_secs })
     }
 
     /// Forgets addresses that are back to full allowance.
@@ -280,17 +243,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limit_allows_the_burst_then_says_how_long_to_wait() {
-        let limit = message_limit(10);
-        for _ in 0..5 {
-            assert_eq!(limit.check(&UserId::new(1)), Ok(()));
-        }
-        let wait = limit.check(&UserId::new(1)).unwrap_err();
-        assert!((1..=6).contains(&wait), "{wait}");
-        assert_eq!(limit.check(&UserId::new(2)), Ok(()), "other users are not affected");
-    }
-
-    #[test]
     fn ipv6_clients_are_limited_by_their_64() {
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
         assert_eq!(address_key(ip("2001:db8:1:2:aaaa::1")), address_key(ip("2001:db8:1:2:bbbb::2")));
@@ -314,14 +266,6 @@ mod tests {
         assert_eq!(LoginBackoff::backoff(100), LoginBackoff::MAX_BACKOFF);
         backoff.succeeded("alice");
         assert!(backoff.check("alice").is_ok());
-    }
-
-    #[test]
-    fn zero_disables() {
-        let limit = auth_limit(0);
-        for _ in 0..100 {
-            assert!(limit.check(&"127.0.0.1".parse().unwrap()).is_ok());
-        }
     }
 
     #[test]

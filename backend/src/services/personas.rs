@@ -42,7 +42,7 @@ impl Personas {
             let message = format!("at most {MAX_PERSONAS} personas");
             return Err(RuleViolation::new("name", "too_many_personas", message).into());
         }
-        self.create_limit.check(user.id)?;
+        self.create_limit.check(user.id).await?;
         Ok(personas::insert(&self.db, user.id, &draft).await?)
     }
 

@@ -111,7 +111,7 @@ impl Turns {
     pub async fn send(&self, user: &User, chat: Chat, content: &str) -> Result<StartedTurn, AppError> {
         let inner = &self.inner;
         let text = MessageText::parse(content, inner.limits.max_message_chars())?;
-        inner.limits.check_rate(user)?;
+        inner.limits.check_rate(user).await?;
         let new_turn = PastTurn::counted(Role::User, text.as_str());
         let token_count = new_turn.tokens as i64;
         let mut turns = self.history(&chat, None).await?;
@@ -162,7 +162,7 @@ impl Turns {
                 "a greeting is not generated; choose among its alternatives instead",
             ));
         }
-        inner.limits.check_rate(user)?;
+        inner.limits.check_rate(user).await?;
         let reply = self.prepare(user, &chat, &turns).await?;
         let events = self.start(chat, reply, running, ReplyTarget::Alternative(message_id));
         Ok(StartedTurn { user_message: None, events })

@@ -4,14 +4,22 @@
 //!
 //! - `topic`: fan-out (announcements, session changes, room frames) to every instance's
 //!   connections.
+//! - `rate`: rate limits per key (messages, sign-ins, writes).
 
+pub mod rate;
 pub mod redis;
 pub mod topic;
+
+use std::{fmt::Display, hash::Hash, sync::Arc};
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, de::DeserializeOwned};
 
-pub use self::{redis::RedisLink, topic::Topic};
+pub use self::{
+    rate::{LocalLimit, Rate, RateLimit, RedisLimit},
+    redis::RedisLink,
+    topic::Topic,
+};
 
 /// Where shared state lives: here, or in Redis.
 #[derive(Clone, Default)]
@@ -36,6 +44,17 @@ impl Shared {
         T: Clone + Serialize + DeserializeOwned + Send + 'static,
     {
         Topic::new(name, capacity, self.redis.as_ref())
+    }
+
+    /// A rate limit named `name` (its Redis keys' part).
+    pub fn rate_limit<K>(&self, name: &str, rate: Rate) -> Arc<dyn RateLimit<K>>
+    where
+        K: Hash + Eq + Clone + Display + Send + Sync + 'static,
+    {
+        match &self.redis {
+            Some(redis) => Arc::new(RedisLimit::new(redis.clone(), name, rate)),
+            None => Arc::new(LocalLimit::new(rate)),
+        }
     }
 
     pub fn redis(&self) -> Option<&RedisLink> {

@@ -24,12 +24,17 @@ struct Cluster {
 
 impl Cluster {
     async fn start(instances: usize) -> Self {
+        Self::start_with(instances, &[]).await
+    }
+
+    async fn start_with(instances: usize, extra: &[(&str, &str)]) -> Self {
         let database = TestDatabase::create(Engine::Postgres).await;
         let dir = tempfile::tempdir().unwrap();
         let upstream = FakeUpstream::start().await;
         let prefix = format!("troupe-test-{}", uuid::Uuid::new_v4().simple());
         let settings = [("REDIS_URL", redis_url()), ("REDIS_PREFIX", prefix)];
-        let settings: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let settings: Vec<(&str, &str)> =
+            settings.iter().map(|(k, v)| (*k, v.as_str())).chain(extra.iter().copied()).collect();
         let servers =
             (0..instances).map(|_| ServerProcess::start(&database.url, &upstream, dir.path(), &settings)).collect();
         Self { servers, http: reqwest::Client::new(), _database: database, _dir: dir, _upstream: upstream }
@@ -161,4 +166,34 @@ async fn a_rooms_messages_reach_every_instances_sockets_in_order() {
     assert_eq!(said(&mut on_b, 10).await, words, "in order on B");
     assert_eq!(said(&mut on_c, 10).await, words, "in order on C");
     assert_eq!(said(&mut speaking, 10).await, words, "and back on A");
+}
+
+#[tokio::test]
+async fn the_message_rate_limit_holds_in_total_over_the_instances() {
+    // 4 a minute, 2 at once: the third message is one too many, wherever it goes.
+    let cluster = Cluster::start_with(3, &[("RATE_LIMIT_MESSAGES_PER_MINUTE", "4")]).await;
+    let (_, token) = cluster.user(0).await;
+    let character = cluster
+        .post(0, &token, "/api/characters", json!({"name": "Echo", "model": "fake-openai"}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let chat = cluster.post(0, &token, "/api/chats", json!({"character_id": character["id"]})).await;
+    let chat = chat.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let send = |instance: usize| {
+        let path = format!("/api/chats/{chat}/messages");
+        let token = token.clone();
+        let cluster = &cluster;
+        async move { cluster.post(instance, &token, &path, json!({"content": "hello"})).await }
+    };
+
+    assert_eq!(send(0).await.status(), StatusCode::CREATED);
+    assert_eq!(send(1).await.status(), StatusCode::CREATED);
+    for instance in [2, 0, 1] {
+        let refused = send(instance).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "on instance {instance}");
+        let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=15).contains(&wait), "Retry-After {wait}");
+    }
 }

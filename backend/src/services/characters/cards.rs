@@ -57,7 +57,7 @@ impl Characters {
         if files.len() > MAX_IMPORT_FILES {
             return Err(AppError::TooLarge(format!("at most {MAX_IMPORT_FILES} files in one import")));
         }
-        self.create_limit.check(owner.id)?;
+        self.create_limit.check(owner.id).await?;
         // Reading cards and re-encoding pictures is CPU work: off the async workers, in parallel.
         let prepared = futures::future::join_all(files.into_iter().map(|(file_name, bytes)| {
             let characters = self.clone();

@@ -29,7 +29,7 @@ impl Characters {
     #[tracing::instrument(skip_all, fields(user.id = %owner.id), err(level = "info"))]
     pub async fn create(&self, owner: &User, input: CharacterInput) -> Result<Character, AppError> {
         let draft = self.parse(input, &CardFields::default())?;
-        self.create_limit.check(owner.id)?;
+        self.create_limit.check(owner.id).await?;
         Ok(characters::insert(&self.db, owner.id, &draft).await?)
     }
 

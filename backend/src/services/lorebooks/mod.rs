@@ -42,7 +42,7 @@ impl Lorebooks {
             let message = format!("at most {MAX_LOREBOOKS} lorebooks");
             return Err(RuleViolation::new("book", "too_many_lorebooks", message).into());
         }
-        self.create_limit.check(user.id)?;
+        self.create_limit.check(user.id).await?;
         Ok(lorebooks::insert(&self.db, user.id, &book).await?)
     }
 

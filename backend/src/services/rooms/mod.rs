@@ -161,7 +161,7 @@ impl Rooms {
         if !user.is_admin {
             live.take_turn(user.id, room.slow_mode_secs)?;
         }
-        limits.check_rate(user)?;
+        limits.check_rate(user).await?;
         let kind = if user.is_admin { RoomMessageKind::Admin } else { RoomMessageKind::User };
         let message = NewRoomMessage {
             room_id: room.id,
