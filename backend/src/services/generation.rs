@@ -13,7 +13,7 @@ use troupe_types::{MessageLimits, MessageStatus, UsageSource};
 
 use super::{
     catalog::ModelSpec,
-    limits::{PerUserSlots, QuotaReservations, Reservation, Slot, message_limit},
+    limits::{QuotaReservations, Reservation, message_limit},
 };
 use crate::{
     clock::{now_millis, secs_until_midnight},
@@ -21,7 +21,7 @@ use crate::{
     domain::{TokenUsage, User, UserId},
     error::AppError,
     providers::{ChatRequest, ProviderError, ProviderSet, StreamEvent},
-    shared::{RateLimit, Shared},
+    shared::{Lease, RateLimit, Shared, Slots},
     storage::{Db, stats},
 };
 
@@ -37,7 +37,8 @@ pub enum Progress<T> {
 pub struct GenerationLimits {
     db: Db,
     message_limit: Arc<dyn RateLimit<UserId>>,
-    streams: Arc<PerUserSlots>,
+    /// Replies streaming per user, over every instance.
+    streams: Arc<dyn Slots>,
     reservations: Arc<QuotaReservations>,
     settings: LimitSettings,
 }
@@ -45,7 +46,7 @@ pub struct GenerationLimits {
 /// A generation's place under the limits: its stream slot and quota reservation, given back
 /// when it is dropped (after its usage is recorded).
 pub struct Admitted {
-    _slot: Slot,
+    _slot: Lease,
     _reservation: Option<Reservation>,
 }
 
@@ -54,7 +55,7 @@ impl GenerationLimits {
         Arc::new(Self {
             db,
             message_limit: message_limit(shared, settings.messages_per_minute),
-            streams: PerUserSlots::new(settings.max_concurrent_streams),
+            streams: shared.slots("streams", settings.max_concurrent_streams),
             reservations: Arc::default(),
             settings,
         })
@@ -69,7 +70,7 @@ impl GenerationLimits {
     /// the daily quota, then the concurrent streams (429 when either is spent).
     pub async fn admit(&self, user: &User, worst_case: i64) -> Result<Admitted, AppError> {
         let reservation = self.reserve_quota(user, worst_case).await?;
-        let slot = self.streams.acquire(user.id).ok_or(AppError::TooManyStreams { max: self.streams.max() })?;
+        let slot = self.streams.acquire(user.id).await.ok_or(AppError::TooManyStreams { max: self.streams.max() })?;
         Ok(Admitted { _slot: slot, _reservation: reservation })
     }
 
@@ -108,9 +109,9 @@ impl GenerationLimits {
         }
     }
 
-    /// Replies streaming right now, over all users.
+    /// Replies streaming through this instance right now, over all users.
     pub fn active_streams(&self) -> usize {
-        self.streams.open_total()
+        self.streams.open_here()
     }
 
     /// Lets the message limiter forget users who are back to full allowance.

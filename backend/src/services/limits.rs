@@ -144,53 +144,7 @@ impl Default for LoginBackoff {
     }
 }
 
-/// A cap on things each user may hold open at once (streaming replies, live connections).
-pub struct PerUserSlots {
-    max: usize,
-    open: Mutex<HashMap<UserId, usize>>,
-}
-
-impl PerUserSlots {
-    pub fn new(max: usize) -> Arc<Self> {
-        Arc::new(Self { max, open: Mutex::new(HashMap::new()) })
-    }
-
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
-    /// A slot, released when dropped; `None` when all of the user's are taken.
-    pub fn acquire(self: &Arc<Self>, user: UserId) -> Option<Slot> {
-        let mut open = self.open.lock().expect("slots lock");
-        let count = open.entry(user).or_insert(0);
-        if *count >= self.max {
-            return None;
-        }
-        *count += 1;
-        Some(Slot { slots: Arc::clone(self), user })
-    }
-
-    pub fn open_total(&self) -> usize {
-        self.open.lock().expect("slots lock").values().sum()
-    }
-}
-
-pub struct Slot {
-    slots: Arc<PerUserSlots>,
-    user: UserId,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        let mut open = self.slots.open.lock().expect("slots lock");
-        if let Some(count) = open.get_mut(&self.user) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.user);
-            }
-        }
-    }
-}
+pub use crate::shared::slots::{PerUserSlots, Slot};
 
 /// Tokens set aside for each user's turns under way. A turn is admitted while the day's
 /// recorded usage plus the reservations of the user's other turns stay under the quota; it then
@@ -266,18 +220,6 @@ mod tests {
         assert_eq!(LoginBackoff::backoff(100), LoginBackoff::MAX_BACKOFF);
         backoff.succeeded("alice");
         assert!(backoff.check("alice").is_ok());
-    }
-
-    #[test]
-    fn slots_are_released_on_drop() {
-        let slots = PerUserSlots::new(2);
-        let a = slots.acquire(UserId::new(7)).unwrap();
-        let _b = slots.acquire(UserId::new(7)).unwrap();
-        assert!(slots.acquire(UserId::new(7)).is_none());
-        assert!(slots.acquire(UserId::new(8)).is_some(), "per user");
-        drop(a);
-        assert!(slots.acquire(UserId::new(7)).is_some());
-        assert_eq!(slots.open_total(), 1, "only _b is still open");
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! - `topic`: fan-out (announcements, session changes, room frames) to every instance's
 //!   connections.
 //! - `rate`: rate limits per key (messages, sign-ins, writes).
+//! - `slots`: what each user may hold open at once (streaming replies), as expiring leases.
 
 pub mod rate;
 pub mod redis;
+pub mod slots;
 pub mod topic;
 
 use std::{fmt::Display, hash::Hash, sync::Arc};
@@ -18,6 +20,7 @@ use serde::{Serialize, de::DeserializeOwned};
 pub use self::{
     rate::{LocalLimit, Rate, RateLimit, RedisLimit},
     redis::RedisLink,
+    slots::{Lease, Slots},
     topic::Topic,
 };
 
@@ -54,6 +57,14 @@ impl Shared {
         match &self.redis {
             Some(redis) => Arc::new(RedisLimit::new(redis.clone(), name, rate)),
             None => Arc::new(LocalLimit::new(rate)),
+        }
+    }
+
+    /// `max` slots per user named `name` (its Redis keys' part).
+    pub fn slots(&self, name: &str, max: usize) -> Arc<dyn Slots> {
+        match &self.redis {
+            Some(redis) => Arc::new(slots::RedisSlots::new(redis.clone(), name, max)),
+            None => Arc::new(slots::PerUserSlots::new(max)),
         }
     }
 

@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message};
-use troupe_fake_upstream::FakeUpstream;
+use troupe_fake_upstream::{Behavior, FakeUpstream};
 
 use crate::helpers::*;
 
@@ -19,7 +19,7 @@ struct Cluster {
     http: reqwest::Client,
     _database: TestDatabase,
     _dir: tempfile::TempDir,
-    _upstream: FakeUpstream,
+    upstream: FakeUpstream,
 }
 
 impl Cluster {
@@ -37,7 +37,7 @@ impl Cluster {
             settings.iter().map(|(k, v)| (*k, v.as_str())).chain(extra.iter().copied()).collect();
         let servers =
             (0..instances).map(|_| ServerProcess::start(&database.url, &upstream, dir.path(), &settings)).collect();
-        Self { servers, http: reqwest::Client::new(), _database: database, _dir: dir, _upstream: upstream }
+        Self { servers, http: reqwest::Client::new(), _database: database, _dir: dir, upstream }
     }
 
     fn url(&self, instance: usize, path: &str) -> String {
@@ -59,6 +59,21 @@ impl Cluster {
         let db = troupe_server::storage::Db::connect(&self._database.url).await.unwrap();
         sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1").bind(id).execute(db.pool()).await.unwrap();
         token
+    }
+
+    /// A user with a chat with a character on the fake upstream, made through instance 0:
+    /// (token, chat id).
+    async fn chatting_user(&self) -> (String, i64) {
+        let (_, token) = self.user(0).await;
+        let character = self.post(0, &token, "/api/characters", json!({"name": "Echo", "model": "fake-openai"})).await;
+        let character = character.json::<Value>().await.unwrap();
+        let chat = self.post(0, &token, "/api/chats", json!({"character_id": character["id"]})).await;
+        (token, chat.json::<Value>().await.unwrap()["id"].as_i64().unwrap())
+    }
+
+    /// Sends a message in `chat` through `instance` (a JSON answer: the whole turn).
+    async fn send(&self, instance: usize, token: &str, chat: i64) -> reqwest::Response {
+        self.post(instance, token, &format!("/api/chats/{chat}/messages"), json!({"content": "hello"})).await
     }
 
     async fn post(&self, instance: usize, token: &str, path: &str, body: Value) -> reqwest::Response {
@@ -172,21 +187,8 @@ async fn a_rooms_messages_reach_every_instances_sockets_in_order() {
 async fn the_message_rate_limit_holds_in_total_over_the_instances() {
     // 4 a minute, 2 at once: the third message is one too many, wherever it goes.
     let cluster = Cluster::start_with(3, &[("RATE_LIMIT_MESSAGES_PER_MINUTE", "4")]).await;
-    let (_, token) = cluster.user(0).await;
-    let character = cluster
-        .post(0, &token, "/api/characters", json!({"name": "Echo", "model": "fake-openai"}))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
-    let chat = cluster.post(0, &token, "/api/chats", json!({"character_id": character["id"]})).await;
-    let chat = chat.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let send = |instance: usize| {
-        let path = format!("/api/chats/{chat}/messages");
-        let token = token.clone();
-        let cluster = &cluster;
-        async move { cluster.post(instance, &token, &path, json!({"content": "hello"})).await }
-    };
+    let (token, chat) = cluster.chatting_user().await;
+    let send = |instance: usize| cluster.send(instance, &token, chat);
 
     assert_eq!(send(0).await.status(), StatusCode::CREATED);
     assert_eq!(send(1).await.status(), StatusCode::CREATED);
@@ -196,4 +198,39 @@ async fn the_message_rate_limit_holds_in_total_over_the_instances() {
         let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=15).contains(&wait), "Retry-After {wait}");
     }
+}
+
+#[tokio::test]
+async fn the_stream_limit_holds_over_the_instances_and_a_dead_instances_slot_comes_back() {
+    let mut cluster = Cluster::start_with(2, &[("MAX_CONCURRENT_STREAMS", "1")]).await;
+    let (token, chat) = cluster.chatting_user().await;
+    // The reply on B never ends: B holds the user's one stream slot.
+    cluster.upstream.push(Behavior::Hang);
+    let path = format!("/api/chats/{chat}/messages");
+    let on_b = cluster
+        .http
+        .post(cluster.url(1, &path))
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .json(&json!({"content": "tell me a long story"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_b.status(), StatusCode::OK);
+
+    let refused = cluster.send(0, &token, chat).await;
+    assert_eq!(error_code(refused, StatusCode::TOO_MANY_REQUESTS).await.0, "too_many_streams", "B's slot counts on A");
+
+    cluster.servers[1].kill_hard();
+    drop(on_b);
+    let killed = std::time::Instant::now();
+    let freed = loop {
+        let resp = cluster.send(0, &token, chat).await;
+        if resp.status() == StatusCode::CREATED {
+            break killed.elapsed();
+        }
+        assert!(killed.elapsed() < Duration::from_secs(25), "the dead instance's slot is still held");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(freed > Duration::from_secs(5), "held until its lease ran out ({freed:?}), not given back by magic");
 }
