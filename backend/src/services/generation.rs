@@ -11,17 +11,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use troupe_types::{MessageLimits, MessageStatus, UsageSource};
 
-use super::{
-    catalog::ModelSpec,
-    limits::{QuotaReservations, Reservation, message_limit},
-};
+use super::{catalog::ModelSpec, limits::message_limit};
 use crate::{
     clock::{now_millis, secs_until_midnight},
     config::LimitSettings,
     domain::{TokenUsage, User, UserId},
     error::AppError,
     providers::{ChatRequest, ProviderError, ProviderSet, StreamEvent},
-    shared::{Lease, RateLimit, Shared, Slots},
+    shared::{Lease, RateLimit, Reservations, Shared, Slots},
     storage::{Db, stats},
 };
 
@@ -39,7 +36,8 @@ pub struct GenerationLimits {
     message_limit: Arc<dyn RateLimit<UserId>>,
     /// Replies streaming per user, over every instance.
     streams: Arc<dyn Slots>,
-    reservations: Arc<QuotaReservations>,
+    /// The quota held for replies under way, over every instance.
+    reservations: Arc<dyn Reservations>,
     settings: LimitSettings,
 }
 
@@ -47,7 +45,7 @@ pub struct GenerationLimits {
 /// when it is dropped (after its usage is recorded).
 pub struct Admitted {
     _slot: Lease,
-    _reservation: Option<Reservation>,
+    _reservation: Option<Lease>,
 }
 
 impl GenerationLimits {
@@ -56,7 +54,7 @@ impl GenerationLimits {
             db,
             message_limit: message_limit(shared, settings.messages_per_minute),
             streams: shared.slots("streams", settings.max_concurrent_streams),
-            reservations: Arc::default(),
+            reservations: shared.reservations("reservations"),
             settings,
         })
     }
@@ -77,13 +75,13 @@ impl GenerationLimits {
     /// Admits while the day's usage plus the user's generations under way stay under the quota,
     /// and holds the worst case until the usage is recorded (see `QuotaReservations`).
     /// Unlimited users reserve nothing.
-    async fn reserve_quota(&self, user: &User, worst_case: i64) -> Result<Option<Reservation>, AppError> {
+    async fn reserve_quota(&self, user: &User, worst_case: i64) -> Result<Option<Lease>, AppError> {
         let Some(quota) = self.quota_of(user) else {
             return Ok(None);
         };
         let now = now_millis();
         let used = stats::tokens_on(&self.db, user.id, now).await?;
-        match self.reservations.reserve(user.id, quota, used, worst_case) {
+        match self.reservations.reserve(user.id, quota, used, worst_case).await {
             Some(reservation) => Ok(Some(reservation)),
             None => Err(AppError::QuotaExceeded { quota, retry_after_secs: secs_until_midnight(now) }),
         }

@@ -144,53 +144,7 @@ impl Default for LoginBackoff {
     }
 }
 
-pub use crate::shared::slots::{PerUserSlots, Slot};
-
-/// Tokens set aside for each user's turns under way. A turn is admitted while the day's
-/// recorded usage plus the reservations of the user's other turns stay under the quota; it then
-/// holds its worst case (prompt + the model's longest reply) until its real usage is recorded.
-/// So concurrent sends see each other, and a user overspends by at most the one turn admitted
-/// last.
-#[derive(Default)]
-pub struct QuotaReservations {
-    held: Mutex<HashMap<UserId, i64>>,
-}
-
-impl QuotaReservations {
-    /// Checks `used + reserved < quota` and reserves `worst_case` in one step; `None` when the
-    /// quota is spent.
-    pub fn reserve(self: &Arc<Self>, user: UserId, quota: i64, used: i64, worst_case: i64) -> Option<Reservation> {
-        let mut held = self.held.lock().expect("reservations lock");
-        let reserved = held.entry(user).or_insert(0);
-        if used.saturating_add(*reserved) >= quota {
-            if *reserved == 0 {
-                held.remove(&user);
-            }
-            return None;
-        }
-        *reserved += worst_case;
-        Some(Reservation { reservations: Arc::clone(self), user, tokens: worst_case })
-    }
-}
-
-/// Tokens held for one turn, released when dropped (after its usage is recorded).
-pub struct Reservation {
-    reservations: Arc<QuotaReservations>,
-    user: UserId,
-    tokens: i64,
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        let mut held = self.reservations.held.lock().expect("reservations lock");
-        if let Some(reserved) = held.get_mut(&self.user) {
-            *reserved -= self.tokens;
-            if *reserved <= 0 {
-                held.remove(&self.user);
-            }
-        }
-    }
-}
+pub use crate::shared::leases::{PerUserSlots, Slot};
 
 #[cfg(test)]
 mod tests {
@@ -220,16 +174,5 @@ mod tests {
         assert_eq!(LoginBackoff::backoff(100), LoginBackoff::MAX_BACKOFF);
         backoff.succeeded("alice");
         assert!(backoff.check("alice").is_ok());
-    }
-
-    #[test]
-    fn reservations_admit_while_under_the_quota_and_release_on_drop() {
-        let reservations = Arc::new(QuotaReservations::default());
-        let first = reservations.reserve(UserId::new(1), 35, 0, 600).expect("nothing used or held yet");
-        assert!(reservations.reserve(UserId::new(1), 35, 0, 600).is_none(), "the first turn's worst case is held");
-        assert!(reservations.reserve(UserId::new(2), 35, 0, 600).is_some(), "per user");
-        drop(first);
-        assert!(reservations.reserve(UserId::new(1), 35, 34, 600).is_some(), "released, and 34 < 35");
-        assert!(reservations.reserve(UserId::new(3), 35, 35, 1).is_none(), "used up");
     }
 }

@@ -5,11 +5,12 @@
 //! - `topic`: fan-out (announcements, session changes, room frames) to every instance's
 //!   connections.
 //! - `rate`: rate limits per key (messages, sign-ins, writes).
-//! - `slots`: what each user may hold open at once (streaming replies), as expiring leases.
+//! - `leases`: what each user may hold at once (streaming replies, quota reservations), as
+//!   expiring leases.
 
+pub mod leases;
 pub mod rate;
 pub mod redis;
-pub mod slots;
 pub mod topic;
 
 use std::{fmt::Display, hash::Hash, sync::Arc};
@@ -18,9 +19,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use self::{
+    leases::{Lease, Reservations, Slots},
     rate::{LocalLimit, Rate, RateLimit, RedisLimit},
     redis::RedisLink,
-    slots::{Lease, Slots},
     topic::Topic,
 };
 
@@ -63,8 +64,16 @@ impl Shared {
     /// `max` slots per user named `name` (its Redis keys' part).
     pub fn slots(&self, name: &str, max: usize) -> Arc<dyn Slots> {
         match &self.redis {
-            Some(redis) => Arc::new(slots::RedisSlots::new(redis.clone(), name, max)),
-            None => Arc::new(slots::PerUserSlots::new(max)),
+            Some(redis) => Arc::new(leases::RedisSlots::new(redis.clone(), name, max)),
+            None => Arc::new(leases::PerUserSlots::new(max)),
+        }
+    }
+
+    /// Quota reservations named `name` (its Redis keys' part).
+    pub fn reservations(&self, name: &str) -> Arc<dyn Reservations> {
+        match &self.redis {
+            Some(redis) => Arc::new(leases::RedisReservations::new(redis.clone(), name)),
+            None => Arc::new(Arc::new(leases::QuotaReservations::default())),
         }
     }
 

@@ -56,9 +56,29 @@ impl Cluster {
 
     async fn admin(&self, instance: usize) -> String {
         let (id, token) = self.user(instance).await;
-        let db = troupe_server::storage::Db::connect(&self._database.url).await.unwrap();
-        sqlx::query("UPDATE users SET is_admin = 1 WHERE id = $1").bind(id).execute(db.pool()).await.unwrap();
+        self.sql("UPDATE users SET is_admin = 1 WHERE id = $1", id).await;
         token
+    }
+
+    /// Runs `sql` with `$1` = `id` on the shared database.
+    async fn sql(&self, sql: &'static str, id: i64) {
+        let db = troupe_server::storage::Db::connect(&self._database.url).await.unwrap();
+        sqlx::query(sql).bind(id).execute(db.pool()).await.unwrap();
+    }
+
+    /// Starts a streamed reply in `chat` through `instance` and returns once it streams.
+    async fn streaming(&self, instance: usize, token: &str, chat: i64) -> reqwest::Response {
+        let resp = self
+            .http
+            .post(self.url(instance, &format!("/api/chats/{chat}/messages")))
+            .bearer_auth(token)
+            .header("accept", "text/event-stream")
+            .json(&json!({"content": "tell me a long story"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp
     }
 
     /// A user with a chat with a character on the fake upstream, made through instance 0:
@@ -206,17 +226,7 @@ async fn the_stream_limit_holds_over_the_instances_and_a_dead_instances_slot_com
     let (token, chat) = cluster.chatting_user().await;
     // The reply on B never ends: B holds the user's one stream slot.
     cluster.upstream.push(Behavior::Hang);
-    let path = format!("/api/chats/{chat}/messages");
-    let on_b = cluster
-        .http
-        .post(cluster.url(1, &path))
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .json(&json!({"content": "tell me a long story"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(on_b.status(), StatusCode::OK);
+    let on_b = cluster.streaming(1, &token, chat).await;
 
     let refused = cluster.send(0, &token, chat).await;
     assert_eq!(error_code(refused, StatusCode::TOO_MANY_REQUESTS).await.0, "too_many_streams", "B's slot counts on A");
@@ -233,4 +243,32 @@ async fn the_stream_limit_holds_over_the_instances_and_a_dead_instances_slot_com
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(freed > Duration::from_secs(5), "held until its lease ran out ({freed:?}), not given back by magic");
+}
+
+#[tokio::test]
+async fn a_quota_is_not_overspent_by_sends_spread_over_the_instances() {
+    let cluster = Cluster::start(2).await;
+    let (token, chat) = cluster.chatting_user().await;
+    let me: Value = cluster
+        .http
+        .get(cluster.url(0, "/api/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Less than one reply's worst case (the prompt and 500 tokens of answer): the first reply
+    // under way holds the whole quota, on every instance.
+    cluster.sql("UPDATE users SET daily_token_quota = 100 WHERE id = $1", me["id"].as_i64().unwrap()).await;
+    cluster.upstream.push(Behavior::Hang);
+    let _on_b = cluster.streaming(1, &token, chat).await;
+
+    let refused = cluster.send(0, &token, chat).await;
+    assert_eq!(
+        error_code(refused, StatusCode::TOO_MANY_REQUESTS).await.0,
+        "quota_exceeded",
+        "B's reservation counts on A"
+    );
 }
