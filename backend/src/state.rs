@@ -94,7 +94,7 @@ impl AppState {
             turns.clone(),
             (personas.clone(), lorebooks.clone()),
         );
-        let (presence, changes) = (Presence::default(), SessionChanges::new(shared));
+        let (presence, changes) = (Presence::new(shared), SessionChanges::new(shared));
         let systems = Systems::new(db.clone(), catalog.clone(), secret.clone());
         let accounts =
             Accounts::new(db.clone(), Arc::new(tokens), changes.clone(), systems.clone(), config.first_account_admin);

@@ -107,9 +107,9 @@ impl GenerationLimits {
         }
     }
 
-    /// Replies streaming through this instance right now, over all users.
-    pub fn active_streams(&self) -> usize {
-        self.streams.open_here()
+    /// Replies streaming right now, over all users and every instance.
+    pub async fn active_streams(&self) -> usize {
+        self.streams.open_everywhere().await
     }
 
     /// Lets the message limiter forget users who are back to full allowance.

@@ -1,46 +1,28 @@
-//! Who is online: a request in the last few minutes. In this process's memory: with several
-//! server instances, each knows its own clients.
+//! Who is online, over every instance (`shared::online`).
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
+use std::sync::Arc;
+
+use crate::{
+    domain::UserId,
+    shared::{Online, Shared},
 };
 
-use crate::domain::UserId;
-
-/// A user counts as online this long after their last request.
-pub const ONLINE_WINDOW: Duration = Duration::from_secs(5 * 60);
-
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Presence {
-    seen: Arc<Mutex<HashMap<UserId, Instant>>>,
+    online: Arc<dyn Online>,
 }
 
 impl Presence {
+    pub fn new(shared: &Shared) -> Self {
+        Self { online: shared.online() }
+    }
+
     pub fn touch(&self, user: UserId) {
-        self.seen.lock().expect("presence lock").insert(user, Instant::now());
+        self.online.touch(user);
     }
 
-    /// Users seen within `ONLINE_WINDOW`; forgets the others.
-    pub fn online(&self) -> usize {
-        let mut seen = self.seen.lock().expect("presence lock");
-        seen.retain(|_, at| at.elapsed() < ONLINE_WINDOW);
-        seen.len()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts_distinct_recent_users() {
-        let presence = Presence::default();
-        let (one, two) = (UserId::new(1), UserId::new(2));
-        presence.touch(one);
-        presence.touch(two);
-        presence.touch(one);
-        assert_eq!(presence.online(), 2);
+    /// Users who made a request in the last 5 minutes.
+    pub async fn online(&self) -> usize {
+        self.online.count().await
     }
 }

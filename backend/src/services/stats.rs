@@ -159,8 +159,8 @@ impl Stats {
     pub async fn live(&self) -> Result<LiveStats, AppError> {
         let (messages, tokens) = stats::activity_since(&self.db, now_millis() - 60_000).await?;
         Ok(LiveStats {
-            online_users: self.presence.online() as i64,
-            active_streams: self.limits.active_streams() as i64,
+            online_users: self.presence.online().await as i64,
+            active_streams: self.limits.active_streams().await as i64,
             messages_last_minute: messages,
             tokens_last_minute: tokens,
         })

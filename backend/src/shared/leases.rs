@@ -29,6 +29,9 @@ pub trait Slots: Send + Sync {
     fn max(&self) -> usize;
     /// Slots held through this instance now.
     fn open_here(&self) -> usize;
+
+    /// Slots held now over every instance (this one's when they are not shared).
+    fn open_everywhere(&self) -> BoxFuture<'_, usize>;
 }
 
 /// A held slot or reservation; dropping it gives it back.
@@ -103,6 +106,10 @@ impl Slots for Arc<PerUserSlots> {
     fn open_here(&self) -> usize {
         self.open_total()
     }
+
+    fn open_everywhere(&self) -> BoxFuture<'_, usize> {
+        Box::pin(std::future::ready(self.open_total()))
+    }
 }
 
 /// Quota held for replies under way: `reserve` admits while `used` plus the user's
@@ -164,7 +171,8 @@ impl Reservations for Arc<QuotaReservations> {
 }
 
 /// Drops expired leases, then takes one of `amount` if `base` plus what the live leases hold
-/// stays under `limit`. KEYS: the leases' expiries (a sorted set) and amounts (a hash).
+/// stays under `limit`. KEYS: the user's leases' expiries (a sorted set) and amounts (a hash),
+/// and every user's leases' expiries (to count them all).
 const TAKE: &str = r"
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -182,6 +190,7 @@ if tonumber(ARGV[1]) + held >= tonumber(ARGV[2]) then
 end
 local lease = tonumber(ARGV[5])
 redis.call('ZADD', KEYS[1], now_ms + lease, ARGV[4])
+redis.call('ZADD', KEYS[3], now_ms + lease, ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], lease)
 redis.call('PEXPIRE', KEYS[2], lease)
@@ -194,13 +203,23 @@ local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local lease = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], 'XX', now_ms + lease, ARGV[1])
+redis.call('ZADD', KEYS[3], 'XX', now_ms + lease, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], lease)
 redis.call('PEXPIRE', KEYS[2], lease)
 return 1
 ";
 
+/// Every user's live leases.
+const COUNT: &str = r"
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms)
+return redis.call('ZCARD', KEYS[1])
+";
+
 const GIVE_BACK: &str = r"
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 ";
@@ -212,7 +231,7 @@ pub struct LeaseStore {
     redis: RedisLink,
     /// `troupe:<name>:`.
     prefix: String,
-    scripts: Arc<[redis::Script; 3]>,
+    scripts: Arc<[redis::Script; 4]>,
 }
 
 impl LeaseStore {
@@ -220,7 +239,7 @@ impl LeaseStore {
         Self {
             prefix: redis.key(&format!("{name}:")),
             redis,
-            scripts: Arc::new([TAKE, RENEW, GIVE_BACK].map(redis::Script::new)),
+            scripts: Arc::new([TAKE, RENEW, GIVE_BACK, COUNT].map(redis::Script::new)),
         }
     }
 
@@ -233,12 +252,17 @@ impl LeaseStore {
         limit: i64,
         amount: i64,
     ) -> redis::RedisResult<Option<RedisLease>> {
-        let keys = [format!("{}{user}:expiry", self.prefix), format!("{}{user}:amount", self.prefix)];
+        let keys = [
+            format!("{}{user}:expiry", self.prefix),
+            format!("{}{user}:amount", self.prefix),
+            format!("{}all", self.prefix),
+        ];
         let id = uuid::Uuid::new_v4().simple().to_string();
         let mut commands = self.redis.commands();
         let taken: redis::RedisResult<i64> = self.scripts[0]
             .key(&keys[0])
             .key(&keys[1])
+            .key(&keys[2])
             .arg(base)
             .arg(limit)
             .arg(amount)
@@ -252,9 +276,16 @@ impl LeaseStore {
         let renewing = tokio::spawn(renew(self.clone(), keys.clone(), id.clone()));
         Ok(Some(RedisLease { store: self.clone(), keys, id, renewing }))
     }
+
+    /// Every user's live leases.
+    pub async fn count(&self) -> redis::RedisResult<usize> {
+        let mut commands = self.redis.commands();
+        let count = self.scripts[3].key(format!("{}all", self.prefix)).invoke_async(&mut commands).await;
+        self.redis.watch("lease count", count)
+    }
 }
 
-async fn renew(store: LeaseStore, keys: [String; 2], id: String) {
+async fn renew(store: LeaseStore, keys: [String; 3], id: String) {
     let mut every = tokio::time::interval(RENEW_EVERY);
     every.tick().await;
     loop {
@@ -263,6 +294,7 @@ async fn renew(store: LeaseStore, keys: [String; 2], id: String) {
         let renewed: redis::RedisResult<i64> = store.scripts[1]
             .key(&keys[0])
             .key(&keys[1])
+            .key(&keys[2])
             .arg(&id)
             .arg(LEASE.as_millis() as i64)
             .invoke_async(&mut commands)
@@ -274,7 +306,7 @@ async fn renew(store: LeaseStore, keys: [String; 2], id: String) {
 /// A lease held in Redis: renewed while held, given back when dropped.
 pub struct RedisLease {
     store: LeaseStore,
-    keys: [String; 2],
+    keys: [String; 3],
     id: String,
     renewing: tokio::task::JoinHandle<()>,
 }
@@ -287,7 +319,7 @@ impl Drop for RedisLease {
         tokio::spawn(async move {
             let mut commands = store.redis.commands();
             let given: redis::RedisResult<i64> =
-                store.scripts[2].key(&keys[0]).key(&keys[1]).arg(&id).invoke_async(&mut commands).await;
+                store.scripts[2].key(&keys[0]).key(&keys[1]).key(&keys[2]).arg(&id).invoke_async(&mut commands).await;
             let _ = store.redis.watch("lease release", given);
         });
     }
@@ -328,6 +360,10 @@ impl Slots for RedisSlots {
 
     fn open_here(&self) -> usize {
         self.here.open_total()
+    }
+
+    fn open_everywhere(&self) -> BoxFuture<'_, usize> {
+        Box::pin(async move { self.leases.count().await.unwrap_or_else(|_| self.here.open_total()) })
     }
 }
 
@@ -384,8 +420,9 @@ mod tests {
             let first = slots.acquire(ann).await.expect("one");
             let _second = slots.acquire(ann).await.expect("two");
             assert!(slots.acquire(ann).await.is_none(), "not three");
-            assert!(slots.acquire(bob).await.is_some(), "per user");
-            assert_eq!(slots.open_here(), 2);
+            let _bobs = slots.acquire(bob).await.expect("per user");
+            assert_eq!(slots.open_here(), 3);
+            assert_eq!(slots.open_everywhere().await, 3);
             drop(first);
             tokio::time::sleep(Duration::from_millis(100)).await;
             assert!(slots.acquire(ann).await.is_some(), "given back");

@@ -5,10 +5,12 @@
 //! - `topic`: fan-out (announcements, session changes, room frames) to every instance's
 //!   connections.
 //! - `rate`: rate limits per key (messages, sign-ins, writes).
+//! - `online`: who made a request lately.
 //! - `leases`: what each user may hold at once (streaming replies, quota reservations), as
 //!   expiring leases.
 
 pub mod leases;
+pub mod online;
 pub mod rate;
 pub mod redis;
 pub mod topic;
@@ -20,6 +22,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use self::{
     leases::{Lease, Reservations, Slots},
+    online::Online,
     rate::{LocalLimit, Rate, RateLimit, RedisLimit},
     redis::RedisLink,
     topic::Topic,
@@ -74,6 +77,14 @@ impl Shared {
         match &self.redis {
             Some(redis) => Arc::new(leases::RedisReservations::new(redis.clone(), name)),
             None => Arc::new(Arc::new(leases::QuotaReservations::default())),
+        }
+    }
+
+    /// Who is online.
+    pub fn online(&self) -> Arc<dyn Online> {
+        match &self.redis {
+            Some(redis) => Arc::new(online::RedisOnline::new(redis.clone())),
+            None => Arc::new(online::LocalOnline::default()),
         }
     }
 

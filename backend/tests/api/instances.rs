@@ -272,3 +272,34 @@ async fn a_quota_is_not_overspent_by_sends_spread_over_the_instances() {
         "B's reservation counts on A"
     );
 }
+
+#[tokio::test]
+async fn the_admin_live_feed_counts_every_instances_users_and_streams() {
+    let cluster = Cluster::start(3).await;
+    let admin = cluster.admin(0).await;
+    let (token, chat) = cluster.chatting_user().await;
+    let (_, other) = cluster.user(0).await;
+    for (instance, who) in [(1, &token), (2, &other)] {
+        let me = cluster.http.get(cluster.url(instance, "/api/auth/me")).bearer_auth(who).send().await.unwrap();
+        assert_eq!(me.status(), StatusCode::OK);
+    }
+    cluster.upstream.push(Behavior::Hang);
+    let _streaming_on_b = cluster.streaming(1, &token, chat).await;
+
+    let url = cluster.url(0, "/api/admin/live").replace("http://", "ws://");
+    let mut request = tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {admin}").parse().unwrap());
+    let mut feed = tokio_tungstenite::connect_async(request).await.unwrap().0;
+    let figures = tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(Ok(Message::Text(text))) = feed.next().await {
+                let figures: Value = serde_json::from_str(&text).unwrap();
+                if figures["online_users"] == 3 && figures["active_streams"] == 1 {
+                    return figures;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(figures.is_ok(), "A's feed counts the users seen on B and C and the reply streaming on B");
+}
