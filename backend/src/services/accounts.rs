@@ -204,6 +204,8 @@ impl Accounts {
                 tracing::info!(user.id = %user.id, username = user.username, "created the bootstrap admin");
                 Ok(())
             }
+            // Another instance starting at the same moment made it.
+            Err(AppError::UsernameTaken) if users::admin_exists(&self.db).await? => Ok(()),
             // Never take over an existing account from the environment: promoting is an
             // explicit act (`troupe-server create-admin`).
             Err(AppError::UsernameTaken) => {

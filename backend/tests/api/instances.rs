@@ -303,3 +303,43 @@ async fn the_admin_live_feed_counts_every_instances_users_and_streams() {
     .await;
     assert!(figures.is_ok(), "A's feed counts the users seen on B and C and the reply streaming on B");
 }
+
+#[tokio::test]
+async fn instances_starting_together_migrate_once_and_make_the_admin_and_starters_once() {
+    let database = TestDatabase::create(Engine::Postgres).await;
+    let upstream = FakeUpstream::start().await;
+    let prefix = format!("troupe-test-{}", uuid::Uuid::new_v4().simple());
+    let starting: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, upstream, redis, prefix) = (database.url.clone(), upstream.clone(), redis_url(), prefix.clone());
+            std::thread::spawn(move || {
+                let dir = tempfile::tempdir().unwrap();
+                let settings = [
+                    ("REDIS_URL", redis.as_str()),
+                    ("REDIS_PREFIX", prefix.as_str()),
+                    ("ADMIN_USERNAME", "boss"),
+                    ("ADMIN_PASSWORD", "boss-password-123"),
+                    ("STARTER_CHARACTERS", "true"),
+                ];
+                (ServerProcess::start(&url, &upstream, dir.path(), &settings), dir)
+            })
+        })
+        .collect();
+    let servers: Vec<_> = starting.into_iter().map(|t| t.join().expect("every instance starts")).collect();
+
+    let db = troupe_server::storage::Db::connect(&database.url).await.unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move { sqlx::query_as::<_, (i64,)>(sql).fetch_one(db.pool()).await.unwrap().0 }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM users WHERE is_admin = 1").await, 1, "one bootstrap admin");
+    let starters = count("SELECT COUNT(*) FROM characters").await;
+    assert!(starters > 0);
+    assert_eq!(count("SELECT COUNT(DISTINCT name) FROM characters").await, starters, "each starter once");
+    let http = reqwest::Client::new();
+    for (server, _) in &servers {
+        let login = json!({"username": "boss", "password": "boss-password-123"});
+        let resp = http.post(server.url("/api/auth/login")).json(&login).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "every instance serves");
+    }
+}
