@@ -15,7 +15,7 @@ use crate::{
         Prompts, Rooms, Stats, Turns, Users,
         gateway::Gateway,
         generation::GenerationLimits,
-        limits::{AuthAttempts, CreateLimit},
+        limits::{AuthAttempts, CreateLimit, LoginBackoff},
         live::{LiveConnections, SessionChanges},
         presence::Presence,
         systems::Systems,
@@ -96,8 +96,13 @@ impl AppState {
         );
         let (presence, changes) = (Presence::new(shared), SessionChanges::new(shared));
         let systems = Systems::new(db.clone(), catalog.clone(), secret.clone());
-        let accounts =
-            Accounts::new(db.clone(), Arc::new(tokens), changes.clone(), systems.clone(), config.first_account_admin);
+        let accounts = Accounts::new(
+            db.clone(),
+            Arc::new(tokens),
+            (changes.clone(), LoginBackoff::new(shared)),
+            systems.clone(),
+            config.first_account_admin,
+        );
         let conversations = Conversations::new(db.clone());
         Ok(Self {
             users: Users::new(db.clone(), conversations.clone(), changes.clone()),

@@ -34,7 +34,7 @@ pub struct SignedIn {
 pub struct Accounts {
     db: Db,
     tokens: Arc<TokenIssuer>,
-    backoff: Arc<LoginBackoff>,
+    backoff: LoginBackoff,
     changes: SessionChanges,
     keys: ApiKeys,
     systems: Systems,
@@ -46,12 +46,12 @@ impl Accounts {
     pub fn new(
         db: Db,
         tokens: Arc<TokenIssuer>,
-        changes: SessionChanges,
+        (changes, backoff): (SessionChanges, LoginBackoff),
         systems: Systems,
         first_account_admin: bool,
     ) -> Self {
         let keys = ApiKeys::new(db.clone(), changes.clone());
-        Self { db, tokens, backoff: Arc::default(), changes, keys, systems, first_account_admin }
+        Self { db, tokens, backoff, changes, keys, systems, first_account_admin }
     }
 
     /// The API keys service (keys authenticate like sessions, so accounts hold them).
@@ -87,7 +87,7 @@ impl Accounts {
     /// next try (`LoginBackoff`), known or not, so the wait tells nothing either.
     #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn login(&self, req: LoginRequest) -> Result<SignedIn, AppError> {
-        self.backoff.check(&req.username)?;
+        self.backoff.check(&req.username).await?;
         let found = users::find_credentials(&self.db, &req.username).await?;
         let (user, hash) = match found {
             Some(c) => (Some(c.user), Some(c.password_hash)),
@@ -95,10 +95,10 @@ impl Accounts {
         };
         let matches = password::verify(SecretString::from(req.password), hash).await?;
         if !matches {
-            self.backoff.failed(&req.username);
+            self.backoff.failed(&req.username).await;
             return Err(AppError::InvalidCredentials);
         }
-        self.backoff.succeeded(&req.username);
+        self.backoff.succeeded(&req.username).await;
         match user {
             Some(user) if user.disabled => Err(AppError::LoginDisabled),
             Some(user) => self.sign_in(user),

@@ -2,16 +2,16 @@
 //! the back-off of accounts whose sign-ins keep failing.
 
 use std::{
-    collections::HashMap,
     net::{IpAddr, Ipv6Addr},
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    sync::Arc,
+    time::Duration,
 };
 
 use crate::{
+    clock::now_millis,
     domain::UserId,
     error::AppError,
-    shared::{Rate, RateLimit, Shared},
+    shared::{FailureLog, Rate, RateLimit, Shared},
 };
 
 /// Messages per user per minute, with a burst of half that (at least one).
@@ -73,33 +73,35 @@ fn address_key(ip: IpAddr) -> IpAddr {
 /// Failed sign-ins per account name (whether or not the account exists, so the answer never
 /// tells). After `FREE_FAILURES` the account backs off: each further attempt must wait twice as
 /// long as the one before, up to `MAX_BACKOFF`. A success clears the count. This holds against
-/// password guessing spread over many addresses, which the per-address limit cannot see.
+/// password guessing spread over many addresses, which the per-address limit cannot see — and,
+/// with Redis, over every instance (`shared::failures`).
+#[derive(Clone)]
 pub struct LoginBackoff {
-    failures: Mutex<HashMap<String, Failures>>,
+    failures: Arc<dyn FailureLog>,
 }
 
-struct Failures {
-    count: u32,
-    last: Instant,
+/// This process's alone (the command-line tools).
+impl Default for LoginBackoff {
+    fn default() -> Self {
+        Self::new(&Shared::default())
+    }
 }
 
 impl LoginBackoff {
     const FREE_FAILURES: u32 = 5;
-    const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
-    /// Names tracked at most; beyond it, names idle past the longest back-off are forgotten first.
-    const MAX_TRACKED: usize = 100_000;
+    pub const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 
-    pub fn new() -> Self {
-        Self { failures: Mutex::new(HashMap::new()) }
+    pub fn new(shared: &Shared) -> Self {
+        Self { failures: shared.failures("sign-in-failures", Self::MAX_BACKOFF) }
     }
 
     /// `RateLimited` while `username` must still wait.
-    pub fn check(&self, username: &str) -> Result<(), AppError> {
-        let failures = self.failures.lock().expect("login backoff lock");
-        let Some(entry) = failures.get(&username.to_ascii_lowercase()) else {
+    pub async fn check(&self, username: &str) -> Result<(), AppError> {
+        let Some(failures) = self.failures.get(&username.to_ascii_lowercase()).await else {
             return Ok(());
         };
-        let wait = Self::backoff(entry.count).saturating_sub(entry.last.elapsed());
+        let since = Duration::from_millis(now_millis().saturating_sub(failures.last_at).max(0) as u64);
+        let wait = Self::backoff(failures.count).saturating_sub(since);
         if wait.is_zero() {
             Ok(())
         } else {
@@ -107,27 +109,17 @@ impl LoginBackoff {
         }
     }
 
-    pub fn failed(&self, username: &str) {
-        let mut failures = self.failures.lock().expect("login backoff lock");
-        if failures.len() >= Self::MAX_TRACKED {
-            failures.retain(|_, f| f.last.elapsed() < Self::MAX_BACKOFF);
-            if failures.len() >= Self::MAX_TRACKED {
-                return;
-            }
-        }
-        let entry =
-            failures.entry(username.to_ascii_lowercase()).or_insert(Failures { count: 0, last: Instant::now() });
-        entry.count += 1;
-        entry.last = Instant::now();
+    pub async fn failed(&self, username: &str) {
+        self.failures.add(&username.to_ascii_lowercase()).await;
     }
 
-    pub fn succeeded(&self, username: &str) {
-        self.failures.lock().expect("login backoff lock").remove(&username.to_ascii_lowercase());
+    pub async fn succeeded(&self, username: &str) {
+        self.failures.clear(&username.to_ascii_lowercase()).await;
     }
 
     /// Forgets names whose last failure is older than the longest back-off.
     pub fn forget_idle(&self) {
-        self.failures.lock().expect("login backoff lock").retain(|_, f| f.last.elapsed() < Self::MAX_BACKOFF);
+        self.failures.forget_idle();
     }
 
     fn backoff(count: u32) -> Duration {
@@ -135,12 +127,6 @@ impl LoginBackoff {
             0 => Duration::ZERO,
             over => Duration::from_secs(1u64 << (over - 1).min(20)).min(Self::MAX_BACKOFF),
         }
-    }
-}
-
-impl Default for LoginBackoff {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -159,20 +145,25 @@ mod tests {
         assert_eq!(address_key(ip("10.0.0.1")), ip("10.0.0.1"));
     }
 
-    #[test]
-    fn failing_accounts_back_off_and_a_success_clears_them() {
-        let backoff = LoginBackoff::new();
-        for _ in 0..LoginBackoff::FREE_FAILURES {
-            assert!(backoff.check("Alice").is_ok());
-            backoff.failed("Alice");
+    #[tokio::test]
+    async fn failing_accounts_back_off_and_a_success_clears_them() {
+        let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!("troupe-unit-{}", uuid::Uuid::new_v4().simple());
+        let redis = Shared::connect(Some(&url.into()), &prefix).await.expect("the tests need Redis");
+        for shared in [Shared::default(), redis] {
+            let backoff = LoginBackoff::new(&shared);
+            for _ in 0..LoginBackoff::FREE_FAILURES {
+                assert!(backoff.check("Alice").await.is_ok());
+                backoff.failed("Alice").await;
+            }
+            assert!(backoff.check("alice").await.is_ok(), "the free failures cost nothing");
+            backoff.failed("ALICE").await;
+            assert!(matches!(backoff.check("alice").await, Err(AppError::RateLimited { retry_after_secs: 1 })));
+            assert!(backoff.check("bob").await.is_ok(), "per account");
+            backoff.succeeded("alice").await;
+            assert!(backoff.check("alice").await.is_ok());
         }
-        assert!(backoff.check("alice").is_ok(), "the free failures cost nothing");
-        backoff.failed("ALICE");
-        assert!(matches!(backoff.check("alice"), Err(AppError::RateLimited { retry_after_secs: 1 })));
-        assert!(backoff.check("bob").is_ok(), "per account");
         assert_eq!(LoginBackoff::backoff(LoginBackoff::FREE_FAILURES + 3), Duration::from_secs(4));
         assert_eq!(LoginBackoff::backoff(100), LoginBackoff::MAX_BACKOFF);
-        backoff.succeeded("alice");
-        assert!(backoff.check("alice").is_ok());
     }
 }

@@ -6,9 +6,11 @@
 //!   connections.
 //! - `rate`: rate limits per key (messages, sign-ins, writes).
 //! - `online`: who made a request lately.
+//! - `failures`: failed sign-ins per account name.
 //! - `leases`: what each user may hold at once (streaming replies, quota reservations), as
 //!   expiring leases.
 
+pub mod failures;
 pub mod leases;
 pub mod online;
 pub mod rate;
@@ -21,6 +23,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use self::{
+    failures::FailureLog,
     leases::{Lease, Reservations, Slots},
     online::Online,
     rate::{LocalLimit, Rate, RateLimit, RedisLimit},
@@ -77,6 +80,14 @@ impl Shared {
         match &self.redis {
             Some(redis) => Arc::new(leases::RedisReservations::new(redis.clone(), name)),
             None => Arc::new(Arc::new(leases::QuotaReservations::default())),
+        }
+    }
+
+    /// Failures per name named `name`, each remembered for `memory` after its last.
+    pub fn failures(&self, name: &str, memory: std::time::Duration) -> Arc<dyn FailureLog> {
+        match &self.redis {
+            Some(redis) => Arc::new(failures::RedisFailures::new(redis.clone(), name, memory)),
+            None => Arc::new(failures::LocalFailures::new(memory)),
         }
     }
 
