@@ -28,11 +28,16 @@ impl Cluster {
     }
 
     async fn start_with(instances: usize, extra: &[(&str, &str)]) -> Self {
+        Self::start_on(&redis_url(), instances, extra).await
+    }
+
+    /// Instances on the Redis at `redis`.
+    async fn start_on(redis: &str, instances: usize, extra: &[(&str, &str)]) -> Self {
         let database = TestDatabase::create(Engine::Postgres).await;
         let dir = tempfile::tempdir().unwrap();
         let upstream = FakeUpstream::start().await;
         let prefix = format!("troupe-test-{}", uuid::Uuid::new_v4().simple());
-        let settings = [("REDIS_URL", redis_url()), ("REDIS_PREFIX", prefix)];
+        let settings = [("REDIS_URL", redis.to_owned()), ("REDIS_PREFIX", prefix)];
         let settings: Vec<(&str, &str)> =
             settings.iter().map(|(k, v)| (*k, v.as_str())).chain(extra.iter().copied()).collect();
         let servers =
@@ -342,4 +347,80 @@ async fn instances_starting_together_migrate_once_and_make_the_admin_and_starter
         let resp = http.post(server.url("/api/auth/login")).json(&login).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "every instance serves");
     }
+}
+
+/// A Redis server of the test's own, to stop and start again.
+struct OwnRedis {
+    port: u16,
+    process: std::process::Child,
+}
+
+impl OwnRedis {
+    fn start_on(port: u16) -> Self {
+        let process = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/test installs it)");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < WAIT, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { port, process }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&mut self) {
+        self.process.kill().unwrap();
+        self.process.wait().unwrap();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[tokio::test]
+async fn without_redis_each_instance_goes_on_alone_and_all_recovers_when_it_returns() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut redis = OwnRedis::start_on(port);
+    let cluster = Cluster::start_on(&redis.url(), 2, &[("RATE_LIMIT_MESSAGES_PER_MINUTE", "600")]).await;
+    let admin = cluster.admin(0).await;
+    let (token, chat) = cluster.chatting_user().await;
+    let announce = |text: &'static str| {
+        let (cluster, admin) = (&cluster, &admin);
+        async move {
+            let resp = cluster.post(0, admin, "/api/admin/announcements", json!({"text": text})).await;
+            assert_eq!(resp.status(), StatusCode::CREATED);
+        }
+    };
+
+    redis.stop();
+    for instance in [0, 1] {
+        assert_eq!(cluster.send(instance, &token, chat).await.status(), StatusCode::CREATED, "chats go on");
+    }
+    let mut own_listener = cluster.events(0, &token).await;
+    announce("Redis is away").await;
+    heard(&mut own_listener, "Redis is away").await;
+
+    let _back = OwnRedis::start_on(port);
+    let mut on_b = cluster.events(1, &token).await;
+    let recovered = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            announce("Redis is back").await;
+            if tokio::time::timeout(Duration::from_secs(1), heard(&mut on_b, "Redis is back")).await.is_ok() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(recovered.is_ok(), "announcements reach the other instance again once Redis answers");
+    assert_eq!(cluster.send(1, &token, chat).await.status(), StatusCode::CREATED);
 }
