@@ -424,3 +424,113 @@ async fn without_redis_each_instance_goes_on_alone_and_all_recovers_when_it_retu
     assert!(recovered.is_ok(), "announcements reach the other instance again once Redis answers");
     assert_eq!(cluster.send(1, &token, chat).await.status(), StatusCode::CREATED);
 }
+
+/// nginx with the project's `nginx.conf`, its upstream made of `servers`.
+struct Nginx {
+    base: String,
+    process: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    fn start(servers: &[ServerProcess]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let conf = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../nginx.conf")).unwrap();
+        let upstream: String =
+            servers.iter().map(|s| format!("server {};\n        ", s.address.trim_start_matches("http://"))).collect();
+        let mut conf = conf
+            .replacen("listen 8000;", &format!("listen 127.0.0.1:{port};"), 1)
+            .replacen("server 127.0.0.1:8080;", &upstream, 1)
+            .replacen("root /srv/troupe/dist;", &format!("root {};", dir.path().display()), 1);
+        // As root, nginx's workers would run as nobody.
+        if std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
+            conf = format!("user root;\n{conf}");
+        }
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, conf).unwrap();
+        let process = std::process::Command::new("nginx")
+            .arg("-c")
+            .arg(&path)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .arg("-g")
+            .arg(format!("daemon off; pid {};", dir.path().join("nginx.pid").display()))
+            .spawn()
+            .expect("nginx (scripts/test installs it)");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < WAIT, "nginx did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { base: format!("http://127.0.0.1:{port}"), process, _dir: dir }
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM lets nginx's master stop its workers too.
+        let _ = std::process::Command::new("kill").arg(self.process.id().to_string()).status();
+        let _ = self.process.wait();
+    }
+}
+
+#[tokio::test]
+async fn behind_nginx_live_feeds_and_limits_hold_whichever_instance_answers() {
+    let cluster = Cluster::start_with(3, &[("RATE_LIMIT_MESSAGES_PER_MINUTE", "4")]).await;
+    let nginx = Nginx::start(&cluster.servers);
+    let admin = cluster.admin(0).await;
+    let (token, chat) = cluster.chatting_user().await;
+    let http = &cluster.http;
+    let through = |path: &str| format!("{}{path}", nginx.base);
+
+    // Three listeners, spread over the instances by nginx.
+    let mut listeners = Vec::new();
+    for _ in 0..3 {
+        let resp = http.get(through("/api/events")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        listeners.push(Box::pin(resp.bytes_stream().map(|c| String::from_utf8_lossy(&c.unwrap()).into_owned())));
+    }
+    let posted = http
+        .post(through("/api/admin/announcements"))
+        .bearer_auth(&admin)
+        .json(&json!({"text": "Through nginx"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::CREATED);
+    for listener in &mut listeners {
+        heard(listener, "Through nginx").await;
+    }
+
+    // A room's sockets through nginx, each on whichever instance.
+    let character = cluster.post(0, &admin, "/api/characters", json!({"name": "Aria", "visibility": "public"})).await;
+    let character = character.json::<Value>().await.unwrap();
+    let room = cluster.post(0, &admin, "/api/rooms", json!({"name": "Lobby", "character_id": character["id"]})).await;
+    let room = room.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        let url = through(&format!("/api/rooms/{room}/ws")).replace("http://", "ws://");
+        let mut request = tungstenite::client::IntoClientRequest::into_client_request(url).unwrap();
+        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        sockets.push(tokio_tungstenite::connect_async(request).await.unwrap().0);
+    }
+    let words: Vec<String> = (0..2).map(|i| format!("hello {i}")).collect();
+    for word in &words {
+        sockets[0].send(Message::text(json!({"type": "message", "content": word}).to_string())).await.unwrap();
+    }
+    for socket in &mut sockets {
+        assert_eq!(said(socket, 2).await, words);
+    }
+
+    // The message limit (2 at once) counts room messages and chat turns alike, wherever they
+    // land: the 2 room messages above spent it.
+    let refused = http
+        .post(through(&format!("/api/chats/{chat}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"content": "one more"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+}
