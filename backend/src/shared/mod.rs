@@ -7,11 +7,13 @@
 //! - `rate`: rate limits per key (messages, sign-ins, writes).
 //! - `online`: who made a request lately.
 //! - `failures`: failed sign-ins per account name.
+//! - `locks`: named locks (one room reply at a time).
 //! - `leases`: what each user may hold at once (streaming replies, quota reservations), as
 //!   expiring leases.
 
 pub mod failures;
 pub mod leases;
+pub mod locks;
 pub mod online;
 pub mod rate;
 pub mod redis;
@@ -25,6 +27,7 @@ use serde::{Serialize, de::DeserializeOwned};
 pub use self::{
     failures::FailureLog,
     leases::{Lease, Reservations, Slots},
+    locks::Locks,
     online::Online,
     rate::{LocalLimit, Rate, RateLimit, RedisLimit},
     redis::RedisLink,
@@ -88,6 +91,14 @@ impl Shared {
         match &self.redis {
             Some(redis) => Arc::new(failures::RedisFailures::new(redis.clone(), name, memory)),
             None => Arc::new(failures::LocalFailures::new(memory)),
+        }
+    }
+
+    /// Named locks.
+    pub fn locks(&self) -> Arc<dyn Locks> {
+        match &self.redis {
+            Some(redis) => Arc::new(locks::RedisLocks::new(redis.clone())),
+            None => Arc::new(locks::LocalLocks::default()),
         }
     }
 

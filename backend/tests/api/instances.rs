@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message};
-use troupe_fake_upstream::{Behavior, FakeUpstream};
+use troupe_fake_upstream::{Behavior, FakeUpstream, Script};
 
 use crate::helpers::*;
 
@@ -533,4 +533,47 @@ async fn behind_nginx_live_feeds_and_limits_hold_whichever_instance_answers() {
         .await
         .unwrap();
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn a_room_has_one_character_reply_at_a_time_over_the_instances() {
+    let cluster = Cluster::start(2).await;
+    cluster.upstream.set_script(Script { token_interval: Duration::from_millis(100), ..Script::default() });
+    let admin = cluster.admin(0).await;
+    let character = cluster
+        .post(0, &admin, "/api/characters", json!({"name": "Aria", "visibility": "public", "model": "fake-openai"}))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let body = json!({"name": "Lobby", "character_id": character["id"], "reply_mode": "every_message"});
+    let room = cluster.post(0, &admin, "/api/rooms", body).await.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (_, ann) = cluster.user(0).await;
+    let (_, bob) = cluster.user(1).await;
+    let mut on_a = cluster.room_socket(0, &ann, room).await;
+    let mut on_b = cluster.room_socket(1, &bob, room).await;
+
+    for socket in [&mut on_a, &mut on_b] {
+        socket.send(Message::text(json!({"type": "message", "content": "sing, Aria"}).to_string())).await.unwrap();
+    }
+    // The character's messages as A sees them: each reply starts (empty) only after the one
+    // before it is done.
+    let mut replying: Option<Value> = None;
+    let mut done = 0;
+    while done < 2 {
+        let next = tokio::time::timeout(WAIT, on_a.next()).await.expect("the replies come");
+        let Some(Ok(Message::Text(text))) = next else { continue };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        if frame["type"] != "message" || frame["message"]["kind"] != "character" {
+            continue;
+        }
+        let message = &frame["message"];
+        if message["content"] == "" {
+            assert!(replying.is_none(), "a second reply started while {replying:?} was under way");
+            replying = Some(message["id"].clone());
+        } else {
+            assert_eq!(replying.take(), Some(message["id"].clone()));
+            done += 1;
+        }
+    }
 }

@@ -45,7 +45,8 @@ impl Rooms {
         limits: Arc<GenerationLimits>,
         (max_rooms_per_user, shared): (usize, &Shared),
     ) -> Self {
-        let replier = Arc::new(Replier { db: db.clone(), catalog, providers, prompts, limits });
+        let locks = shared.locks();
+        let replier = Arc::new(Replier { db: db.clone(), catalog, providers, prompts, limits, locks });
         Self { hub: Hub::new(db.clone(), max_rooms_per_user, shared), db, characters, replier }
     }
 

@@ -2,11 +2,11 @@
 //! streamed to everyone as deltas, stored when done, and charged to the person whose message
 //! asked for it, under that person's quota and stream limit.
 //!
-//! One reply runs per room at a time. Messages that ask for one while it runs are not answered
-//! one by one: when it ends, one more reply answers them all (it sees them in the room's recent
-//! messages), charged to the last person who asked.
+//! One reply runs per room at a time (over every instance: a shared lock). Messages that ask for
+//! one while it runs are not answered one by one: when it ends, one more reply answers them all
+//! (it sees them in the room's recent messages), charged to the last person who asked.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use tokio::sync::mpsc;
 use troupe_types::{Role, RoomMessageKind};
@@ -25,6 +25,7 @@ use crate::{
         prompt_assembly::{PastTurn, PromptAssembler},
         tokens,
     },
+    shared::{Lease, Locks},
     storage::{
         Db, characters,
         generations::{OwnGeneration, Source},
@@ -36,6 +37,8 @@ use crate::{
 const HISTORY: i64 = 50;
 /// Deltas buffered between the provider and the room.
 const DELTA_BUFFER: usize = 64;
+/// How often a reply waiting for another instance's in the same room asks again.
+const TURN_POLL: Duration = Duration::from_millis(200);
 
 /// Who the character talks to in a room, in place of a persona.
 fn the_room() -> Speaker {
@@ -54,6 +57,8 @@ pub struct Replier {
     pub providers: Arc<ProviderSet>,
     pub prompts: Prompts,
     pub limits: Arc<GenerationLimits>,
+    /// One reply per room at a time, over every instance.
+    pub locks: Arc<dyn Locks>,
 }
 
 impl Replier {
@@ -72,9 +77,11 @@ impl Replier {
 
     async fn run(self: Arc<Self>, room: Arc<LiveRoom>, mut asker: User) {
         loop {
+            let Some(_turn) = self.room_turn(&room).await else { return };
             if let Err(error) = self.answer(&room, &asker).await {
                 room.tell(asker.id, error);
             }
+            drop(_turn);
             let mut queue = room.replying.lock().expect("reply queue lock");
             match queue.next.take() {
                 Some(next) => asker = next,
@@ -82,6 +89,21 @@ impl Replier {
                     queue.running = false;
                     return;
                 }
+            }
+        }
+    }
+
+    /// The room's turn to reply, over every instance: waits while another instance's reply
+    /// runs there. `None` when the room is deleted meanwhile.
+    async fn room_turn(&self, room: &LiveRoom) -> Option<Lease> {
+        let name = format!("room-reply:{}", room.id);
+        loop {
+            if let Some(turn) = self.locks.try_lock(&name).await {
+                return Some(turn);
+            }
+            tokio::select! {
+                () = room.closed.cancelled() => return None,
+                () = tokio::time::sleep(TURN_POLL) => {}
             }
         }
     }
