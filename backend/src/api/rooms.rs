@@ -85,7 +85,7 @@ impl RoomsApi {
         body: JsonBody<CreateRoom>,
     ) -> Result<CreatedResponse, ApiError> {
         let room = state.rooms.create(&admin.0.user, body.0).await?;
-        Ok(CreatedResponse::Created(Json(state.rooms.to_wire(&room))))
+        Ok(CreatedResponse::Created(Json(state.rooms.to_wire(&room).await)))
     }
 
     /// One room
@@ -97,7 +97,7 @@ impl RoomsApi {
         id: Path<RoomId>,
     ) -> Result<RoomResponse, ApiError> {
         let room = state.rooms.get(id.0).await?;
-        Ok(RoomResponse::Room(Json(state.rooms.to_wire(&room))))
+        Ok(RoomResponse::Room(Json(state.rooms.to_wire(&room).await)))
     }
 
     /// Change a room (admins)
@@ -112,7 +112,7 @@ impl RoomsApi {
         body: JsonBody<UpdateRoom>,
     ) -> Result<RoomResponse, ApiError> {
         let room = state.rooms.update(&admin.0.user, id.0, body.0).await?;
-        Ok(RoomResponse::Room(Json(state.rooms.to_wire(&room))))
+        Ok(RoomResponse::Room(Json(state.rooms.to_wire(&room).await)))
     }
 
     /// Delete a room (admins)

@@ -8,6 +8,7 @@
 //! - `online`: who made a request lately.
 //! - `failures`: failed sign-ins per account name.
 //! - `locks`: named locks (one room reply at a time).
+//! - `roster`: who is in each room, and announcing comings and goings once.
 //! - `leases`: what each user may hold at once (streaming replies, quota reservations), as
 //!   expiring leases.
 
@@ -17,6 +18,7 @@ pub mod locks;
 pub mod online;
 pub mod rate;
 pub mod redis;
+pub mod roster;
 pub mod topic;
 
 use std::{fmt::Display, hash::Hash, sync::Arc};
@@ -31,6 +33,7 @@ pub use self::{
     online::Online,
     rate::{LocalLimit, Rate, RateLimit, RedisLimit},
     redis::RedisLink,
+    roster::Roster,
     topic::Topic,
 };
 
@@ -99,6 +102,14 @@ impl Shared {
         match &self.redis {
             Some(redis) => Arc::new(locks::RedisLocks::new(redis.clone())),
             None => Arc::new(locks::LocalLocks::default()),
+        }
+    }
+
+    /// Who is in each room.
+    pub fn roster(&self) -> Arc<dyn Roster> {
+        match &self.redis {
+            Some(redis) => Arc::new(roster::RedisRoster::new(redis.clone())),
+            None => Arc::new(roster::LocalRoster::default()),
         }
     }
 

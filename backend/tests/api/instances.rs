@@ -577,3 +577,43 @@ async fn a_room_has_one_character_reply_at_a_time_over_the_instances() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_rooms_presence_counts_people_over_the_instances_and_announces_each_once() {
+    let cluster = Cluster::start(3).await;
+    let admin = cluster.admin(0).await;
+    let character = cluster.post(0, &admin, "/api/characters", json!({"name": "Aria", "visibility": "public"})).await;
+    let character = character.json::<Value>().await.unwrap();
+    let room = cluster.post(0, &admin, "/api/rooms", json!({"name": "Lobby", "character_id": character["id"]})).await;
+    let room = room.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (_, ann) = cluster.user(0).await;
+    let (_, bob) = cluster.user(0).await;
+    let mut anns_first_tab = cluster.room_socket(0, &ann, room).await;
+    let _anns_second_tab = cluster.room_socket(2, &ann, room).await;
+    let _bobs = cluster.room_socket(1, &bob, room).await;
+
+    // Presence and attendance lines as A's socket sees them, until the count is 2.
+    let mut joined = Vec::new();
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let Some(Ok(Message::Text(text))) = anns_first_tab.next().await else { continue };
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if frame["message"]["content"] == "joined" {
+                joined.push(frame["message"]["author"].as_str().unwrap().to_owned());
+            }
+            if frame["type"] == "presence" && frame["participants"] == 2 && joined.join(", ").split(", ").count() >= 2 {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("two people, over three instances");
+    let listed: Value =
+        cluster.http.get(cluster.url(2, "/api/rooms")).bearer_auth(&ann).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["items"][0]["participants"], 2, "people, not tabs, over every instance");
+    let names: Vec<String> = joined.join(", ").split(", ").map(str::to_owned).collect();
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(names.len(), unique.len(), "each person announced once: {joined:?}");
+}

@@ -76,7 +76,7 @@ impl RoomConnection {
     /// replayed: live frames of messages up to it are duplicates.
     async fn catch_up(&self, sink: &mut Sink) -> Result<Option<RoomMessageId>, ()> {
         let room = &self.membership.room;
-        let presence = ServerFrame::Presence { participants: room.participants() as i64 };
+        let presence = ServerFrame::Presence { participants: room.participants().await as i64 };
         send(sink, serde_json::to_string(&presence).expect("frames serialise")).await?;
         let Some(mut cursor) = self.replay_after else { return Ok(None) };
         loop {

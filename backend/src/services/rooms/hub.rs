@@ -8,11 +8,11 @@
 //!
 //! Messages are stored, then sent, under the room's `publishing` lock, so every connection
 //! gets them in the order of their ids. With several instances (Redis), frames go out through
-//! one Redis channel that every instance hands to its own connections of the room; who is
-//! connected is still each instance's own.
+//! one Redis channel that every instance hands to its own connections of the room, and who is
+//! in a room is counted over every instance's report (`shared::roster`).
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, Mutex, Weak},
     time::{Duration, Instant},
 };
@@ -24,7 +24,7 @@ use troupe_types::{RoomMessageKind, ServerFrame};
 use crate::{
     domain::{RoomId, RoomMessage, RoomMessageId, User, UserId},
     error::AppError,
-    shared::{Shared, Topic},
+    shared::{Roster, Shared, Topic, roster::REPORT_EVERY},
     storage::{
         Db,
         rooms::{self, NewRoomMessage},
@@ -89,6 +89,8 @@ pub struct Hub {
     db: Db,
     /// With several instances: every room's frames, to every instance.
     relay: Option<Topic<RoomFrame>>,
+    /// Who is in each room, over every instance.
+    roster: Arc<dyn Roster>,
     rooms: Mutex<HashMap<RoomId, Arc<LiveRoom>>>,
     joined: Mutex<HashMap<UserId, HashMap<RoomId, usize>>>,
     max_rooms_per_user: usize,
@@ -101,6 +103,7 @@ impl Hub {
         let hub = Arc::new_cyclic(|myself| Self {
             db,
             relay,
+            roster: shared.roster(),
             rooms: Mutex::default(),
             joined: Mutex::default(),
             max_rooms_per_user,
@@ -136,9 +139,9 @@ impl Hub {
         rooms.entry(id).or_insert_with(|| Arc::new(LiveRoom::new(id, self.db.clone(), self.myself.clone()))).clone()
     }
 
-    /// Distinct users connected to `id` now.
-    pub fn participants(&self, id: RoomId) -> usize {
-        self.rooms.lock().expect("rooms lock").get(&id).map_or(0, |room| room.participants())
+    /// Distinct users connected to `id` now, over every instance.
+    pub async fn participants(&self, id: RoomId) -> usize {
+        self.roster.count(&roster_group(id)).await
     }
 
     /// Ends the room's connections (it was deleted) and forgets it.
@@ -272,8 +275,12 @@ impl LiveRoom {
         }
     }
 
-    pub fn participants(&self) -> usize {
-        self.attendance.lock().expect("attendance lock").connected.len()
+    /// Distinct users connected now, over every instance.
+    pub async fn participants(&self) -> usize {
+        match self.hub.upgrade() {
+            Some(hub) => hub.participants(self.id).await,
+            None => 0,
+        }
     }
 
     /// Sends `frame` to the room's connections (or only `only`'s), on every instance. Nobody
@@ -365,9 +372,11 @@ impl LiveRoom {
         });
     }
 
-    /// Tells the room who joined and who left since the last time, and the new count.
+    /// Reports who is here, then tells the room who joined and who left since the last time
+    /// (each person once over every instance) and the new count.
     async fn flush_attendance(&self) {
-        let (participants, joined, left) = {
+        let Some(hub) = self.hub.upgrade() else { return };
+        let (members, newcomers, gone) = {
             let mut a = self.attendance.lock().expect("attendance lock");
             a.flush_at = None;
             let newcomers: Vec<(UserId, String)> = a
@@ -377,25 +386,45 @@ impl LiveRoom {
                 .map(|(id, (_, name))| (*id, name.clone()))
                 .collect();
             a.announced.extend(newcomers.iter().cloned());
-            let joined: Vec<String> = newcomers.into_iter().map(|(_, name)| name).collect();
-            let gone: HashSet<UserId> =
+            let expired: Vec<UserId> =
                 a.gone_since.iter().filter(|(_, since)| since.elapsed() >= LEAVE_GRACE).map(|(id, _)| *id).collect();
-            let left: Vec<String> = gone
-                .iter()
+            let gone: Vec<(UserId, String)> = expired
+                .into_iter()
                 .filter_map(|id| {
-                    a.gone_since.remove(id);
-                    a.announced.remove(id)
+                    a.gone_since.remove(&id);
+                    a.announced.remove(&id).map(|name| (id, name))
                 })
                 .collect();
             if let Some(soonest) = a.gone_since.values().min().copied() {
                 let after = LEAVE_GRACE.saturating_sub(soonest.elapsed()) + Duration::from_millis(10);
                 self.schedule_flush(&mut a, after);
             }
-            let participants = a.connected.len();
-            let changed = std::mem::replace(&mut a.told_participants, participants) != participants;
-            (changed.then_some(participants), joined, left)
+            // The report expires unless renewed while anyone is here.
+            if !a.connected.is_empty() {
+                self.schedule_flush(&mut a, REPORT_EVERY);
+            }
+            (a.connected.keys().map(|id| id.get()).collect::<Vec<_>>(), newcomers, gone)
         };
-        if let Some(participants) = participants {
+        let group = roster_group(self.id);
+        hub.roster.report(&group, members).await;
+        let participants = hub.roster.count(&group).await;
+        let mut joined = Vec::new();
+        for (id, name) in newcomers {
+            if hub.roster.claim(&group, id.get(), true).await {
+                joined.push(name);
+            }
+        }
+        let mut left = Vec::new();
+        for (id, name) in gone {
+            if hub.roster.claim(&group, id.get(), false).await {
+                left.push(name);
+            }
+        }
+        let changed = {
+            let mut a = self.attendance.lock().expect("attendance lock");
+            std::mem::replace(&mut a.told_participants, participants) != participants
+        };
+        if changed {
             self.send(Outgoing::frame(&ServerFrame::Presence { participants: participants as i64 }));
         }
         for (names, what) in [(joined, "joined"), (left, "left")] {
@@ -414,6 +443,11 @@ impl LiveRoom {
             }
         }
     }
+}
+
+/// A room's name among the roster's groups.
+fn roster_group(id: RoomId) -> String {
+    format!("room:{id}")
 }
 
 /// `alice, bob, carol +2`.

@@ -52,16 +52,19 @@ impl Rooms {
 
     /// Every room, with its participants now.
     pub async fn list(&self) -> Result<Vec<troupe_types::Room>, AppError> {
-        let rooms = rooms::list(&self.db).await?;
-        Ok(rooms.iter().map(|room| room.to_wire(self.hub.participants(room.id))).collect())
+        let mut listed = Vec::new();
+        for room in rooms::list(&self.db).await? {
+            listed.push(room.to_wire(self.hub.participants(room.id).await));
+        }
+        Ok(listed)
     }
 
     pub async fn get(&self, id: RoomId) -> Result<Room, AppError> {
         rooms::find(&self.db, id).await?.ok_or(AppError::NotFound)
     }
 
-    pub fn to_wire(&self, room: &Room) -> troupe_types::Room {
-        room.to_wire(self.hub.participants(room.id))
+    pub async fn to_wire(&self, room: &Room) -> troupe_types::Room {
+        room.to_wire(self.hub.participants(room.id).await)
     }
 
     pub async fn create(&self, admin: &User, input: CreateRoom) -> Result<Room, AppError> {
