@@ -319,6 +319,15 @@ mod tests {
     }
 
     #[test]
+    fn several_instances_need_one_shared_secret() {
+        let err = config(&[("REDIS_URL", "redis://127.0.0.1:6379")]).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET"), "{err}");
+        let shared = config(&[("REDIS_URL", "redis://127.0.0.1:6379"), ("JWT_SECRET", &"k".repeat(32))]).unwrap();
+        assert_eq!(shared.redis_prefix, "troupe");
+        assert!(config(&[]).unwrap().redis_url.is_none(), "one instance by default");
+    }
+
+    #[test]
     fn production_refuses_missing_or_short_secret() {
         let err = config(&[("APP_ENV", "production")]).unwrap_err();
         assert!(err.to_string().contains("JWT_SECRET"));
