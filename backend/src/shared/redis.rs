@@ -11,8 +11,9 @@ use std::{
 
 use anyhow::Context;
 use redis::{
-    Client,
+    Client, IntoConnectionInfo,
     aio::{ConnectionManager, ConnectionManagerConfig},
+    io::tcp::TcpSettings,
 };
 
 /// A command that takes longer than this counts as failed: callers then fall back (see each
@@ -30,7 +31,13 @@ pub struct RedisLink {
 
 impl RedisLink {
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let client = Client::open(url).context("REDIS_URL is not a Redis URL")?;
+        // Every command is one small write waiting for its answer: Nagle's algorithm would only
+        // hold them back.
+        let info = url
+            .into_connection_info()
+            .context("REDIS_URL is not a Redis URL")?
+            .set_tcp_settings(TcpSettings::default().set_nodelay(true));
+        let client = Client::open(info).context("REDIS_URL is not a Redis URL")?;
         let config = ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
