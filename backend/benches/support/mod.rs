@@ -61,14 +61,25 @@ impl Server {
         kb / 1024.0
     }
 
-    /// User + system CPU time so far, in seconds (/proc, 100 ticks a second).
+    /// User + system CPU time so far, in seconds.
     pub fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        let after_name = stat.rsplit(')').next().unwrap_or_default();
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (ticks(11) + ticks(12)) / 100.0
+        cpu_seconds_of(self.pid())
     }
+}
+
+/// User + system CPU time of process `pid` so far, in seconds.
+pub fn cpu_seconds_of(pid: u32) -> f64 {
+    let (user, system) = cpu_times_of(pid);
+    user + system
+}
+
+/// User and system CPU time of process `pid` so far, in seconds (/proc, 100 ticks a second).
+pub fn cpu_times_of(pid: u32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) / 100.0, ticks(12) / 100.0)
 }
 
 impl Drop for Server {
