@@ -147,10 +147,7 @@ mod tests {
 
     #[tokio::test]
     async fn failing_accounts_back_off_and_a_success_clears_them() {
-        let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let prefix = format!("troupe-unit-{}", uuid::Uuid::new_v4().simple());
-        let redis = Shared::connect(Some(&url.into()), &prefix).await.expect("the tests need Redis");
-        for shared in [Shared::default(), redis] {
+        for shared in crate::shared::alone_and_over_redis().await {
             let backoff = LoginBackoff::new(&shared);
             for _ in 0..LoginBackoff::FREE_FAILURES {
                 assert!(backoff.check("Alice").await.is_ok());

@@ -8,7 +8,10 @@
 use troupe_types::Role;
 
 use super::{catalog::ModelSpec, lore::Lore, personas::Speaker, tokens};
-use crate::{domain::Character, providers::Turn};
+use crate::{
+    domain::{Character, UserId},
+    providers::{CharacterSketch, ChatRequest, Turn},
+};
 
 /// What goes to the model for one turn.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +25,35 @@ pub struct AssembledPrompt {
     pub estimated_tokens: usize,
     /// Oldest turns (examples first) left out to fit.
     pub dropped_turns: usize,
+}
+
+impl AssembledPrompt {
+    /// What answering it on `model` may cost at most: the prompt and the longest reply.
+    pub fn worst_case(&self, model: &ModelSpec) -> i64 {
+        self.estimated_tokens as i64 + i64::from(model.max_output_tokens)
+    }
+
+    /// The provider's request: this prompt on `model`, asked for `user` in `character`'s name,
+    /// continuing the provider's `conversation_id` (Dify) if there is one.
+    pub fn into_request(
+        self,
+        model: &ModelSpec,
+        user: UserId,
+        character: &Character,
+        conversation_id: Option<String>,
+    ) -> ChatRequest {
+        ChatRequest {
+            upstream_model: model.upstream_model().to_owned(),
+            system: self.system,
+            messages: self.messages,
+            post_history: self.post_history,
+            max_output_tokens: model.max_output_tokens,
+            conversation_id,
+            end_user: format!("troupe-user-{user}"),
+            character: CharacterSketch::from(character),
+            sampling: Default::default(),
+        }
+    }
 }
 
 /// Replaces `{{char}}` and `{{user}}` with the character's and the user's names.

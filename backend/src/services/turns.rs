@@ -26,7 +26,7 @@ use super::{
 use crate::{
     domain::{Character, Chat, ChatId, Message, MessageId, MessageText, TokenUsage, User},
     error::AppError,
-    providers::{CharacterSketch, ChatRequest, ProviderSet, Turn},
+    providers::{ChatRequest, ProviderSet, Turn},
     storage::{
         Db, characters, chats,
         messages::{self, NewMessage, ReplyTarget},
@@ -181,20 +181,10 @@ impl Turns {
         let assembler =
             PromptAssembler { shared_prompts: &shared, character: &character, speaker: &speaker, lore: &lore };
         let prompt = assembler.prompt_for(turns, &model).await;
-        let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
-        let admitted = inner.limits.admit(user, worst_case).await?;
-        let request = ChatRequest {
-            upstream_model: model.upstream_model().to_owned(),
-            system: prompt.system,
-            messages: prompt.messages,
-            post_history: prompt.post_history,
-            max_output_tokens: model.max_output_tokens,
-            conversation_id: chat.dify_conversation_id.clone(),
-            end_user: format!("troupe-user-{}", user.id),
-            character: CharacterSketch::from(&character),
-            sampling: Default::default(),
-        };
-        Ok(PreparedReply { model, request, prompt_tokens: prompt.estimated_tokens, admitted })
+        let admitted = inner.limits.admit(user, prompt.worst_case(&model)).await?;
+        let prompt_tokens = prompt.estimated_tokens;
+        let request = prompt.into_request(&model, user.id, &character, chat.dify_conversation_id.clone());
+        Ok(PreparedReply { model, request, prompt_tokens, admitted })
     }
 
     /// The lorebook entries `turns` (oldest first, the answered one last) bring in, from the

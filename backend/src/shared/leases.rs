@@ -394,7 +394,6 @@ impl Reservations for RedisReservations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::Shared;
 
     #[test]
     fn slots_are_released_on_drop() {
@@ -411,10 +410,7 @@ mod tests {
     /// The same rules alone and over Redis.
     #[tokio::test]
     async fn a_user_holds_at_most_max_and_a_dropped_lease_frees_its_slot() {
-        let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let prefix = format!("troupe-unit-{}", uuid::Uuid::new_v4().simple());
-        let redis = Shared::connect(Some(&url.into()), &prefix).await.expect("the tests need Redis");
-        for shared in [Shared::default(), redis] {
+        for shared in crate::shared::alone_and_over_redis().await {
             let slots = shared.slots("test", 2);
             let (ann, bob) = (UserId::new(1), UserId::new(2));
             let first = slots.acquire(ann).await.expect("one");
@@ -432,10 +428,7 @@ mod tests {
     /// The same rules alone and over Redis.
     #[tokio::test]
     async fn reservations_admit_while_under_the_quota_and_give_back_on_drop() {
-        let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let prefix = format!("troupe-unit-{}", uuid::Uuid::new_v4().simple());
-        let redis = Shared::connect(Some(&url.into()), &prefix).await.expect("the tests need Redis");
-        for shared in [Shared::default(), redis] {
+        for shared in crate::shared::alone_and_over_redis().await {
             let reservations = shared.reservations("test");
             let ann = UserId::new(1);
             let first = reservations.reserve(ann, 1000, 100, 600).await.expect("100 used, nothing held");

@@ -154,14 +154,10 @@ impl Drop for RedisHold {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::Shared;
 
     #[tokio::test]
     async fn one_holder_at_a_time_alone_and_over_redis() {
-        let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let prefix = format!("troupe-unit-{}", uuid::Uuid::new_v4().simple());
-        let redis = Shared::connect(Some(&url.into()), &prefix).await.expect("the tests need Redis");
-        for shared in [Shared::default(), redis] {
+        for shared in crate::shared::alone_and_over_redis().await {
             let locks = shared.locks();
             let held = locks.try_lock("room:1").await.expect("free");
             assert!(locks.try_lock("room:1").await.is_none(), "held");

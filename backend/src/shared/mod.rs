@@ -125,3 +125,13 @@ impl Shared {
         self.redis.as_ref()
     }
 }
+
+/// For the tests: the same piece alone and over Redis (a fresh namespace on the tests' Redis,
+/// `TROUPE_TEST_REDIS_URL`, which they need like PostgreSQL).
+#[cfg(test)]
+pub async fn alone_and_over_redis() -> [Shared; 2] {
+    let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let prefix = format!("troupe-unit-{}", uuid::Uuid::new_v4().simple());
+    let redis = Shared::connect(Some(&url.into()), &prefix).await.expect("the tests need Redis");
+    [Shared::default(), redis]
+}

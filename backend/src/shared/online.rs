@@ -112,14 +112,10 @@ impl Online for RedisOnline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::Shared;
 
     #[tokio::test]
     async fn counts_distinct_recent_users_alone_and_over_redis() {
-        let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let prefix = format!("troupe-unit-{}", uuid::Uuid::new_v4().simple());
-        let redis = Shared::connect(Some(&url.into()), &prefix).await.expect("the tests need Redis");
-        for shared in [Shared::default(), redis] {
+        for shared in crate::shared::alone_and_over_redis().await {
             let online = shared.online();
             let (one, two) = (UserId::new(1), UserId::new(2));
             online.touch(one);

@@ -139,20 +139,11 @@ impl<K: Hash + Eq + Clone + Display + Send + Sync> RateLimit<K> for RedisLimit<K
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shared::Shared;
-
-    /// The same rules hold alone and over Redis (which the tests need, like PostgreSQL).
-    async fn both() -> Vec<Arc<dyn RateLimit<String>>> {
-        let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let prefix = format!("troupe-unit-{}", uuid::Uuid::new_v4().simple());
-        let redis = Shared::connect(Some(&url.into()), &prefix).await.expect("the tests need Redis");
-        let rate = Rate { per_minute: 10, burst: 5 };
-        vec![Shared::default().rate_limit("test", rate), redis.rate_limit("test", rate)]
-    }
 
     #[tokio::test]
     async fn a_limit_allows_the_burst_then_says_how_long_to_wait() {
-        for limit in both().await {
+        for shared in crate::shared::alone_and_over_redis().await {
+            let limit: Arc<dyn RateLimit<String>> = shared.rate_limit("test", Rate { per_minute: 10, burst: 5 });
             let (ann, bob) = ("ann".to_owned(), "bob".to_owned());
             for _ in 0..5 {
                 assert_eq!(limit.check(&ann).await, Ok(()));
@@ -165,9 +156,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_rate_of_zero_is_no_limit() {
-        let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let redis = Shared::connect(Some(&url.into()), "troupe-unit-off").await.expect("the tests need Redis");
-        for shared in [Shared::default(), redis] {
+        for shared in crate::shared::alone_and_over_redis().await {
             let limit: Arc<dyn RateLimit<String>> = shared.rate_limit("off", Rate { per_minute: 0, burst: 0 });
             for _ in 0..100 {
                 assert_eq!(limit.check(&"ann".to_owned()).await, Ok(()));

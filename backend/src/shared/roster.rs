@@ -157,14 +157,9 @@ impl Roster for RedisRoster {
 
 #[cfg(test)]
 mod tests {
-    use crate::shared::Shared;
-
     #[tokio::test]
     async fn counts_distinct_members_and_announces_each_once() {
-        let url = std::env::var("TROUPE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-        let prefix = format!("troupe-unit-{}", uuid::Uuid::new_v4().simple());
-        let redis = Shared::connect(Some(&url.into()), &prefix).await.expect("the tests need Redis");
-        for shared in [Shared::default(), redis] {
+        for shared in crate::shared::alone_and_over_redis().await {
             let roster = shared.roster();
             roster.report("room:1", vec![1, 2, 2]).await;
             assert_eq!(roster.count("room:1").await, 2);

@@ -15,7 +15,7 @@ use super::hub::{LiveRoom, Outgoing};
 use crate::{
     domain::{RoomMessage, TokenUsage, User},
     error::AppError,
-    providers::{CharacterSketch, ChatRequest, ProviderSet, Turn},
+    providers::{ChatRequest, ProviderSet, Turn},
     services::{
         Prompts,
         catalog::{ModelCatalog, ModelSpec},
@@ -123,19 +123,9 @@ impl Replier {
         let assembler =
             PromptAssembler { shared_prompts: &shared, character: &character, speaker: &speaker, lore: &lore };
         let prompt = assembler.prompt_for(&turns, &model).await;
-        let worst_case = prompt.estimated_tokens as i64 + i64::from(model.max_output_tokens);
-        let _admitted = self.limits.admit(asker, worst_case).await?;
-        let request = ChatRequest {
-            upstream_model: model.upstream_model().to_owned(),
-            system: prompt.system,
-            messages: prompt.messages,
-            post_history: prompt.post_history,
-            max_output_tokens: model.max_output_tokens,
-            conversation_id: None,
-            end_user: format!("troupe-user-{}", asker.id),
-            character: CharacterSketch::from(&character),
-            sampling: Default::default(),
-        };
+        let _admitted = self.limits.admit(asker, prompt.worst_case(&model)).await?;
+        let prompt_tokens = prompt.estimated_tokens as i64;
+        let request = prompt.into_request(&model, asker.id, &character, None);
         let placeholder = live
             .publish(&NewRoomMessage {
                 room_id: live.id,
@@ -147,7 +137,7 @@ impl Replier {
             .await?;
         let streamed = self.stream(live, &placeholder, &model, request).await;
         let completion_tokens = tokens::count_off_executor(streamed.text.clone()).await as i64;
-        let estimated = TokenUsage { prompt_tokens: prompt.estimated_tokens as i64, completion_tokens };
+        let estimated = TokenUsage { prompt_tokens, completion_tokens };
         let charge = Charge::settle(&model, streamed.ending, streamed.reported, estimated);
         let generation = OwnGeneration {
             source: Source::Room,
