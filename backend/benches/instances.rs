@@ -13,8 +13,10 @@
 //! this process (clients and the fake upstream) and the rest of the machine (PostgreSQL and
 //! whatever else runs); Redis commands per turn (`INFO commandstats`, which also counts the
 //! commands scripts run); then SSE time to first token. A client's requests take the
-//! instances in turn. Last, what Redis costs one instance per turn. Clients, instances,
-//! PostgreSQL and Redis all share this machine's cores.
+//! instances in turn. Last, what Redis costs one instance per turn: the setups' difference, then
+//! one client alternating turns between an instance without Redis and one with it (paired, so
+//! that other work on the machine weighs on both alike). Clients, instances, PostgreSQL and
+//! Redis all share this machine's cores; "rest of the machine" shows how much other work ran.
 
 mod support;
 
@@ -79,13 +81,13 @@ async fn main() {
         let direct = ttft(users, |_, _| direct_ttft(&client, &upstream)).await;
         report(&format!("SSE TTFT straight to the fake upstream, {users:>2} concurrent"), &direct);
     }
+    let bench = Bench { client: &client, postgres: &postgres, redis_url: &redis_url, models: &models, upstream };
     let mut outcomes = Vec::new();
     for setup in SETUPS {
-        let bench = Bench { setup, client: &client, postgres: &postgres, redis_url: &redis_url, models: &models };
-        let outcome = bench.run(&upstream, &mut redis).await;
-        outcomes.push(outcome);
+        outcomes.push(bench.run(setup, &mut redis).await);
     }
     report_redis_cost(&outcomes[0], &outcomes[1]);
+    bench.paired_redis_cost(&mut redis).await;
     report_capacity(&outcomes);
     println!("load average after: {}", load_average());
 }
@@ -96,12 +98,13 @@ fn load_average() -> String {
     load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
+/// What every setup shares: the clients, the fake upstream, PostgreSQL and Redis.
 struct Bench<'a> {
-    setup: Setup,
     client: &'a reqwest::Client,
     postgres: &'a str,
     redis_url: &'a str,
     models: &'a str,
+    upstream: FakeUpstream,
 }
 
 /// What one setup measured: JSON turns at each of `LEVELS`.
@@ -110,17 +113,26 @@ struct Outcome {
     turns: Vec<Turns>,
 }
 
+/// A setup's database, data folder and running instances.
+struct Deployment {
+    servers: Vec<Server>,
+    cluster: Cluster,
+    database: Database,
+    /// The instances' Redis namespace, with Redis.
+    prefix: Option<String>,
+    _data: tempfile::TempDir,
+}
+
 impl Bench<'_> {
-    async fn run(&self, upstream: &FakeUpstream, redis: &mut redis::aio::MultiplexedConnection) -> Outcome {
-        println!("\n== {} ==", self.setup.label());
+    /// Starts `setup` on a database of its own.
+    async fn deploy(&self, setup: Setup) -> Deployment {
         let database = Database::create(self.postgres).await;
         let data = tempfile::tempdir().unwrap();
-        let prefix = format!("troupe-bench-{}", uuid::Uuid::new_v4().simple());
         let mut settings = vec![
             ("DATABASE_URL", database.url.clone()),
             ("DATA_DIR", data.path().to_string_lossy().into_owned()),
             ("MODELS_FILE", self.models.to_owned()),
-            ("OPENAI_BASE_URL", upstream.openai_base_url()),
+            ("OPENAI_BASE_URL", self.upstream.openai_base_url()),
             ("OPENAI_API_KEY", "sk-bench".into()),
             ("JWT_SECRET", JWT_SECRET.into()),
             ("RATE_LIMIT_MESSAGES_PER_MINUTE", MESSAGES_PER_MINUTE.into()),
@@ -129,43 +141,117 @@ impl Bench<'_> {
             ("MAX_CONCURRENT_STREAMS", "100000".into()),
             ("STARTER_CHARACTERS", "false".into()),
         ];
-        if self.setup.redis {
+        let prefix = setup.redis.then(|| format!("troupe-bench-{}", uuid::Uuid::new_v4().simple()));
+        if let Some(prefix) = &prefix {
             settings.extend([("REDIS_URL", self.redis_url.to_owned()), ("REDIS_PREFIX", prefix.clone())]);
         }
         // One after another: the first applies the migrations.
-        let servers: Vec<Server> = (0..self.setup.instances).map(|_| Server::start(settings.clone())).collect();
+        let servers: Vec<Server> = (0..setup.instances).map(|_| Server::start(settings.clone())).collect();
         let cluster = Cluster { bases: servers.iter().map(|s| s.base.clone()).collect() };
+        Deployment { servers, cluster, database, prefix, _data: data }
+    }
 
-        let mut sessions = sign_up(self.client, &cluster, USERS).await;
-        fresh_chats(self.client, &cluster, &mut sessions).await;
-        json_turns(self.client, &cluster, &sessions, WARM_UP).await;
+    async fn run(&self, setup: Setup, redis: &mut redis::aio::MultiplexedConnection) -> Outcome {
+        println!("\n== {} ==", setup.label());
+        let deployment = self.deploy(setup).await;
+        let (client, cluster) = (self.client, &deployment.cluster);
+        let mut sessions = sign_up(client, cluster, USERS).await;
+        fresh_chats(client, cluster, &mut sessions).await;
+        json_turns(client, cluster, &sessions, WARM_UP).await;
         let mut turns = Vec::new();
         for users in LEVELS {
-            fresh_chats(self.client, &cluster, &mut sessions).await;
-            let before = Usage::now(&servers, &database.name, redis).await;
-            let mut measured = json_turns(self.client, &cluster, &sessions[..users], WINDOW).await;
-            measured.usage = Usage::now(&servers, &database.name, redis).await.since(&before);
+            fresh_chats(client, cluster, &mut sessions).await;
+            let before = deployment.usage(redis).await;
+            let mut measured = json_turns(client, cluster, &sessions[..users], WINDOW).await;
+            measured.usage = deployment.usage(redis).await.since(&before);
             measured.report();
             turns.push(measured);
         }
         for users in LEVELS {
-            fresh_chats(self.client, &cluster, &mut sessions).await;
+            fresh_chats(client, cluster, &mut sessions).await;
             let sessions = &sessions[..users];
-            let through =
-                ttft(users, |worker, k| troupe_ttft(self.client, &cluster, &sessions[worker], worker + k)).await;
+            let through = ttft(users, |worker, k| troupe_ttft(client, cluster, &sessions[worker], worker + k)).await;
             report(&format!("SSE TTFT, {users:>2} concurrent users"), &through);
         }
+        deployment.stop(redis).await;
+        Outcome { setup, turns }
+    }
 
-        drop(servers);
-        if self.setup.redis {
-            forget_keys(redis, &prefix).await;
+    /// One client alternates turns between an instance without Redis and one with it, so that
+    /// whatever else the machine does weighs on both alike: the difference is Redis's.
+    async fn paired_redis_cost(&self, redis: &mut redis::aio::MultiplexedConnection) {
+        let (alone, shared) = (SETUPS[0], SETUPS[1]);
+        let deployments = [self.deploy(alone).await, self.deploy(shared).await];
+        let mut sessions = Vec::new();
+        for deployment in &deployments {
+            let mut session = sign_up(self.client, &deployment.cluster, 1).await;
+            fresh_chats(self.client, &deployment.cluster, &mut session).await;
+            json_turns(self.client, &deployment.cluster, &session, WARM_UP).await;
+            fresh_chats(self.client, &deployment.cluster, &mut session).await;
+            sessions.push(session.remove(0));
         }
-        drop(database);
-        Outcome { setup: self.setup, turns }
+        let cpu_before: Vec<f64> = deployments.iter().map(|d| d.servers[0].cpu_seconds()).collect();
+        let (mut without, mut with, mut differences) = (Vec::new(), Vec::new(), Vec::new());
+        let deadline = Instant::now() + 2 * WINDOW;
+        while Instant::now() < deadline {
+            let mut pair = [0.0; 2];
+            for (i, (deployment, session)) in deployments.iter().zip(&sessions).enumerate() {
+                let started = Instant::now();
+                let resp = session.send(self.client, &deployment.cluster.bases[0], "How are you today?", false).await;
+                assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+                resp.bytes().await.unwrap();
+                pair[i] = started.elapsed().as_secs_f64() * 1000.0;
+            }
+            without.push(pair[0]);
+            with.push(pair[1]);
+            differences.push(pair[1] - pair[0]);
+        }
+        let turns = without.len() as f64;
+        let cpu_us: Vec<f64> = deployments
+            .iter()
+            .zip(&cpu_before)
+            .map(|(d, before)| (d.servers[0].cpu_seconds() - before) * 1e6 / turns)
+            .collect();
+        let mean = |samples: &[f64]| samples.iter().sum::<f64>() / samples.len() as f64;
+        for samples in [&mut without, &mut with, &mut differences] {
+            samples.sort_by(f64::total_cmp);
+        }
+        println!(
+            "1 client alternating between them, {} turns each: p50 {:.3} → {:.3} ms, mean {:.3} → {:.3} ms; \
+             paired difference p50 {:+.0} µs, mean {:+.0} µs; instance CPU {:.0} → {:.0} µs per turn ({:+.0} µs)",
+            without.len(),
+            percentile(&without, 0.5),
+            percentile(&with, 0.5),
+            mean(&without),
+            mean(&with),
+            percentile(&differences, 0.5) * 1000.0,
+            mean(&differences) * 1000.0,
+            cpu_us[0],
+            cpu_us[1],
+            cpu_us[1] - cpu_us[0],
+        );
+        for deployment in deployments {
+            deployment.stop(redis).await;
+        }
     }
 }
 
-/// The instances' addresses; a client's `k`-th request goes to `bases[k % n]`.
+impl Deployment {
+    async fn usage(&self, redis: &mut redis::aio::MultiplexedConnection) -> Usage {
+        Usage::now(&self.servers, &self.database.name, redis).await
+    }
+
+    /// Stops the instances, then removes their Redis keys and database.
+    async fn stop(self, redis: &mut redis::aio::MultiplexedConnection) {
+        drop(self.servers);
+        if let Some(prefix) = &self.prefix {
+            forget_keys(redis, prefix).await;
+        }
+    }
+}
+
+/// The instances' addresses. Request `k` goes to instance `k % n`, where client `i` numbers its
+/// requests from `i`: the clients start spread over the instances, then each takes them in turn.
 struct Cluster {
     bases: Vec<String>,
 }

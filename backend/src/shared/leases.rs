@@ -194,6 +194,7 @@ redis.call('ZADD', KEYS[3], now_ms + lease, ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], lease)
 redis.call('PEXPIRE', KEYS[2], lease)
+redis.call('PEXPIRE', KEYS[3], lease)
 return 1
 ";
 
@@ -206,6 +207,7 @@ redis.call('ZADD', KEYS[1], 'XX', now_ms + lease, ARGV[1])
 redis.call('ZADD', KEYS[3], 'XX', now_ms + lease, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], lease)
 redis.call('PEXPIRE', KEYS[2], lease)
+redis.call('PEXPIRE', KEYS[3], lease)
 return 1
 ";
 

@@ -82,8 +82,19 @@ impl Online for RedisOnline {
         let (redis, key) = (self.redis.clone(), self.key.clone());
         tokio::spawn(async move {
             let mut commands = redis.commands();
-            let added: redis::RedisResult<i64> =
-                redis::cmd("ZADD").arg(&key).arg(now_millis()).arg(user.get()).query_async(&mut commands).await;
+            // The set goes when nobody has been seen for a whole window.
+            let added: redis::RedisResult<()> = redis::pipe()
+                .cmd("ZADD")
+                .arg(&key)
+                .arg(now_millis())
+                .arg(user.get())
+                .ignore()
+                .cmd("PEXPIRE")
+                .arg(&key)
+                .arg(ONLINE_WINDOW.as_millis() as i64)
+                .ignore()
+                .query_async(&mut commands)
+                .await;
             let _ = redis.watch("online", added);
         });
     }
