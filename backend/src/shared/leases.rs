@@ -27,9 +27,6 @@ const RENEW_EVERY: Duration = Duration::from_secs(5);
 pub trait Slots: Send + Sync {
     fn acquire(&self, user: UserId) -> BoxFuture<'_, Option<Lease>>;
     fn max(&self) -> usize;
-    /// Slots held through this instance now.
-    fn open_here(&self) -> usize;
-
     /// Slots held now over every instance (this one's when they are not shared).
     fn open_everywhere(&self) -> BoxFuture<'_, usize>;
 }
@@ -101,10 +98,6 @@ impl Slots for Arc<PerUserSlots> {
 
     fn max(&self) -> usize {
         self.max
-    }
-
-    fn open_here(&self) -> usize {
-        self.open_total()
     }
 
     fn open_everywhere(&self) -> BoxFuture<'_, usize> {
@@ -331,7 +324,7 @@ impl Drop for RedisLease {
 pub struct RedisSlots {
     leases: LeaseStore,
     alone: Arc<PerUserSlots>,
-    /// Counts the slots held through this instance.
+    /// Counts the slots held through this instance (the count while Redis does not answer).
     here: Arc<PerUserSlots>,
 }
 
@@ -358,10 +351,6 @@ impl Slots for RedisSlots {
 
     fn max(&self) -> usize {
         self.alone.max()
-    }
-
-    fn open_here(&self) -> usize {
-        self.here.open_total()
     }
 
     fn open_everywhere(&self) -> BoxFuture<'_, usize> {
@@ -419,7 +408,6 @@ mod tests {
             let _second = slots.acquire(ann).await.expect("two");
             assert!(slots.acquire(ann).await.is_none(), "not three");
             let _bobs = slots.acquire(bob).await.expect("per user");
-            assert_eq!(slots.open_here(), 3);
             assert_eq!(slots.open_everywhere().await, 3);
             drop(first);
             tokio::time::sleep(Duration::from_millis(100)).await;
