@@ -7,7 +7,9 @@
 //! to first token of regenerating the last reply beside sending a message; the OpenAI-compatible
 //! `/v1/chat/completions` at 1 and 32 concurrent streams (time to first token over the fake
 //! upstream's, p50/p99) and whole completions per second; then the server's RSS with 1,000
-//! streams open at once. `BENCH_ONLY=v1` runs the `/v1` part alone.
+//! streams open at once. `BENCH_ONLY=v1,turns,ttft,regenerate,memory` runs only the parts named;
+//! `BENCH_WINDOW_SECS` sets each measurement's length (5 s); the server's pid is printed first,
+//! so a profiler can attach (`perf record -g -p PID`).
 
 mod support;
 
@@ -18,8 +20,7 @@ use serde_json::json;
 use support::{Server, fake_catalog, percentile, post_json};
 use troupe_fake_upstream::{FakeUpstream, Script};
 
-const WINDOW: Duration = Duration::from_secs(5);
-const LEVELS: [usize; 3] = [1, 50, 200];
+const LEVELS: [usize; 3] = [1, 32, 200];
 const OPEN_STREAMS: usize = 1000;
 /// Concurrent `/v1` clients measured.
 const V1_LEVELS: [usize; 2] = [1, 32];
@@ -43,53 +44,76 @@ async fn main() {
         ("MAX_CONCURRENT_STREAMS", "100000"),
     ]);
     let base = server.base.clone();
-    println!("database: {}", database_url.split(':').next().unwrap());
+    println!("database: {}; server pid {}", database_url.split(':').next().unwrap(), server.pid());
 
     let client = reqwest::Client::builder().pool_max_idle_per_host(2000).build().unwrap();
     let max_users = *LEVELS.iter().max().unwrap();
     let sessions = sign_up(&client, &base, max_users).await;
     println!("{max_users} users with a chat each; idle RSS {:.1} MB", server.memory_mb("VmRSS"));
 
-    let keys = api_keys(&client, &base, &sessions[..V1_LEVELS[1]]).await;
+    if runs("v1") {
+        v1(&client, &base, &sessions, &upstream).await;
+    }
+    if runs("turns") {
+        for &users in &LEVELS {
+            let cpu_before = server.cpu_seconds();
+            let turns = json_turns_per_second(&client, &base, &sessions[..users]).await;
+            let server_cpu_ms = (server.cpu_seconds() - cpu_before) * 1000.0 / (turns * window().as_secs_f64());
+            println!(
+                "JSON turns, {users:>3} concurrent users: {turns:>7.0} turns/s ({server_cpu_ms:.2} ms of server CPU per turn)"
+            );
+        }
+    }
+    if runs("ttft") {
+        for &users in &LEVELS {
+            let through = ttft(users, || troupe_ttft(&client, &base, &sessions)).await;
+            let direct = ttft(users, || direct_ttft(&client, &upstream)).await;
+            report_overhead(&format!("SSE TTFT, {users:>3} concurrent streams"), &through, &direct);
+        }
+    }
+    if runs("regenerate") {
+        for users in [1, 32] {
+            let (regenerate, send) = regenerate_and_send_ttft(&client, &base, &sessions[..users]).await;
+            println!(
+                "SSE TTFT, {users:>3} concurrent users: regenerate p50 {:.3} ms p99 {:.3} ms; send p50 {:.3} ms p99 {:.3} ms",
+                percentile(&regenerate, 0.5),
+                percentile(&regenerate, 0.99),
+                percentile(&send, 0.5),
+                percentile(&send, 0.99),
+            );
+        }
+    }
+    if runs("memory") {
+        open_streams_memory(&client, &base, &sessions, &upstream, &server).await;
+    }
+    println!("peak RSS: {:.1} MB", server.memory_mb("VmHWM"));
+}
+
+/// Whether `BENCH_ONLY` (a comma-separated list) names `part`, or is unset.
+fn runs(part: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
+}
+
+/// How long each measurement runs (`BENCH_WINDOW_SECS`, default 5).
+fn window() -> Duration {
+    let secs = std::env::var("BENCH_WINDOW_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// `/v1`: streaming time to first token over the fake's, and whole completions per second.
+async fn v1(client: &reqwest::Client, base: &str, sessions: &[Session], upstream: &FakeUpstream) {
+    let keys = api_keys(client, base, &sessions[..V1_LEVELS[1]]).await;
     for users in V1_LEVELS {
-        let through = ttft(users, || v1_ttft(&client, &base, &keys)).await;
-        let direct = ttft(users, || direct_ttft(&client, &upstream)).await;
+        let through = ttft(users, || v1_ttft(client, base, &keys)).await;
+        let direct = ttft(users, || direct_ttft(client, upstream)).await;
         report_overhead(&format!("/v1 streaming TTFT, {users:>2} concurrent streams"), &through, &direct);
     }
     for users in V1_LEVELS {
         println!(
             "/v1 whole completions, {users:>2} concurrent clients: {:.0} requests/s",
-            v1_per_second(&client, &base, &keys[..users]).await
+            v1_per_second(client, base, &keys[..users]).await
         );
     }
-    if std::env::var("BENCH_ONLY").is_ok_and(|only| only == "v1") {
-        return;
-    }
-    for &users in &LEVELS {
-        let cpu_before = server.cpu_seconds();
-        let turns = json_turns_per_second(&client, &base, &sessions[..users]).await;
-        let server_cpu_ms = (server.cpu_seconds() - cpu_before) * 1000.0 / (turns * WINDOW.as_secs_f64());
-        println!(
-            "JSON turns, {users:>3} concurrent users: {turns:>7.0} turns/s ({server_cpu_ms:.2} ms of server CPU per turn)"
-        );
-    }
-    for &users in &LEVELS {
-        let through = ttft(users, || troupe_ttft(&client, &base, &sessions)).await;
-        let direct = ttft(users, || direct_ttft(&client, &upstream)).await;
-        report_overhead(&format!("SSE TTFT, {users:>3} concurrent streams"), &through, &direct);
-    }
-    for users in [1, 50] {
-        let (regenerate, send) = regenerate_and_send_ttft(&client, &base, &sessions[..users]).await;
-        println!(
-            "SSE TTFT, {users:>3} concurrent users: regenerate p50 {:.3} ms p99 {:.3} ms; send p50 {:.3} ms p99 {:.3} ms",
-            percentile(&regenerate, 0.5),
-            percentile(&regenerate, 0.99),
-            percentile(&send, 0.5),
-            percentile(&send, 0.99),
-        );
-    }
-    open_streams_memory(&client, &base, &sessions, &upstream, &server).await;
-    println!("peak RSS: {:.1} MB", server.memory_mb("VmHWM"));
 }
 
 /// Times to first token through Troupe and straight to the fake (sorted ms), and the difference.
@@ -158,7 +182,7 @@ where
     F: Fn(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let deadline = Instant::now() + WINDOW;
+    let deadline = Instant::now() + window();
     let request = &request;
     let workers = (0..clients).map(|i| async move {
         let mut done = 0u64;
@@ -169,7 +193,7 @@ where
         done
     });
     let total: u64 = futures_util::future::join_all(workers).await.into_iter().sum();
-    total as f64 / WINDOW.as_secs_f64()
+    total as f64 / window().as_secs_f64()
 }
 
 /// Runs `measure` from `concurrency` workers for the window; all samples in ms, sorted.
@@ -178,7 +202,7 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = f64>,
 {
-    let deadline = Instant::now() + WINDOW;
+    let deadline = Instant::now() + window();
     let workers = (0..concurrency).map(|_| async {
         let mut samples = Vec::new();
         while Instant::now() < deadline {
@@ -204,7 +228,7 @@ async fn troupe_ttft(client: &reqwest::Client, base: &str, sessions: &[Session])
 /// Each session, in its own chat, sends a message then regenerates the reply, over and over for
 /// the window: the milliseconds to the first `delta` of each (regenerations, sends), sorted.
 async fn regenerate_and_send_ttft(client: &reqwest::Client, base: &str, sessions: &[Session]) -> (Vec<f64>, Vec<f64>) {
-    let deadline = Instant::now() + WINDOW;
+    let deadline = Instant::now() + window();
     let workers = sessions.iter().map(|s| async move {
         let (mut regenerate, mut send) = (Vec::new(), Vec::new());
         while Instant::now() < deadline {
