@@ -46,11 +46,12 @@ fn scan_per_turn() {
     let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
     for depth in [2, MESSAGES as i64] {
         let book = Lorebook { entries: Vec::clone(&entries), scan_depth: Some(depth), ..Lorebook::default() };
+        let book = lore::PreparedBook::new(book, None);
         let mut samples = Vec::with_capacity(SCANS);
         let mut inserted = 0;
         for _ in 0..SCANS {
             let start = Instant::now();
-            let lore = lore::scan(&[&book], &messages);
+            let lore = lore::scan(&[&book], &messages, usize::MAX);
             samples.push(start.elapsed().as_secs_f64() * 1000.0);
             inserted = lore.before_char.len();
         }

@@ -66,8 +66,12 @@ impl AppState {
         let prompts = Prompts::new(db.clone());
         let personas = Personas::new(db.clone(), create_limit.clone());
         let lorebooks = Lorebooks::new(db.clone(), create_limit.clone());
-        let sources =
-            PromptSources { prompts: prompts.clone(), personas: personas.clone(), lorebooks: lorebooks.clone() };
+        let sources = PromptSources {
+            prompts: prompts.clone(),
+            characters: characters.clone(),
+            personas: personas.clone(),
+            lorebooks: lorebooks.clone(),
+        };
         let generation_limits = GenerationLimits::new(db.clone(), limits.clone(), shared);
         let turns =
             Turns::new(db.clone(), catalog.clone(), providers.clone(), sources.clone(), generation_limits.clone());

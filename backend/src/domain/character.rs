@@ -20,6 +20,8 @@ pub struct Character {
     pub has_avatar: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// One more on every change: what copies kept in memory are checked against.
+    pub revision: i64,
 }
 
 impl Character {

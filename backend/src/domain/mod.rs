@@ -25,7 +25,7 @@ pub use ids::{
 };
 pub use lorebook::SavedLorebook;
 pub use paging::Page;
-pub use persona::{Persona, PersonaDraft};
+pub use persona::{Persona, PersonaDraft, Speaker};
 pub use room::{Room, RoomChange, RoomDraft, RoomMessage};
 pub use system::{ExternalUserId, System, SystemChange, SystemDraft, SystemId, SystemTotals};
 pub use user::{Email, Password, User, UserOrder, Username};

@@ -16,6 +16,13 @@ pub struct Persona {
     pub created_at: Millis,
 }
 
+/// Who the user is in a chat: `{{user}}` and what the prompt says about them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Speaker {
+    pub name: String,
+    pub description: String,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PersonaDraft {
     pub name: String,

@@ -168,8 +168,7 @@ impl Chats {
 
     /// Generates the chat's last reply again (see `Turns::regenerate`).
     pub async fn regenerate(&self, user: &User, chat_id: ChatId, id: MessageId) -> Result<StartedTurn, AppError> {
-        let chat = self.get(user, chat_id).await?;
-        self.turns.regenerate(user, chat, id).await
+        self.turns.regenerate(user, chat_id, id).await
     }
 
     /// Shows alternative `index` of a message; later prompts see it. Costs nothing.
@@ -304,8 +303,7 @@ impl Chats {
 
     /// Sends a message in the user's own chat (see `Turns::send`).
     pub async fn send(&self, user: &User, chat_id: ChatId, content: &str) -> Result<StartedTurn, AppError> {
-        let chat = self.get(user, chat_id).await?;
-        self.turns.send(user, chat, content).await
+        self.turns.send(user, chat_id, content).await
     }
 }
 

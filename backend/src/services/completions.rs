@@ -208,16 +208,20 @@ impl Completions {
             return Ok((SystemText::counted(client_system.join("\n\n")).await, None, said));
         };
         let speaker = self.sources.personas.speaker(user, None).await?;
-        let books = character.fields.card.character_book.iter().cloned().collect();
-        let lore = lore::scan_off_executor(books, said.iter().map(|t| t.turn.content.clone()).collect()).await?;
+        let prepared = self.sources.characters.for_turn(character.id, character.revision).await?;
+        let messages: Vec<&str> = said.iter().map(|t| t.turn.content.as_str()).collect();
+        // The character's lorebook may fill the window at most; the history is fitted after.
+        let room = (answerer.model.context_window as usize).saturating_sub(answerer.model.max_output_tokens as usize);
+        let lore = lore::scan(&prepared.book.iter().collect::<Vec<_>>(), &messages, room);
         let shared = self.sources.prompts.enabled_texts().await?;
-        let assembler = PromptAssembler { shared_prompts: &shared, character, speaker: &speaker, lore: &lore };
-        let system = std::iter::once(assembler.system_text()).chain(client_system).collect::<Vec<_>>().join("\n\n");
+        let assembler = PromptAssembler { shared_prompts: &shared, character, speaker: &speaker };
+        let system =
+            std::iter::once(assembler.system_text(&lore)).chain(client_system).collect::<Vec<_>>().join("\n\n");
         let post_history = match assembler.post_history_text() {
             Some(text) => Some(SystemText::counted(text).await),
             None => None,
         };
-        let turns = assembler.example_turns().into_iter().chain(said).collect();
+        let turns = assembler.example_turns().await.into_iter().chain(said).collect();
         Ok((SystemText::counted(system).await, post_history, turns))
     }
 }

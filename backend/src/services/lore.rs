@@ -1,53 +1,88 @@
 //! Which lorebook entries a turn inserts (contract Part 2, "Lorebooks"): an entry whose keys
 //! appear in the book's last `scan_depth` messages, or that is `constant`; a `selective` one
-//! only with a secondary key too; in `insertion_order`, within `token_budget`. Keys are found
-//! with one Aho–Corasick pass per text (the automaton built once per set of keys), so a turn
-//! costs about the same whatever the number of keys.
+//! only with a secondary key too; in `insertion_order`, within `token_budget` and the room the
+//! model's window leaves. Everything that costs in proportion to a book's size is done once per
+//! revision of the book (`PreparedBook`): its entries are counted in tokens when it is saved,
+//! its keys built into one Aho–Corasick automaton when it is first read. A turn then finds
+//! keys in one pass over the scanned messages and adds stored counts, so it costs about the
+//! same whatever the size of the book.
 
-use std::{
-    hash::{DefaultHasher, Hash, Hasher},
-    num::NonZeroUsize,
-    sync::{Arc, LazyLock, Mutex},
-};
+use std::cmp::Reverse;
 
 use aho_corasick::AhoCorasick;
-use lru::LruCache;
+use rayon::prelude::*;
 use troupe_types::{EntryPosition, Lorebook, LorebookEntry};
 
-use super::tokens;
-use crate::error::AppError;
+use super::{revisions::Weigh, tokens};
 
 /// Absent `scan_depth`: the new message and the one before it.
 pub const DEFAULT_SCAN_DEPTH: usize = 2;
 /// Rounds of searching inserted entries for further keys (`recursive_scanning`).
 const MAX_RECURSION: usize = 3;
+/// What the line break between two entries of a prompt takes.
+const SEPARATOR_TOKENS: usize = 1;
 
-/// The entries' texts to insert, by place, each list in insertion order.
+/// The entries' texts to insert, by place, each list in insertion order, and their size.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Lore {
     pub before_char: Vec<String>,
     pub after_char: Vec<String>,
+    /// The inserted entries' tokens, as counted when their books were saved, and their line
+    /// breaks.
+    pub tokens: usize,
 }
 
-/// `scan` on a blocking thread (books are large); nothing to scan costs nothing.
-pub async fn scan_off_executor(books: Vec<Lorebook>, messages: Vec<String>) -> Result<Lore, AppError> {
-    if books.is_empty() {
-        return Ok(Lore::default());
+/// Each entry's size in tokens, in entry order: what is stored with a book when it is saved.
+/// Large books are counted on several threads; call it off the async executor.
+pub fn count_entries(book: &Lorebook) -> Vec<u32> {
+    book.entries.par_iter().map(|entry| u32::try_from(tokens::count(&entry.content)).unwrap_or(u32::MAX)).collect()
+}
+
+/// A lorebook ready for turns: its entries' sizes and its key matcher. Making one costs in
+/// proportion to the book (call it off the async executor); it is kept per revision of the
+/// book (`services::revisions`).
+pub struct PreparedBook {
+    book: Lorebook,
+    entry_tokens: Vec<u32>,
+    matcher: KeyMatcher,
+}
+
+impl PreparedBook {
+    /// `book` with the entry counts stored with it; counted here when there are none or they
+    /// do not fit the entries (a book saved before counts were stored).
+    pub fn new(book: Lorebook, stored_tokens: Option<Vec<u32>>) -> Self {
+        let entry_tokens = match stored_tokens {
+            Some(counts) if counts.len() == book.entries.len() => counts,
+            _ => count_entries(&book),
+        };
+        let matcher = KeyMatcher::new(&book.entries);
+        Self { book, entry_tokens, matcher }
     }
-    tokio::task::spawn_blocking(move || {
-        let messages: Vec<&str> = messages.iter().map(String::as_str).collect();
-        scan(&books.iter().collect::<Vec<_>>(), &messages)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))
+}
+
+impl Weigh for PreparedBook {
+    /// The entries' texts and keys, and the keys again in the matcher.
+    fn weight(&self) -> usize {
+        let keys = |e: &LorebookEntry| -> usize {
+            e.keys.iter().chain(e.secondary_keys.iter().flatten()).map(String::len).sum()
+        };
+        self.book.entries.iter().map(|e| e.content.len() + 2 * keys(e) + 64).sum()
+    }
 }
 
 /// What `books` insert for a conversation whose messages are `messages` (oldest first, the new
-/// one last). Each book is scanned with its own depth, budget and recursion.
-pub fn scan(books: &[&Lorebook], messages: &[&str]) -> Lore {
-    let mut chosen: Vec<&LorebookEntry> = books.iter().flat_map(|book| scan_book(book, messages)).collect();
-    chosen.sort_by_key(|entry| entry.insertion_order);
+/// one last), within `room` tokens. Each book is scanned with its own depth, budget and
+/// recursion, in order: a book later in the list gets the room the ones before it left.
+pub fn scan(books: &[&PreparedBook], messages: &[&str], mut room: usize) -> Lore {
+    let mut chosen: Vec<&LorebookEntry> = Vec::new();
     let mut lore = Lore::default();
+    for book in books {
+        let (entries, tokens) = scan_book(book, messages, room);
+        room -= tokens;
+        lore.tokens += tokens;
+        chosen.extend(entries);
+    }
+    chosen.sort_by_key(|entry| entry.insertion_order);
     for entry in chosen {
         let place = match entry.position.unwrap_or_default() {
             EntryPosition::BeforeChar => &mut lore.before_char,
@@ -58,50 +93,60 @@ pub fn scan(books: &[&Lorebook], messages: &[&str]) -> Lore {
     lore
 }
 
-/// The entries of `book` that go in, in insertion order.
-fn scan_book<'b>(book: &'b Lorebook, messages: &[&str]) -> Vec<&'b LorebookEntry> {
-    let entries = &book.entries;
-    let matcher = KeyMatcher::of(entries);
-    let depth = book.scan_depth.map_or(DEFAULT_SCAN_DEPTH, |d| d.max(0) as usize);
-    let window = messages[messages.len().saturating_sub(depth)..].join("\n");
-    let mut inserted: Vec<bool> = entries.iter().map(|e| e.enabled && e.constant == Some(true)).collect();
-    let mut text = window;
-    let rounds = if book.recursive_scanning == Some(true) { 1 + MAX_RECURSION } else { 1 };
-    for _ in 0..rounds {
-        let found = matcher.triggered(&text);
-        let newly: Vec<usize> = (0..entries.len()).filter(|&i| found[i] && !inserted[i]).collect();
+/// The entries of `book` that go in, and their tokens (at most `room`).
+fn scan_book<'b>(prepared: &'b PreparedBook, messages: &[&str], room: usize) -> (Vec<&'b LorebookEntry>, usize) {
+    let entries = &prepared.book.entries;
+    let depth = prepared.book.scan_depth.map_or(DEFAULT_SCAN_DEPTH, |d| d.max(0) as usize);
+    let budget = prepared.book.token_budget.map_or(room, |b| (b.max(0) as usize).min(room));
+    let mut triggered: Vec<bool> = entries.iter().map(|e| e.enabled && e.constant == Some(true)).collect();
+    // Constant entries are in from the start; only entries keys brought in are searched again.
+    let mut searched = triggered.clone();
+    let mut text = messages[messages.len().saturating_sub(depth)..].join("\n");
+    let rounds = if prepared.book.recursive_scanning == Some(true) { 1 + MAX_RECURSION } else { 1 };
+    let mut accepted = Vec::new();
+    let mut tokens = 0;
+    for round in 0..rounds {
+        for (i, found) in prepared.matcher.triggered(&text).into_iter().enumerate() {
+            triggered[i] |= found;
+        }
+        (accepted, tokens) = within_budget(prepared, &triggered, budget);
+        if round + 1 == rounds {
+            break;
+        }
+        let newly: Vec<usize> = accepted.iter().copied().filter(|&i| !searched[i]).collect();
         if newly.is_empty() {
             break;
         }
         for &i in &newly {
-            inserted[i] = true;
+            searched[i] = true;
         }
         text = newly.iter().map(|&i| entries[i].content.as_str()).collect::<Vec<_>>().join("\n");
     }
-    let mut chosen: Vec<&LorebookEntry> = entries.iter().zip(inserted).filter(|(_, i)| *i).map(|(e, _)| e).collect();
-    if let Some(budget) = book.token_budget {
-        within_budget(&mut chosen, budget.max(0) as usize);
-    }
-    chosen.sort_by_key(|entry| entry.insertion_order);
-    chosen
+    (accepted.into_iter().map(|i| &entries[i]).collect(), tokens)
 }
 
-/// Leaves out entries, lowest `priority` first (and of equal priority the latest in insertion
-/// order), until the rest take at most `budget` tokens.
-fn within_budget(chosen: &mut Vec<&LorebookEntry>, budget: usize) {
-    let mut sized: Vec<(&LorebookEntry, usize)> = chosen.iter().map(|e| (*e, tokens::count(&e.content))).collect();
-    let mut total: usize = sized.iter().map(|(_, t)| t).sum();
-    // Most wanted first: the ones at the end are dropped first.
-    sized.sort_by_key(|(e, _)| (std::cmp::Reverse(e.priority.unwrap_or(0)), e.insertion_order));
-    while total > budget {
-        let (_, tokens) = sized.pop().expect("over budget means something is left");
-        total -= tokens;
+/// The `triggered` entries that fit `budget` tokens (each with the line break before it), most
+/// wanted first (highest `priority`, then earliest in insertion order): the first one that does
+/// not fit and every one after it are left out. Returns their indexes and their tokens.
+fn within_budget(prepared: &PreparedBook, triggered: &[bool], budget: usize) -> (Vec<usize>, usize) {
+    let entries = &prepared.book.entries;
+    let mut wanted: Vec<usize> = (0..entries.len()).filter(|&i| triggered[i]).collect();
+    wanted.sort_by_key(|&i| (Reverse(entries[i].priority.unwrap_or(0)), entries[i].insertion_order));
+    let mut total = 0;
+    let mut accepted = Vec::new();
+    for i in wanted {
+        let cost = prepared.entry_tokens[i] as usize + SEPARATOR_TOKENS;
+        if total + cost > budget {
+            break;
+        }
+        total += cost;
+        accepted.push(i);
     }
-    *chosen = sized.into_iter().map(|(e, _)| e).collect();
+    (accepted, total)
 }
 
 /// Finds which entries' keys a text holds. Keys of case-insensitive entries are matched
-/// against the lowercased text. Built once per distinct set of keys (see `KeyMatcher::of`).
+/// against the lowercased text.
 struct KeyMatcher {
     entries: usize,
     /// Over lowercased keys and over keys as written; each pattern's entry and kind.
@@ -117,28 +162,7 @@ enum KeyKind {
     Secondary,
 }
 
-/// Matchers built lately, by a hash of what they match: a chat's books are the same turn after
-/// turn, and building one for a thousand entries costs milliseconds.
-static MATCHERS: LazyLock<Mutex<LruCache<u64, Arc<KeyMatcher>>>> =
-    LazyLock::new(|| Mutex::new(LruCache::new(NonZeroUsize::new(256).expect("not zero"))));
-
 impl KeyMatcher {
-    /// The matcher for `entries`, from the cache when their keys were seen lately.
-    fn of(entries: &[LorebookEntry]) -> Arc<Self> {
-        let mut hasher = DefaultHasher::new();
-        for entry in entries {
-            (entry.enabled, entry.use_regex, entry.case_sensitive, entry.selective).hash(&mut hasher);
-            (&entry.keys, &entry.secondary_keys).hash(&mut hasher);
-        }
-        let key = hasher.finish();
-        if let Some(matcher) = MATCHERS.lock().expect("matcher cache lock").get(&key) {
-            return Arc::clone(matcher);
-        }
-        let matcher = Arc::new(Self::new(entries));
-        MATCHERS.lock().expect("matcher cache lock").put(key, Arc::clone(&matcher));
-        matcher
-    }
-
     fn new(entries: &[LorebookEntry]) -> Self {
         let (mut folded, mut exact) = (Vec::new(), Vec::new());
         for (i, entry) in entries.iter().enumerate() {
@@ -211,7 +235,11 @@ mod tests {
     }
 
     fn inserted(book: &Lorebook, messages: &[&str]) -> Vec<String> {
-        let lore = scan(&[book], messages);
+        inserted_within(book, messages, usize::MAX)
+    }
+
+    fn inserted_within(book: &Lorebook, messages: &[&str], room: usize) -> Vec<String> {
+        let lore = scan(&[&PreparedBook::new(book.clone(), None)], messages, room);
         lore.before_char.into_iter().chain(lore.after_char).collect()
     }
 
@@ -258,9 +286,10 @@ mod tests {
             ..entry(&["a"], "four five six")
         };
         let mut b = book(vec![second.clone(), first.clone()]);
-        let lore = scan(&[&b], &["a"]);
+        let lore = scan(&[&PreparedBook::new(b.clone(), None)], &["a"], usize::MAX);
         assert_eq!((lore.before_char, lore.after_char), (vec!["one two three".into()], vec!["four five six".into()]));
-        b.token_budget = Some(tokens::count("one two three") as i64);
+        assert_eq!(lore.tokens, tokens::count("one two three") + tokens::count("four five six") + 2);
+        b.token_budget = Some(tokens::count("one two three") as i64 + 1);
         assert_eq!(inserted(&b, &["a"]), ["one two three"], "the lower priority is left out");
         b.token_budget = Some(0);
         assert!(inserted(&b, &["a"]).is_empty());
@@ -274,5 +303,38 @@ mod tests {
         assert_eq!(inserted(&b, &["k0"]), ["see k1"]);
         let recursive = Lorebook { recursive_scanning: Some(true), ..b };
         assert_eq!(inserted(&recursive, &["k0"]), ["see k1", "see k2", "see k3", "see k4"]);
+    }
+
+    #[test]
+    fn the_window_bounds_what_goes_in_and_later_books_get_what_is_left() {
+        let constant = |content: &str| LorebookEntry { constant: Some(true), ..entry(&[], content) };
+        let b = book(vec![constant("first"), constant("second")]);
+        // Counts as stored with the book, not counted again: each entry "takes" 10 tokens, and
+        // one for its line break.
+        let stored = || PreparedBook::new(b.clone(), Some(vec![10, 10]));
+        let (one, two) = (stored(), stored());
+        let lore = scan(&[&one, &two], &["hi"], 35);
+        assert_eq!(lore.before_char, ["first", "second", "first"], "the second book gets the 13 left");
+        assert_eq!(lore.tokens, 33);
+        assert_eq!(inserted_within(&b, &["hi"], 0), Vec::<String>::new());
+    }
+
+    #[test]
+    fn stored_counts_that_do_not_fit_the_entries_are_counted_again() {
+        let b = book(vec![LorebookEntry { constant: Some(true), ..entry(&[], "one two three") }]);
+        let prepared = PreparedBook::new(b, Some(vec![1, 2]));
+        assert_eq!(prepared.entry_tokens, vec![tokens::count("one two three") as u32]);
+    }
+
+    #[test]
+    fn entries_left_out_for_room_bring_in_nothing_by_recursion() {
+        let opener = LorebookEntry { priority: Some(1), ..entry(&["k0"], "see k1") };
+        let long = LorebookEntry { priority: Some(2), ..entry(&["k0"], &"far too long ".repeat(50)) };
+        let follower = entry(&["k1"], "found");
+        let b = Lorebook { recursive_scanning: Some(true), ..book(vec![opener, long, follower]) };
+        let room = tokens::count("see k1") + tokens::count("found") + 2;
+        assert_eq!(inserted_within(&b, &["k0"], room), Vec::<String>::new(), "the long one is wanted first");
+        let b = Lorebook { entries: vec![b.entries[0].clone(), b.entries[2].clone()], ..b };
+        assert_eq!(inserted_within(&b, &["k0"], room), ["see k1", "found"]);
     }
 }

@@ -4,6 +4,7 @@
 use troupe_types::{PersonaInput, rules::RuleViolation};
 
 use super::limits::CreateLimit;
+pub use crate::domain::Speaker;
 use crate::{
     domain::{Persona, PersonaDraft, PersonaId, User},
     error::AppError,
@@ -12,13 +13,6 @@ use crate::{
 
 /// Enough for every role a person plays; a bound on what one account may store.
 pub const MAX_PERSONAS: usize = 100;
-
-/// Who the user is in a chat: `{{user}}` and what the prompt says about them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Speaker {
-    pub name: String,
-    pub description: String,
-}
 
 #[derive(Clone)]
 pub struct Personas {
@@ -70,9 +64,14 @@ impl Personas {
             Some(persona) => Some(persona),
             None => personas::find_default(&self.db, user.id).await?,
         };
-        Ok(match persona {
-            Some(p) => Speaker { name: p.fields.name, description: p.fields.description },
-            None => Speaker { name: user.username.to_string(), description: String::new() },
-        })
+        Ok(speaker_or_username(
+            persona.map(|p| Speaker { name: p.fields.name, description: p.fields.description }),
+            user,
+        ))
     }
+}
+
+/// Who `user` is: their `persona`, or without one their username.
+pub fn speaker_or_username(persona: Option<Speaker>, user: &User) -> Speaker {
+    persona.unwrap_or_else(|| Speaker { name: user.username.to_string(), description: String::new() })
 }

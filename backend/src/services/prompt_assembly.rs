@@ -7,7 +7,12 @@
 
 use troupe_types::Role;
 
-use super::{catalog::ModelSpec, lore::Lore, personas::Speaker, tokens};
+use super::{
+    catalog::ModelSpec,
+    lore::{self, Lore, PreparedBook},
+    personas::Speaker,
+    tokens,
+};
 use crate::{
     domain::{Character, UserId},
     providers::{CharacterSketch, ChatRequest, Turn},
@@ -88,6 +93,11 @@ impl SystemText {
         let tokens = tokens::count_remembered(&text).await;
         Self { text, tokens }
     }
+
+    /// What it takes in a prompt, as a message of its own.
+    pub fn cost(&self) -> usize {
+        tokens::message_cost(self.tokens)
+    }
 }
 
 /// Builds prompts for one character and the user as `speaker`.
@@ -95,8 +105,6 @@ pub struct PromptAssembler<'a> {
     pub shared_prompts: &'a [String],
     pub character: &'a Character,
     pub speaker: &'a Speaker,
-    /// The lorebook entries this turn inserts.
-    pub lore: &'a Lore,
 }
 
 /// Where the character's system prompt puts the shared prompts (or, in post-history
@@ -106,16 +114,16 @@ const ORIGINAL: &str = "{{original}}";
 const EXAMPLE_START: &str = "<START>";
 
 impl PromptAssembler<'_> {
-    /// The system text: the shared prompts and the character's system prompt, lorebook entries
+    /// The system text: the shared prompts and the character's system prompt, `lore`'s entries
     /// before and after the description, personality, scenario, and the persona.
-    pub fn system_text(&self) -> String {
+    pub fn system_text(&self, lore: &Lore) -> String {
         let c = &self.character.fields;
         let shared = self.shared_prompts.iter().map(|p| self.fill(p)).collect::<Vec<_>>().join("\n\n");
         let own = self.fill(&c.system_prompt);
         let mut parts = if own.contains(ORIGINAL) { vec![own.replace(ORIGINAL, &shared)] } else { vec![shared, own] };
-        parts.extend(self.lore.before_char.iter().map(|entry| self.fill(entry)));
+        parts.extend(lore.before_char.iter().map(|entry| self.fill(entry)));
         parts.push(self.fill(&c.description));
-        parts.extend(self.lore.after_char.iter().map(|entry| self.fill(entry)));
+        parts.extend(lore.after_char.iter().map(|entry| self.fill(entry)));
         let persona = format!("About {}", self.speaker.name);
         let labelled =
             [("Personality", &c.personality), ("Scenario", &c.scenario), (persona.as_str(), &self.speaker.description)];
@@ -139,8 +147,9 @@ impl PromptAssembler<'_> {
     }
 
     /// `example_dialogue` as turns: blocks after `<START>`, lines `{{user}}: …` and
-    /// `{{char}}: …` (a line without a speaker continues the turn before it).
-    pub fn example_turns(&self) -> Vec<PastTurn> {
+    /// `{{char}}: …` (a line without a speaker continues the turn before it). Each is counted
+    /// once per text (`tokens::count_remembered`).
+    pub async fn example_turns(&self) -> Vec<PastTurn> {
         let mut turns: Vec<(Role, String)> = Vec::new();
         for block in self.character.fields.example_dialogue.split(EXAMPLE_START) {
             let mut in_block = false;
@@ -165,24 +174,50 @@ impl PromptAssembler<'_> {
                 }
             }
         }
-        turns
-            .into_iter()
-            .map(|(role, text)| PastTurn::counted(role, self.fill(&text).trim()))
-            .filter(|t| !t.turn.content.is_empty())
-            .collect()
+        let mut counted = Vec::with_capacity(turns.len());
+        for (role, text) in turns {
+            let content = self.fill(&text).trim().to_owned();
+            if !content.is_empty() {
+                let tokens = tokens::count_remembered(&content).await;
+                counted.push(PastTurn { turn: Turn { role, content }, tokens });
+            }
+        }
+        counted
     }
 
     /// The prompt answering the last of `turns` (oldest first) with `model`: the system text,
     /// the character's example dialogue before the turns, and its post-history instructions,
-    /// fitted to the model's window (see `assemble`).
-    pub async fn prompt_for(&self, turns: &[PastTurn], model: &ModelSpec) -> AssembledPrompt {
-        let system = SystemText::counted(self.system_text()).await;
+    /// fitted to the model's window (see `assemble`). Entries of `books` go in first, within
+    /// the room the fixed parts leave; history gets the rest.
+    pub async fn prompt_for(&self, turns: &[PastTurn], model: &ModelSpec, books: &[&PreparedBook]) -> AssembledPrompt {
+        let (window, reply_budget) = (model.context_window, model.max_output_tokens);
         let post_history = match self.post_history_text() {
             Some(text) => Some(SystemText::counted(text).await),
             None => None,
         };
-        let with_examples: Vec<PastTurn> = self.example_turns().into_iter().chain(turns.iter().cloned()).collect();
-        Self::assemble(system, post_history, &with_examples, model.context_window, model.max_output_tokens)
+        let answered = turns.last().expect("a prompt answers a turn");
+        let fixed = tokens::message_cost(answered.tokens) + post_history.as_ref().map_or(0, SystemText::cost);
+        let system =
+            self.system_with_lore(turns, books, (window as usize).saturating_sub(reply_budget as usize + fixed));
+        let with_examples: Vec<PastTurn> =
+            self.example_turns().await.into_iter().chain(turns.iter().cloned()).collect();
+        Self::assemble(system.await, post_history, &with_examples, window, reply_budget)
+    }
+
+    /// The system text with the entries `books` insert for `turns`, within `room` tokens
+    /// (the system text's own included). Its size is the system text's without entries, counted
+    /// once per text, and the entries' sizes stored with their books: a turn counts nothing.
+    async fn system_with_lore(&self, turns: &[PastTurn], books: &[&PreparedBook], room: usize) -> SystemText {
+        let plain = SystemText::counted(self.system_text(&Lore::default())).await;
+        if books.is_empty() {
+            return plain;
+        }
+        let said: Vec<&str> = turns.iter().map(|t| t.turn.content.as_str()).collect();
+        let lore = lore::scan(books, &said, room.saturating_sub(plain.cost()));
+        if lore.tokens == 0 {
+            return plain;
+        }
+        SystemText { text: self.system_text(&lore), tokens: plain.tokens + lore.tokens }
     }
 
     /// The prompt answering the last of `turns` (oldest first, examples before history), under
@@ -197,9 +232,8 @@ impl PromptAssembler<'_> {
         reply_budget: u32,
     ) -> AssembledPrompt {
         let (answered, history) = turns.split_last().expect("a prompt answers a turn");
-        let fixed = tokens::message_cost(system.tokens)
-            + post_history.as_ref().map_or(0, |p| tokens::message_cost(p.tokens))
-            + tokens::message_cost(answered.tokens);
+        let fixed =
+            system.cost() + post_history.as_ref().map_or(0, SystemText::cost) + tokens::message_cost(answered.tokens);
         let mut room = (context_window as usize).saturating_sub(reply_budget as usize).saturating_sub(fixed);
         let mut kept = 0;
         let mut history_tokens = 0;
@@ -255,6 +289,7 @@ mod tests {
             has_avatar: false,
             created_at: 0,
             updated_at: 0,
+            revision: 0,
         }
     }
 
@@ -262,8 +297,8 @@ mod tests {
         Speaker { name: "bob".into(), description: String::new() }
     }
 
-    fn assembler<'a>(character: &'a Character, speaker: &'a Speaker, lore: &'a Lore) -> PromptAssembler<'a> {
-        PromptAssembler { shared_prompts: &[], character, speaker, lore }
+    fn assembler<'a>(character: &'a Character, speaker: &'a Speaker) -> PromptAssembler<'a> {
+        PromptAssembler { shared_prompts: &[], character, speaker }
     }
 
     fn turn(role: Role, content: &str) -> Turn {
@@ -285,11 +320,11 @@ mod tests {
 
     #[test]
     fn system_text_orders_shared_prompts_then_character_and_fills_names() {
-        let (character, speaker, lore) = (character(), bob(), Lore::default());
+        let (character, speaker) = (character(), bob());
         let shared = vec!["Rule one.".to_owned(), "Rule two for {{user}}.".to_owned()];
-        let assembler = PromptAssembler { shared_prompts: &shared, ..assembler(&character, &speaker, &lore) };
+        let assembler = PromptAssembler { shared_prompts: &shared, ..assembler(&character, &speaker) };
         assert_eq!(
-            assembler.system_text(),
+            assembler.system_text(&Lore::default()),
             "Rule one.\n\nRule two for bob.\n\nYou are Aria, talking to bob.\n\nAria is a bard.\n\n\
              Personality:\nAria teases bob kindly\n\nScenario:\nA tavern"
         );
@@ -300,10 +335,10 @@ mod tests {
         let mut character = character();
         character.fields.system_prompt = "Before. {{original}} After.".into();
         character.fields.card.post_history_instructions = "Stay in character.{{original}}".into();
-        let (speaker, lore) = (bob(), Lore::default());
+        let speaker = bob();
         let shared = vec!["Shared.".to_owned()];
-        let assembler = PromptAssembler { shared_prompts: &shared, ..assembler(&character, &speaker, &lore) };
-        assert!(assembler.system_text().starts_with("Before. Shared. After.\n\nAria is a bard."));
+        let assembler = PromptAssembler { shared_prompts: &shared, ..assembler(&character, &speaker) };
+        assert!(assembler.system_text(&Lore::default()).starts_with("Before. Shared. After.\n\nAria is a bard."));
         assert_eq!(assembler.post_history_text().as_deref(), Some("Stay in character."));
         let mut only_original = character.clone();
         only_original.fields.card.post_history_instructions = " {{original}} ".into();
@@ -314,8 +349,8 @@ mod tests {
     fn lore_goes_around_the_description_and_the_persona_after_the_character() {
         let character = character();
         let speaker = Speaker { name: "Sam".into(), description: "{{user}} is a knight.".into() };
-        let lore = Lore { before_char: vec!["Before {{char}}.".into()], after_char: vec!["After.".into()] };
-        let text = assembler(&character, &speaker, &lore).system_text();
+        let lore = Lore { before_char: vec!["Before {{char}}.".into()], after_char: vec!["After.".into()], tokens: 0 };
+        let text = assembler(&character, &speaker).system_text(&lore);
         let order = [
             "You are Aria, talking to Sam.",
             "Before Aria.",
@@ -329,14 +364,14 @@ mod tests {
         assert!(at.windows(2).all(|w| w[0] < w[1]), "{text}");
     }
 
-    #[test]
-    fn example_dialogue_becomes_turns_per_start_block() {
+    #[tokio::test]
+    async fn example_dialogue_becomes_turns_per_start_block() {
         let mut character = character();
         character.fields.example_dialogue =
             "<START>\n{{user}}: Hi {{char}}!\n{{char}}: *waves* Hello, {{user}}.\nHow are you?\n<START>\n{{char}}: Again.".into();
-        let (speaker, lore) = (bob(), Lore::default());
+        let speaker = bob();
         let turns: Vec<Turn> =
-            assembler(&character, &speaker, &lore).example_turns().into_iter().map(|p| p.turn).collect();
+            assembler(&character, &speaker).example_turns().await.into_iter().map(|p| p.turn).collect();
         assert_eq!(
             turns,
             [
@@ -349,8 +384,8 @@ mod tests {
 
     #[test]
     fn everything_fits_in_a_large_window() {
-        let (character, speaker, lore) = (character(), bob(), Lore::default());
-        let system = counted(assembler(&character, &speaker, &lore).system_text());
+        let (character, speaker) = (character(), bob());
+        let system = counted(assembler(&character, &speaker).system_text(&Lore::default()));
         let history = [past(Role::Assistant, "Hello!"), past(Role::User, "hi"), past(Role::Assistant, "welcome")];
         let post = Some(counted("Stay brief.".into()));
         let p = PromptAssembler::assemble(system, post, &with(&history, "how are you?"), 8000, 500);
@@ -362,8 +397,8 @@ mod tests {
 
     #[test]
     fn oldest_turns_go_first_and_the_new_message_stays() {
-        let (character, speaker, lore) = (character(), bob(), Lore::default());
-        let system_text = assembler(&character, &speaker, &lore).system_text();
+        let (character, speaker) = (character(), bob());
+        let system_text = assembler(&character, &speaker).system_text(&Lore::default());
         let long = "word ".repeat(60);
         let history = [past(Role::User, &long), past(Role::Assistant, &long), past(Role::User, "recent")];
         let system_and_new = tokens::count_message(&system_text) + tokens::count_message("now");
@@ -377,8 +412,8 @@ mod tests {
 
     #[test]
     fn a_tiny_window_still_sends_system_and_new_message() {
-        let (character, speaker, lore) = (character(), bob(), Lore::default());
-        let system = counted(assembler(&character, &speaker, &lore).system_text());
+        let (character, speaker) = (character(), bob());
+        let system = counted(assembler(&character, &speaker).system_text(&Lore::default()));
         let p = PromptAssembler::assemble(system, None, &with(&[past(Role::User, "old")], "new"), 10, 5);
         assert_eq!(p.messages, vec![turn(Role::User, "new")]);
         assert!(!p.system.is_empty());

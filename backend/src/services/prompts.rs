@@ -1,12 +1,10 @@
 //! Shared prompts: everyone reads the enabled ones; admins read all and write.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use troupe_types::PromptInput;
 
+use super::revisions::RevisionCache;
 use crate::{
     domain::{PromptDraft, PromptId, SharedPrompt, User},
     error::AppError,
@@ -16,60 +14,44 @@ use crate::{
 #[derive(Clone)]
 pub struct Prompts {
     db: Db,
-    /// The enabled texts, read on every turn; dropped on every change made here, and
-    /// re-read after `CACHE_TTL` to see changes made through other server instances.
-    cache: Arc<Mutex<Option<CachedTexts>>>,
+    /// The enabled texts, read on every turn, kept while their revision is current.
+    cache: Arc<RevisionCache<(), Vec<String>>>,
 }
-
-/// When the enabled texts were read, and the texts.
-type CachedTexts = (Instant, Arc<Vec<String>>);
-
-const CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl Prompts {
     pub fn new(db: Db) -> Self {
-        Self { db, cache: Arc::default() }
+        // One value: its size does not matter.
+        Self { db, cache: Arc::new(RevisionCache::new(usize::MAX)) }
     }
 
     pub async fn list(&self, viewer: &User) -> Result<Vec<SharedPrompt>, AppError> {
         Ok(prompts::list(&self.db, viewer.is_admin).await?)
     }
 
-    /// The enabled prompts' texts in order, for prompt assembly.
-    pub async fn enabled_texts(&self) -> Result<Arc<Vec<String>>, AppError> {
-        if let Some((at, texts)) = self.cache.lock().expect("prompt cache lock").as_ref()
-            && at.elapsed() < CACHE_TTL
-        {
-            return Ok(Arc::clone(texts));
-        }
-        let texts: Arc<Vec<String>> =
-            Arc::new(prompts::list(&self.db, false).await?.into_iter().map(|p| p.fields.content).collect());
-        *self.cache.lock().expect("prompt cache lock") = Some((Instant::now(), Arc::clone(&texts)));
-        Ok(texts)
+    /// The enabled prompts' texts in order, for prompt assembly, as of `revision` (which a
+    /// chat turn reads with its chat).
+    pub async fn enabled_texts_at(&self, revision: i64) -> Result<Arc<Vec<String>>, AppError> {
+        let read = async { Ok(prompts::list(&self.db, false).await?.into_iter().map(|p| p.fields.content).collect()) };
+        self.cache.get_or_load((), revision, read).await
     }
 
-    fn forget_cache(&self) {
-        *self.cache.lock().expect("prompt cache lock") = None;
+    /// The enabled prompts' texts in order, their revision read first.
+    pub async fn enabled_texts(&self) -> Result<Arc<Vec<String>>, AppError> {
+        self.enabled_texts_at(prompts::revision(&self.db).await?).await
     }
 
     pub async fn create(&self, admin: &User, input: PromptInput) -> Result<SharedPrompt, AppError> {
         admin.require_admin()?;
-        let prompt = prompts::insert(&self.db, &PromptDraft::parse(input)?).await?;
-        self.forget_cache();
-        Ok(prompt)
+        Ok(prompts::insert(&self.db, &PromptDraft::parse(input)?).await?)
     }
 
     pub async fn update(&self, admin: &User, id: PromptId, input: PromptInput) -> Result<SharedPrompt, AppError> {
         admin.require_admin()?;
-        let prompt = prompts::update(&self.db, id, &PromptDraft::parse(input)?).await?;
-        self.forget_cache();
-        Ok(prompt)
+        Ok(prompts::update(&self.db, id, &PromptDraft::parse(input)?).await?)
     }
 
     pub async fn delete(&self, admin: &User, id: PromptId) -> Result<(), AppError> {
         admin.require_admin()?;
-        prompts::delete(&self.db, id).await?;
-        self.forget_cache();
-        Ok(())
+        Ok(prompts::delete(&self.db, id).await?)
     }
 }

@@ -16,25 +16,26 @@ use tokio_util::sync::CancellationToken;
 use troupe_types::{MessageStatus, Role, UsageSource};
 
 use super::{
-    Lorebooks, Personas, Prompts,
+    Characters, Lorebooks, Personas, Prompts,
     catalog::{ModelCatalog, ModelSpec},
-    generation::{self, Admitted, Charge, GenerationLimits, Progress},
-    lore::{self, Lore},
+    generation::{self, Admitted, Charge, Ending, GenerationLimits, Progress},
+    history::{self, ChatHistories},
+    lore::PreparedBook,
+    personas,
     prompt_assembly::{PastTurn, PromptAssembler},
     tokens,
 };
 use crate::{
-    domain::{Character, Chat, ChatId, Message, MessageId, MessageText, TokenUsage, User},
+    domain::{Chat, ChatId, Message, MessageId, MessageText, TokenUsage, User},
     error::AppError,
-    providers::{ChatRequest, ProviderSet, Turn},
+    providers::{ChatRequest, ProviderSet},
     storage::{
-        Db, characters, chats,
+        Db,
+        chats::{self, ChatForTurn, HistoryStamp},
         messages::{self, NewMessage, ReplyTarget},
     },
 };
 
-/// How many recent messages are considered for the prompt before fitting the window.
-const HISTORY_LIMIT: i64 = 200;
 /// Deltas buffered toward a slow client before the turn waits for it.
 const EVENT_BUFFER: usize = 64;
 
@@ -63,10 +64,12 @@ struct PreparedReply {
     admitted: Admitted,
 }
 
-/// Where a prompt's parts come from, besides the chat and its character.
+/// Where a prompt's parts come from, besides the chat (each keeps what turns read in memory,
+/// see `services::revisions`).
 #[derive(Clone)]
 pub struct PromptSources {
     pub prompts: Prompts,
+    pub characters: Characters,
     pub personas: Personas,
     pub lorebooks: Lorebooks,
 }
@@ -84,6 +87,14 @@ struct Inner {
     sources: PromptSources,
     limits: Arc<GenerationLimits>,
     running: RunningTurns,
+    histories: ChatHistories,
+}
+
+/// A new message's reply moves the chat's history copy along once it is stored: the copy as
+/// of `stamp`, ending with the message answered.
+struct HistoryCopy {
+    stamp: HistoryStamp,
+    turns: Arc<Vec<PastTurn>>,
 }
 
 impl Turns {
@@ -94,7 +105,8 @@ impl Turns {
         sources: PromptSources,
         limits: Arc<GenerationLimits>,
     ) -> Self {
-        let inner = Inner { db, catalog, providers, sources, limits, running: RunningTurns::default() };
+        let histories = ChatHistories::new(db.clone());
+        let inner = Inner { db, catalog, providers, sources, limits, running: RunningTurns::default(), histories };
         Self { inner: Arc::new(inner) }
     }
 
@@ -105,22 +117,24 @@ impl Turns {
     }
 
     /// Checks, in the contract's order, then stores the user message and starts the reply:
-    /// length (422), rate limit, daily quota, concurrent streams (429). The caller has checked
-    /// that `chat` is the user's.
-    #[tracing::instrument(skip_all, fields(user.id = %user.id, chat.id = %chat.id), err(level = "info"))]
-    pub async fn send(&self, user: &User, chat: Chat, content: &str) -> Result<StartedTurn, AppError> {
+    /// the chat is the user's (404), length (422), rate limit, daily quota, concurrent streams
+    /// (429). What the turn reads of its chat is one query; its character, lorebooks, shared
+    /// prompts and history usually come from memory.
+    #[tracing::instrument(skip_all, fields(user.id = %user.id, chat.id = %chat_id), err(level = "info"))]
+    pub async fn send(&self, user: &User, chat_id: ChatId, content: &str) -> Result<StartedTurn, AppError> {
         let inner = &self.inner;
+        let read = chats::for_turn(&inner.db, chat_id, user.id).await?.ok_or(AppError::NotFound)?;
         let text = MessageText::parse(content, inner.limits.max_message_chars())?;
         inner.limits.check_rate(user).await?;
         let new_turn = PastTurn::counted(Role::User, text.as_str());
         let token_count = new_turn.tokens as i64;
-        let mut turns = self.history(&chat, None).await?;
-        turns.push(new_turn);
-        let running = inner.running.enter(chat.id);
-        let reply = self.prepare(user, &chat, &turns).await?;
+        let history = inner.histories.recent(chat_id, read.history).await?;
+        let turns = Arc::new(history::appended(&history, Some(new_turn)));
+        let running = inner.running.enter(chat_id);
+        let reply = self.prepare(user, &read, &turns).await?;
         let user_message = messages::add_user_message(
             &inner.db,
-            &chat,
+            &read.chat,
             &NewMessage {
                 role: Role::User,
                 content: text.as_str(),
@@ -134,7 +148,9 @@ impl Turns {
         )
         .await?
         .ok_or(AppError::NotFound)?;
-        let events = self.start(chat, reply, running, ReplyTarget::NewMessage);
+        let stamp = inner.histories.stored(chat_id, read.history, Arc::clone(&turns));
+        let copy = HistoryCopy { stamp, turns };
+        let events = self.start(read.chat, reply, running, ReplyTarget::NewMessage, Some(copy));
         Ok(StartedTurn { user_message: Some(user_message), events })
     }
 
@@ -143,19 +159,25 @@ impl Turns {
     /// regenerated (409 `not_last_message`), and not while a reply streams in the chat (409
     /// `reply_in_progress`); then the same limits as sending. A failed regeneration adds no
     /// alternative (the earlier ones stay) and is charged what the provider billed.
-    #[tracing::instrument(skip_all, fields(user.id = %user.id, chat.id = %chat.id), err(level = "info"))]
-    pub async fn regenerate(&self, user: &User, chat: Chat, message_id: MessageId) -> Result<StartedTurn, AppError> {
+    #[tracing::instrument(skip_all, fields(user.id = %user.id, chat.id = %chat_id), err(level = "info"))]
+    pub async fn regenerate(
+        &self,
+        user: &User,
+        chat_id: ChatId,
+        message_id: MessageId,
+    ) -> Result<StartedTurn, AppError> {
         let inner = &self.inner;
-        messages::find(&inner.db, chat.id, message_id).await?.ok_or(AppError::NotFound)?;
-        let running = inner.running.enter_alone(chat.id).ok_or(AppError::Conflict(
+        let read = chats::for_turn(&inner.db, chat_id, user.id).await?.ok_or(AppError::NotFound)?;
+        messages::find(&inner.db, chat_id, message_id).await?.ok_or(AppError::NotFound)?;
+        let running = inner.running.enter_alone(chat_id).ok_or(AppError::Conflict(
             "reply_in_progress",
             "a reply is still being written in this chat; wait for it or stop it first",
         ))?;
-        let last = messages::last(&inner.db, chat.id).await?;
+        let last = messages::last(&inner.db, chat_id).await?;
         if last.is_none_or(|m| m.id != message_id || m.role != Role::Assistant) {
             return Err(AppError::Conflict("not_last_message", "only the chat's last reply can be regenerated"));
         }
-        let turns = self.history(&chat, Some(message_id)).await?;
+        let turns = inner.histories.before(chat_id, message_id).await?;
         if !turns.iter().any(|t| t.turn.role == Role::User) {
             return Err(AppError::Conflict(
                 "not_last_message",
@@ -163,35 +185,28 @@ impl Turns {
             ));
         }
         inner.limits.check_rate(user).await?;
-        let reply = self.prepare(user, &chat, &turns).await?;
-        let events = self.start(chat, reply, running, ReplyTarget::Alternative(message_id));
+        let reply = self.prepare(user, &read, &turns).await?;
+        // The new alternative changes a message: the chat's history copy is read again.
+        let events = self.start(read.chat, reply, running, ReplyTarget::Alternative(message_id), None);
         Ok(StartedTurn { user_message: None, events })
     }
 
     /// The prompt answering the last of `turns`, and the quota and stream slot the reply holds
     /// while it runs (429 when either is spent).
-    async fn prepare(&self, user: &User, chat: &Chat, turns: &[PastTurn]) -> Result<PreparedReply, AppError> {
-        let inner = &self.inner;
+    async fn prepare(&self, user: &User, read: &ChatForTurn, turns: &[PastTurn]) -> Result<PreparedReply, AppError> {
+        let (inner, chat) = (&self.inner, &read.chat);
         let model = self.model_of(chat);
-        let character =
-            characters::find_including_deleted(&inner.db, chat.character_id).await?.ok_or(AppError::NotFound)?;
-        let speaker = inner.sources.personas.speaker(user, chat.persona_id).await?;
-        let lore = self.lore(&character, chat, turns).await?;
-        let shared = inner.sources.prompts.enabled_texts().await?;
-        let assembler =
-            PromptAssembler { shared_prompts: &shared, character: &character, speaker: &speaker, lore: &lore };
-        let prompt = assembler.prompt_for(turns, &model).await;
+        let character = inner.sources.characters.for_turn(chat.character_id, read.character_revision).await?;
+        let chat_books = inner.sources.lorebooks.for_turn(&read.lorebooks).await?;
+        let books: Vec<&PreparedBook> = character.book.iter().chain(chat_books.iter().map(|b| &**b)).collect();
+        let shared = inner.sources.prompts.enabled_texts_at(read.prompts_revision).await?;
+        let speaker = personas::speaker_or_username(read.persona.clone(), user);
+        let assembler = PromptAssembler { shared_prompts: &shared, character: &character.character, speaker: &speaker };
+        let prompt = assembler.prompt_for(turns, &model, &books).await;
         let admitted = inner.limits.admit(user, prompt.worst_case(&model)).await?;
         let prompt_tokens = prompt.estimated_tokens;
-        let request = prompt.into_request(&model, user.id, &character, chat.dify_conversation_id.clone());
+        let request = prompt.into_request(&model, user.id, &character.character, chat.dify_conversation_id.clone());
         Ok(PreparedReply { model, request, prompt_tokens, admitted })
-    }
-
-    /// The lorebook entries `turns` (oldest first, the answered one last) bring in, from the
-    /// character's book and the chat's.
-    async fn lore(&self, character: &Character, chat: &Chat, turns: &[PastTurn]) -> Result<Lore, AppError> {
-        let books = self.inner.sources.lorebooks.for_turn(character, chat).await?;
-        lore::scan_off_executor(books, turns.iter().map(|t| t.turn.content.clone()).collect()).await
     }
 
     /// Runs the reply in a task of its own; its progress comes through the receiver.
@@ -201,6 +216,7 @@ impl Turns {
         reply: PreparedReply,
         running: RunningTurn,
         target: ReplyTarget,
+        history: Option<HistoryCopy>,
     ) -> mpsc::Receiver<TurnProgress> {
         let (events, receiver) = mpsc::channel(EVENT_BUFFER);
         let turn = TurnTask {
@@ -210,23 +226,13 @@ impl Turns {
             request: reply.request,
             prompt_tokens: reply.prompt_tokens,
             target,
+            history,
             events,
             chat_deleted: running,
             _admitted: reply.admitted,
         };
         tokio::spawn(turn.run());
         receiver
-    }
-
-    /// The chat's recent messages (before `before`, if given) that a prompt may include: failed
-    /// replies are left out.
-    async fn history(&self, chat: &Chat, before: Option<MessageId>) -> Result<Vec<PastTurn>, AppError> {
-        Ok(messages::page(&self.inner.db, chat.id, before, HISTORY_LIMIT)
-            .await?
-            .into_iter()
-            .filter(|m| m.status != MessageStatus::Error && !m.content.is_empty())
-            .map(|m| PastTurn { tokens: m.token_count as usize, turn: Turn { role: m.role, content: m.content } })
-            .collect())
     }
 
     /// The limits every generation is held to.
@@ -310,6 +316,7 @@ struct TurnTask {
     prompt_tokens: usize,
     /// Where the reply goes: a new message, or a new alternative of the one regenerated.
     target: ReplyTarget,
+    history: Option<HistoryCopy>,
     events: mpsc::Sender<TurnProgress>,
     /// Cancelled when the chat is deleted (or messages are).
     chat_deleted: RunningTurn,
@@ -342,7 +349,11 @@ impl TurnTask {
     /// whose chat was deleted is charged like one the client left, though there is no chat
     /// left to hold it.
     async fn store_reply(&self, streamed: generation::Streamed) -> Result<FinishedTurn, AppError> {
-        let text_tokens = tokens::count_off_executor(streamed.text.clone()).await as i64;
+        // The model's own count of a whole reply when it reported one; ours otherwise.
+        let text_tokens = match (&streamed.ending, streamed.reported) {
+            (Ending::Complete, Some(usage)) => usage.completion_tokens,
+            _ => tokens::count_off_executor(streamed.text.clone()).await as i64,
+        };
         let estimated = TokenUsage { prompt_tokens: self.prompt_tokens as i64, completion_tokens: text_tokens };
         let charge = Charge::settle(&self.model, streamed.ending, streamed.reported, estimated);
         // A failed regeneration adds no alternative: the earlier ones stay as they were.
@@ -367,6 +378,11 @@ impl TurnTask {
         )
         .await?;
         charge.record_metrics(&self.model);
+        if let (Some(message), Some(copy)) = (&stored, &self.history) {
+            let added = history::prompt_turn(message.status, Role::Assistant, message.content.clone(), text_tokens);
+            let turns = Arc::new(history::appended(&copy.turns, added));
+            self.turns.inner.histories.stored(self.chat.id, copy.stamp, turns);
+        }
         if let Some(error) = &charge.failure {
             return Err(Charge::upstream_error(error));
         }

@@ -15,7 +15,7 @@ const COLUMNS: &str = "id, owner_id, name, description, personality, scenario, s
                        character_book, card_extra, \
                        CAST(CASE WHEN EXISTS (SELECT 1 FROM character_avatars a \
                        WHERE a.character_id = characters.id) THEN 1 ELSE 0 END AS BIGINT) AS has_avatar, \
-                       created_at, updated_at";
+                       created_at, updated_at, revision";
 
 #[derive(FromRow)]
 struct CharacterRow {
@@ -43,6 +43,7 @@ struct CharacterRow {
     has_avatar: i64,
     created_at: i64,
     updated_at: i64,
+    revision: i64,
 }
 
 impl TryFrom<CharacterRow> for Character {
@@ -84,29 +85,42 @@ impl TryFrom<CharacterRow> for Character {
             has_avatar: r.has_avatar != 0,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            revision: r.revision,
         })
     }
 }
 
+/// `book_tokens`: the size of each entry of the draft's lorebook (`lore::count_entries`), kept
+/// so that turns never count them; `None` leaves them to be counted when first needed.
 #[tracing::instrument(skip_all, fields(user.id = %owner_id), err(level = "warn"))]
-pub async fn insert(db: &Db, owner_id: UserId, draft: &CharacterDraft) -> Result<Character, StorageError> {
-    insert_with(db.writer(), owner_id, draft).await
+pub async fn insert(
+    db: &Db,
+    owner_id: UserId,
+    draft: &CharacterDraft,
+    book_tokens: Option<&[u32]>,
+) -> Result<Character, StorageError> {
+    insert_with(db.writer(), owner_id, draft, book_tokens).await
 }
 
 async fn insert_with<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     owner_id: UserId,
     draft: &CharacterDraft,
+    book_tokens: Option<&[u32]>,
 ) -> Result<Character, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO characters (owner_id, name, description, personality, scenario, system_prompt, greeting, \
          example_dialogue, avatar_url, tags, visibility, model, alternate_greetings, post_history_instructions, \
-         creator_notes, creator, character_version, extensions, character_book, card_extra, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21) \
-         RETURNING {COLUMNS}"
+         creator_notes, creator, character_version, extensions, character_book, card_extra, created_at, updated_at, \
+         book_tokens) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $21, \
+         $22) RETURNING {COLUMNS}"
     ));
-    let row: CharacterRow =
-        bind_draft(sqlx::query_as(sql).bind(owner_id), draft).bind(now_millis()).fetch_one(executor).await?;
+    let row: CharacterRow = bind_draft(sqlx::query_as(sql).bind(owner_id), draft)
+        .bind(now_millis())
+        .bind(book_tokens.map(|counts| to_json(&counts)))
+        .fetch_one(executor)
+        .await?;
     row.try_into()
 }
 
@@ -116,10 +130,11 @@ pub async fn insert_with_avatar(
     db: &Db,
     owner_id: UserId,
     draft: &CharacterDraft,
+    book_tokens: Option<&[u32]>,
     avatar: Option<(&str, &[u8])>,
 ) -> Result<Character, StorageError> {
     let mut tx = db.writer().begin().await?;
-    let mut character = insert_with(&mut *tx, owner_id, draft).await?;
+    let mut character = insert_with(&mut *tx, owner_id, draft, book_tokens).await?;
     if let Some((content_type, image)) = avatar {
         avatars::put_with(&mut *tx, character.id, content_type, image).await?;
         character.has_avatar = true;
@@ -141,24 +156,33 @@ pub async fn insert_starters(db: &Db, drafts: &[CharacterDraft]) -> Result<usize
     }
     let owner = users::builtin_owner(&mut tx).await?;
     for draft in drafts {
-        insert_with(&mut *tx, owner, draft).await?;
+        insert_with(&mut *tx, owner, draft, None).await?;
     }
     tx.commit().await?;
     Ok(drafts.len())
 }
 
-/// Replaces every editable field.
+/// Replaces every editable field; `book_tokens` as for `insert`, except that `None` keeps the
+/// stored ones (the book is unchanged).
 #[tracing::instrument(skip_all, fields(character.id = %id), err(level = "warn"))]
-pub async fn update(db: &Db, id: CharacterId, draft: &CharacterDraft) -> Result<Character, StorageError> {
+pub async fn update(
+    db: &Db,
+    id: CharacterId,
+    draft: &CharacterDraft,
+    book_tokens: Option<&[u32]>,
+) -> Result<Character, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE characters SET name = $2, description = $3, personality = $4, scenario = $5, system_prompt = $6, \
          greeting = $7, example_dialogue = $8, avatar_url = $9, tags = $10, visibility = $11, model = $12, \
          alternate_greetings = $13, post_history_instructions = $14, creator_notes = $15, creator = $16, \
-         character_version = $17, extensions = $18, character_book = $19, card_extra = $20, updated_at = $21 \
-         WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
+         character_version = $17, extensions = $18, character_book = $19, card_extra = $20, updated_at = $21, \
+         book_tokens = COALESCE($22, book_tokens) WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
     ));
-    let row: Option<CharacterRow> =
-        bind_draft(sqlx::query_as(sql).bind(id), draft).bind(now_millis()).fetch_optional(db.writer()).await?;
+    let row: Option<CharacterRow> = bind_draft(sqlx::query_as(sql).bind(id), draft)
+        .bind(now_millis())
+        .bind(book_tokens.map(|counts| to_json(&counts)))
+        .fetch_optional(db.writer())
+        .await?;
     row.map(Character::try_from).transpose()?.ok_or(StorageError::NotFound)
 }
 
@@ -197,6 +221,24 @@ pub async fn find(db: &Db, id: CharacterId) -> Result<Option<Character>, Storage
 /// A character even if deleted: its chats still talk to it.
 pub async fn find_including_deleted(db: &Db, id: CharacterId) -> Result<Option<Character>, StorageError> {
     find_where(db, id, "").await
+}
+
+/// A character even if deleted, with its lorebook entries' stored sizes (see `insert`).
+#[tracing::instrument(skip_all, fields(character.id = %id), err(level = "warn"))]
+pub async fn for_turn(db: &Db, id: CharacterId) -> Result<Option<(Character, Option<Vec<u32>>)>, StorageError> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        character: CharacterRow,
+        book_tokens: Option<String>,
+    }
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS}, book_tokens FROM characters WHERE id = $1"));
+    let Some(row): Option<Row> = sqlx::query_as(sql).bind(id).fetch_optional(db.pool()).await? else {
+        return Ok(None);
+    };
+    let place = format!("character {id}");
+    let book_tokens = row.book_tokens.as_deref().map(|t| from_json(&place, "book_tokens", t)).transpose()?;
+    Ok(Some((row.character.try_into()?, book_tokens)))
 }
 
 async fn find_where(db: &Db, id: CharacterId, extra: &'static str) -> Result<Option<Character>, StorageError> {

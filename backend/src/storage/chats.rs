@@ -6,7 +6,7 @@ use sqlx::{Any, Executor, FromRow, Transaction};
 use super::{Db, StorageError, messages};
 use crate::{
     clock::now_millis,
-    domain::{CharacterId, Chat, ChatId, DayRange, LorebookId, PersonaId, TranscriptMessage, UserId},
+    domain::{CharacterId, Chat, ChatId, DayRange, LorebookId, PersonaId, Speaker, TranscriptMessage, UserId},
 };
 
 const CHAT_COLUMNS: &str = "c.id, c.user_id, c.character_id, ch.name AS character_name, c.title, c.model, \
@@ -115,6 +115,83 @@ pub async fn find_owned(db: &Db, id: ChatId, user_id: UserId) -> Result<Option<C
     }
 }
 
+/// A chat's history as far as a cached copy needs to know: a new message moves the count, a
+/// changed or deleted one the revision (migration 0013's triggers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryStamp {
+    pub revision: i64,
+    pub message_count: i64,
+}
+
+/// What a chat turn reads about its chat in one round trip: the chat, who its user speaks as,
+/// and the revisions of what the turn takes from the server's caches (`services::turns`).
+#[derive(Clone, Debug)]
+pub struct ChatForTurn {
+    pub chat: Chat,
+    /// The chat's persona if it is the user's, else the user's default one; `None`: neither.
+    pub persona: Option<Speaker>,
+    pub character_revision: i64,
+    /// The chat's lorebooks in its order, each with its revision.
+    pub lorebooks: Vec<(LorebookId, i64)>,
+    pub prompts_revision: i64,
+    pub history: HistoryStamp,
+}
+
+/// Chat `id` of `user_id`'s for a turn (see `ChatForTurn`); `None` for other users' chats, as
+/// for missing ones.
+#[tracing::instrument(skip_all, fields(chat.id = %id, user.id = %user_id), err(level = "warn"))]
+pub async fn for_turn(db: &Db, id: ChatId, user_id: UserId) -> Result<Option<ChatForTurn>, StorageError> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        chat: ChatRow,
+        history_revision: i64,
+        character_revision: i64,
+        persona_name: Option<String>,
+        persona_description: Option<String>,
+        lorebooks: Option<String>,
+        prompts_revision: i64,
+    }
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {CHAT_COLUMNS}, c.history_revision, ch.revision AS character_revision, \
+         p.name AS persona_name, p.description AS persona_description, \
+         (SELECT string_agg(CAST(l.id AS TEXT) || ':' || CAST(l.revision AS TEXT), ',' ORDER BY cl.position) \
+          FROM chat_lorebooks cl JOIN lorebooks l ON l.id = cl.lorebook_id WHERE cl.chat_id = c.id) AS lorebooks, \
+         (SELECT revision FROM cache_revisions WHERE name = 'shared_prompts') AS prompts_revision \
+         {CHAT_FROM} LEFT JOIN personas p ON p.id = COALESCE(\
+          (SELECT id FROM personas WHERE id = c.persona_id AND user_id = c.user_id), \
+          (SELECT id FROM personas WHERE user_id = c.user_id AND is_default = 1)) \
+         WHERE c.id = $1 AND c.user_id = $2"
+    ));
+    let Some(row): Option<Row> = sqlx::query_as(sql).bind(id).bind(user_id).fetch_optional(db.pool()).await? else {
+        return Ok(None);
+    };
+    let lorebooks = parse_revisions(row.lorebooks.as_deref().unwrap_or_default())
+        .ok_or_else(|| StorageError::Corrupt(format!("the lorebooks of chat {id}")))?;
+    let history = HistoryStamp { revision: row.history_revision, message_count: row.chat.message_count };
+    let persona =
+        row.persona_name.map(|name| Speaker { name, description: row.persona_description.unwrap_or_default() });
+    Ok(Some(ChatForTurn {
+        chat: row.chat.with(lorebooks.iter().map(|(id, _)| *id).collect()),
+        persona,
+        character_revision: row.character_revision,
+        lorebooks,
+        prompts_revision: row.prompts_revision,
+        history,
+    }))
+}
+
+/// `id:revision` pairs separated by commas (both engines' `string_agg`).
+fn parse_revisions(text: &str) -> Option<Vec<(LorebookId, i64)>> {
+    text.split(',')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (id, revision) = pair.split_once(':')?;
+            Some((LorebookId::new(id.parse().ok()?), revision.parse().ok()?))
+        })
+        .collect()
+}
+
 /// The user's chats (those active within `window`, if given), latest activity first.
 #[tracing::instrument(skip_all, fields(user.id = %user_id), err(level = "warn"))]
 pub async fn list_owned(
@@ -205,4 +282,18 @@ pub async fn set_dify_conversation(db: &Db, id: ChatId, conversation_id: &str) -
         .execute(db.writer())
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lorebook_revisions_read_back_in_order() {
+        let book = |id, revision| (LorebookId::new(id), revision);
+        assert_eq!(parse_revisions("7:0,3:12"), Some(vec![book(7, 0), book(3, 12)]));
+        assert_eq!(parse_revisions(""), Some(vec![]));
+        assert_eq!(parse_revisions("7"), None);
+        assert_eq!(parse_revisions("7:x"), None);
+    }
 }

@@ -78,28 +78,57 @@ pub async fn of_chat(db: &Db, chat_id: ChatId) -> Result<Vec<Lorebook>, StorageE
     Ok(saved(sqlx::query_as(sql).bind(chat_id).fetch_all(db.pool()).await?)?.into_iter().map(|l| l.book).collect())
 }
 
+/// Lorebook `id` with its entries' stored sizes, for chat turns (`None` when it is gone).
+#[tracing::instrument(skip_all, fields(lorebook.id = %id), err(level = "warn"))]
+pub async fn for_turn(db: &Db, id: LorebookId) -> Result<Option<(Lorebook, Option<Vec<u32>>)>, StorageError> {
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT book, entry_tokens FROM lorebooks WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    let Some((book, entry_tokens)) = row else { return Ok(None) };
+    let place = format!("lorebook {id}");
+    let entry_tokens = entry_tokens.as_deref().map(|t| from_json(&place, "entry_tokens", t)).transpose()?;
+    Ok(Some((from_json(&place, "book", &book)?, entry_tokens)))
+}
+
+/// Stores a new lorebook with the size of each of its entries (`lore::count_entries`), kept so
+/// that turns never count them.
 #[tracing::instrument(skip_all, fields(user.id = %owner_id), err(level = "warn"))]
-pub async fn insert(db: &Db, owner_id: UserId, book: &Lorebook) -> Result<SavedLorebook, StorageError> {
+pub async fn insert(
+    db: &Db,
+    owner_id: UserId,
+    book: &Lorebook,
+    entry_tokens: &[u32],
+) -> Result<SavedLorebook, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO lorebooks (owner_id, name, book, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-         RETURNING {COLUMNS}"
+        "INSERT INTO lorebooks (owner_id, name, book, created_at, updated_at, entry_tokens) \
+         VALUES ($1, $2, $3, $4, $4, $5) RETURNING {COLUMNS}"
     ));
     let row: LorebookRow = sqlx::query_as(sql)
         .bind(owner_id)
         .bind(book.name.as_deref().unwrap_or_default())
         .bind(to_json(book))
         .bind(now_millis())
+        .bind(to_json(&entry_tokens))
         .fetch_one(db.writer())
         .await?;
     row.try_into()
 }
 
-/// Replaces the owner's lorebook `id`; `NotFound` when it is not theirs.
+/// Replaces the owner's lorebook `id` (with its entries' sizes, as for `insert`); `NotFound`
+/// when it is not theirs.
 #[tracing::instrument(skip_all, fields(lorebook.id = %id), err(level = "warn"))]
-pub async fn update(db: &Db, id: LorebookId, owner_id: UserId, book: &Lorebook) -> Result<SavedLorebook, StorageError> {
+pub async fn update(
+    db: &Db,
+    id: LorebookId,
+    owner_id: UserId,
+    book: &Lorebook,
+    entry_tokens: &[u32],
+) -> Result<SavedLorebook, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
-        "UPDATE lorebooks SET name = $3, book = $4, updated_at = $5 WHERE id = $1 AND owner_id = $2 \
-         RETURNING {COLUMNS}"
+        "UPDATE lorebooks SET name = $3, book = $4, updated_at = $5, entry_tokens = $6 \
+         WHERE id = $1 AND owner_id = $2 RETURNING {COLUMNS}"
     ));
     let row: Option<LorebookRow> = sqlx::query_as(sql)
         .bind(id)
@@ -107,6 +136,7 @@ pub async fn update(db: &Db, id: LorebookId, owner_id: UserId, book: &Lorebook) 
         .bind(book.name.as_deref().unwrap_or_default())
         .bind(to_json(book))
         .bind(now_millis())
+        .bind(to_json(&entry_tokens))
         .fetch_optional(db.writer())
         .await?;
     row.ok_or(StorageError::NotFound)?.try_into()

@@ -42,6 +42,13 @@ pub async fn list(db: &Db, include_disabled: bool) -> Result<Vec<SharedPrompt>, 
     Ok(rows.into_iter().map(SharedPrompt::from).collect())
 }
 
+/// The shared prompts' revision: one more on every change (migration 0013).
+pub async fn revision(db: &Db) -> Result<i64, StorageError> {
+    Ok(sqlx::query_scalar("SELECT revision FROM cache_revisions WHERE name = 'shared_prompts'")
+        .fetch_one(db.pool())
+        .await?)
+}
+
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn insert(db: &Db, draft: &PromptDraft) -> Result<SharedPrompt, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(

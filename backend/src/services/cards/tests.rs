@@ -136,6 +136,7 @@ fn an_exported_card_reads_back_as_the_same_character() {
         has_avatar: false,
         created_at: 0,
         updated_at: 0,
+        revision: 0,
     };
     for bytes in [to_json(&character).into_bytes(), to_png(&character, &[0, 0, 0, 255], 1, 1)] {
         let back = read(&bytes).unwrap().fields;

@@ -10,6 +10,7 @@ use crate::{
     services::{
         avatars::{self, Avatar},
         cards::{self, Card, CardError},
+        lore,
     },
     storage::{
         avatars::{self as stored_avatars, StoredAvatar},
@@ -41,8 +42,9 @@ pub struct CardFile {
     pub bytes: Vec<u8>,
 }
 
-/// A file of an import: read, its picture made an avatar, its fields checked.
-type Prepared = Result<(CharacterDraft, Option<Avatar>), ErrorDetail>;
+/// A file of an import: read, its picture made an avatar, its fields checked, its lorebook's
+/// entries counted.
+type Prepared = Result<(CharacterDraft, Option<Vec<u32>>, Option<Avatar>), ErrorDetail>;
 
 impl Characters {
     /// Each file as a new character of `owner`'s, in the order given: one that is no card, or
@@ -73,9 +75,11 @@ impl Characters {
         for result in prepared {
             let (file_name, prepared) = result?;
             let item = match prepared {
-                Ok((draft, avatar)) => {
+                Ok((draft, book_tokens, avatar)) => {
                     let avatar = avatar.as_ref().map(|a| (a.content_type, a.bytes.as_slice()));
-                    let character = characters::insert_with_avatar(&self.db, owner.id, &draft, avatar).await?;
+                    let book_tokens = book_tokens.as_deref();
+                    let character =
+                        characters::insert_with_avatar(&self.db, owner.id, &draft, book_tokens, avatar).await?;
                     CardImport { file_name, character: Some(character.into()), error: None }
                 }
                 Err(error) => CardImport { file_name, character: None, error: Some(error) },
@@ -103,7 +107,8 @@ impl Characters {
         input.model = input.model.filter(|m| self.catalog.get(m).is_some());
         let kept = CardFields { extra: fields.extra, ..CardFields::default() };
         let draft = CharacterDraft::parse_over(input, &kept).map_err(|v| detail(v.code, v.message, Some(v.field)))?;
-        Ok((draft, avatar))
+        let book_tokens = draft.card.character_book.as_ref().map(lore::count_entries);
+        Ok((draft, book_tokens, avatar))
     }
 
     /// The character as a card file (PNG with its avatar, or a generated picture; or JSON).

@@ -3,27 +3,37 @@
 
 pub mod world_info;
 
+use std::sync::Arc;
+
 use troupe_types::{Lorebook, rules::RuleViolation};
 
-use super::limits::CreateLimit;
+use super::{
+    limits::CreateLimit,
+    lore::{self, PreparedBook},
+    revisions::RevisionCache,
+};
 use crate::{
-    domain::{Character, Chat, ChatId, LorebookId, SavedLorebook, User, lorebook},
+    domain::{ChatId, LorebookId, SavedLorebook, User, lorebook},
     error::AppError,
     storage::{Db, lorebooks},
 };
 
 /// A bound on what one account may store (each book holds up to 2,000 entries).
 pub const MAX_LOREBOOKS: i64 = 100;
+/// What the lorebooks chats use may take in memory (`Lorebooks::for_turn`).
+const TURN_CACHE_BYTES: usize = 256 << 20;
 
 #[derive(Clone)]
 pub struct Lorebooks {
     db: Db,
     create_limit: CreateLimit,
+    /// Books as turns use them, kept while their revision is current.
+    for_turns: Arc<RevisionCache<LorebookId, PreparedBook>>,
 }
 
 impl Lorebooks {
     pub fn new(db: Db, create_limit: CreateLimit) -> Self {
-        Self { db, create_limit }
+        Self { db, create_limit, for_turns: Arc::new(RevisionCache::new(TURN_CACHE_BYTES)) }
     }
 
     pub async fn list(&self, user: &User) -> Result<Vec<SavedLorebook>, AppError> {
@@ -43,7 +53,8 @@ impl Lorebooks {
             return Err(RuleViolation::new("book", "too_many_lorebooks", message).into());
         }
         self.create_limit.check(user.id).await?;
-        Ok(lorebooks::insert(&self.db, user.id, &book).await?)
+        let (book, entry_tokens) = counted(book).await?;
+        Ok(lorebooks::insert(&self.db, user.id, &book, &entry_tokens).await?)
     }
 
     /// A lorebook file (see `world_info`), named `name` when the file names none.
@@ -55,8 +66,8 @@ impl Lorebooks {
     }
 
     pub async fn update(&self, user: &User, id: LorebookId, book: Lorebook) -> Result<SavedLorebook, AppError> {
-        let book = lorebook::check("book", book)?;
-        Ok(lorebooks::update(&self.db, id, user.id, &book).await?)
+        let (book, entry_tokens) = counted(lorebook::check("book", book)?).await?;
+        Ok(lorebooks::update(&self.db, id, user.id, &book, &entry_tokens).await?)
     }
 
     pub async fn delete(&self, user: &User, id: LorebookId) -> Result<(), AppError> {
@@ -88,12 +99,33 @@ impl Lorebooks {
         Ok(lorebooks::set_for_chat(&self.db, chat, ids).await?)
     }
 
-    /// What a turn of `chat` reads: the character's book, then the chat's books in order.
-    pub async fn for_turn(&self, character: &Character, chat: &Chat) -> Result<Vec<Lorebook>, AppError> {
-        let mut books: Vec<Lorebook> = character.fields.card.character_book.iter().cloned().collect();
-        if !chat.lorebook_ids.is_empty() {
-            books.extend(lorebooks::of_chat(&self.db, chat.id).await?);
+    /// The books a turn reads, as of the revisions it read with its chat, in that order. A book
+    /// deleted since is left out.
+    pub async fn for_turn(&self, books: &[(LorebookId, i64)]) -> Result<Vec<Arc<PreparedBook>>, AppError> {
+        let mut prepared = Vec::with_capacity(books.len());
+        for &(id, revision) in books {
+            let load = async {
+                let (book, entry_tokens) = lorebooks::for_turn(&self.db, id).await?.ok_or(AppError::NotFound)?;
+                tokio::task::spawn_blocking(move || PreparedBook::new(book, entry_tokens))
+                    .await
+                    .map_err(|e| AppError::Internal(e.into()))
+            };
+            match self.for_turns.get_or_load(id, revision, load).await {
+                Ok(book) => prepared.push(book),
+                Err(AppError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
         }
-        Ok(books)
+        Ok(prepared)
     }
+}
+
+/// `book` with the size of each of its entries, counted off the executor.
+async fn counted(book: Lorebook) -> Result<(Lorebook, Vec<u32>), AppError> {
+    tokio::task::spawn_blocking(move || {
+        let counts = lore::count_entries(&book);
+        (book, counts)
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.into()))
 }

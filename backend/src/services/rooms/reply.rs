@@ -20,7 +20,6 @@ use crate::{
         Prompts,
         catalog::{ModelCatalog, ModelSpec},
         generation::{self, Charge, GenerationLimits, Progress},
-        lore::Lore,
         personas::Speaker,
         prompt_assembly::{PastTurn, PromptAssembler},
         tokens,
@@ -119,10 +118,9 @@ impl Replier {
             return Ok(());
         }
         let shared = self.prompts.enabled_texts().await?;
-        let (speaker, lore) = (the_room(), Lore::default());
-        let assembler =
-            PromptAssembler { shared_prompts: &shared, character: &character, speaker: &speaker, lore: &lore };
-        let prompt = assembler.prompt_for(&turns, &model).await;
+        let speaker = the_room();
+        let assembler = PromptAssembler { shared_prompts: &shared, character: &character, speaker: &speaker };
+        let prompt = assembler.prompt_for(&turns, &model, &[]).await;
         let _admitted = self.limits.admit(asker, prompt.worst_case(&model)).await?;
         let prompt_tokens = prompt.estimated_tokens as i64;
         let request = prompt.into_request(&model, asker.id, &character, None);
