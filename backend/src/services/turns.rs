@@ -32,7 +32,8 @@ use crate::{
     storage::{
         Db,
         chats::{self, ChatForTurn, HistoryStamp},
-        messages::{self, NewMessage, ReplyTarget},
+        messages::{self, ChatKey, NewMessage, ReplyTarget},
+        turn_writes::TurnWrites,
     },
 };
 
@@ -88,6 +89,7 @@ struct Inner {
     limits: Arc<GenerationLimits>,
     running: RunningTurns,
     histories: ChatHistories,
+    writes: TurnWrites,
 }
 
 /// A new message's reply moves the chat's history copy along once it is stored: the copy as
@@ -106,7 +108,9 @@ impl Turns {
         limits: Arc<GenerationLimits>,
     ) -> Self {
         let histories = ChatHistories::new(db.clone());
-        let inner = Inner { db, catalog, providers, sources, limits, running: RunningTurns::default(), histories };
+        let writes = TurnWrites::start(db.clone());
+        let running = RunningTurns::default();
+        let inner = Inner { db, catalog, providers, sources, limits, running, histories, writes };
         Self { inner: Arc::new(inner) }
     }
 
@@ -132,22 +136,18 @@ impl Turns {
         let turns = Arc::new(history::appended(&history, Some(new_turn)));
         let running = inner.running.enter(chat_id);
         let reply = self.prepare(user, &read, &turns).await?;
-        let user_message = messages::add_user_message(
-            &inner.db,
-            &read.chat,
-            &NewMessage {
-                role: Role::User,
-                content: text.as_str(),
-                status: MessageStatus::Complete,
-                model: Some(&reply.model.id),
-                usage: TokenUsage::default(),
-                usage_source: None,
-                token_count,
-                upstream_latency_ms: None,
-            },
-        )
-        .await?
-        .ok_or(AppError::NotFound)?;
+        let message = NewMessage {
+            role: Role::User,
+            content: text.as_str().to_owned(),
+            status: MessageStatus::Complete,
+            model: Some(reply.model.id.clone()),
+            usage: TokenUsage::default(),
+            usage_source: None,
+            token_count,
+            upstream_latency_ms: None,
+        };
+        let user_message =
+            inner.writes.user_message(ChatKey::from(&read.chat), message).await?.ok_or(AppError::NotFound)?;
         let stamp = inner.histories.stored(chat_id, read.history, Arc::clone(&turns));
         let copy = HistoryCopy { stamp, turns };
         let events = self.start(read.chat, reply, running, ReplyTarget::NewMessage, Some(copy));
@@ -361,22 +361,17 @@ impl TurnTask {
             (Some(_), ReplyTarget::Alternative(_)) => ReplyTarget::Nowhere,
             (_, target) => target,
         };
-        let stored = messages::add_reply(
-            &self.turns.inner.db,
-            &self.chat,
-            &NewMessage {
-                role: Role::Assistant,
-                content: &streamed.text,
-                status: charge.status,
-                model: Some(&self.model.id),
-                usage: charge.usage,
-                usage_source: charge.source,
-                token_count: text_tokens,
-                upstream_latency_ms: Some(streamed.latency.as_millis() as i64),
-            },
-            target,
-        )
-        .await?;
+        let reply = NewMessage {
+            role: Role::Assistant,
+            content: streamed.text,
+            status: charge.status,
+            model: Some(self.model.id.clone()),
+            usage: charge.usage,
+            usage_source: charge.source,
+            token_count: text_tokens,
+            upstream_latency_ms: Some(streamed.latency.as_millis() as i64),
+        };
+        let stored = self.turns.inner.writes.reply(ChatKey::from(&self.chat), reply, target).await?;
         charge.record_metrics(&self.model);
         if let (Some(message), Some(copy)) = (&stored, &self.history) {
             let added = history::prompt_turn(message.status, Role::Assistant, message.content.clone(), text_tokens);

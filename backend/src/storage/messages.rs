@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     clock::{Millis, now_millis},
-    domain::{Alternative, Chat, ChatId, Message, MessageId, TokenUsage, TranscriptMessage},
+    domain::{Alternative, CharacterId, Chat, ChatId, Message, MessageId, TokenUsage, TranscriptMessage, UserId},
 };
 
 const COLUMNS: &str = "id, chat_id, role, content, status, model, prompt_tokens, completion_tokens, token_count, \
@@ -94,15 +94,30 @@ impl TryFrom<AlternativeRow> for Alternative {
 }
 
 /// A message about to be stored.
-pub struct NewMessage<'a> {
+#[derive(Clone, Debug)]
+pub struct NewMessage {
     pub role: Role,
-    pub content: &'a str,
+    pub content: String,
     pub status: MessageStatus,
-    pub model: Option<&'a str>,
+    pub model: Option<String>,
     pub usage: TokenUsage,
     pub usage_source: Option<UsageSource>,
     pub token_count: i64,
     pub upstream_latency_ms: Option<i64>,
+}
+
+/// The chat a message goes into, and whom it belongs to: what storing one needs of its chat.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChatKey {
+    pub id: ChatId,
+    pub user_id: UserId,
+    pub character_id: CharacterId,
+}
+
+impl From<&Chat> for ChatKey {
+    fn from(chat: &Chat) -> Self {
+        Self { id: chat.id, user_id: chat.user_id, character_id: chat.character_id }
+    }
 }
 
 /// Where a reply goes.
@@ -173,46 +188,20 @@ pub async fn last(db: &Db, chat_id: ChatId) -> Result<Option<Message>, StorageEr
     Ok(page(db, chat_id, None, 1).await?.pop())
 }
 
-/// Stores a user message; `None` when the chat is gone. The database's triggers move the
-/// chat's counters and count the message in the day's usage within the same statement (see
-/// `migrations/*/0005_generations.sql`).
-#[tracing::instrument(skip_all, fields(chat.id = %chat.id), err(level = "warn"))]
-pub async fn add_user_message(db: &Db, chat: &Chat, new: &NewMessage<'_>) -> Result<Option<Message>, StorageError> {
-    insert(db.writer(), chat, new, now_millis()).await
-}
-
 /// Stores a model's reply where `target` says and records its generation, which books the
-/// reply's tokens in the usage ledger, in one transaction. When the chat (or the message to
-/// add an alternative to) is gone, only the generation is recorded (`None`): what the user was
-/// charged never depends on where the reply could go.
-#[tracing::instrument(skip_all, fields(chat.id = %chat.id), err(level = "warn"))]
-pub async fn add_reply(
-    db: &Db,
-    chat: &Chat,
-    reply: &NewMessage<'_>,
-    target: ReplyTarget,
-) -> Result<Option<Message>, StorageError> {
-    let now = now_millis();
-    match record_reply(db, chat, reply, target, now).await {
-        // PostgreSQL: a delete that committed after our existence check; the chat is gone.
-        Err(StorageError::Other(sqlx::Error::Database(e))) if e.is_foreign_key_violation() => {
-            record_reply(db, chat, reply, ReplyTarget::Nowhere, now).await
-        }
-        other => other,
-    }
-}
-
-async fn record_reply(
-    db: &Db,
-    chat: &Chat,
-    reply: &NewMessage<'_>,
+/// reply's tokens in the usage ledger, in `tx` (see `storage::turn_writes`). When the chat (or
+/// the message to add an alternative to) is gone, only the generation is recorded (`None`):
+/// what the user was charged never depends on where the reply could go.
+pub(super) async fn write_reply(
+    tx: &mut Transaction<'_, Any>,
+    chat: ChatKey,
+    reply: &NewMessage,
     target: ReplyTarget,
     now: Millis,
 ) -> Result<Option<Message>, StorageError> {
-    let mut tx = db.writer().begin().await?;
     let message = match target {
-        ReplyTarget::NewMessage => insert(&mut *tx, chat, reply, now).await?,
-        ReplyTarget::Alternative(id) => add_alternative(&mut tx, chat.id, id, reply, now).await?,
+        ReplyTarget::NewMessage => insert(&mut **tx, chat, reply, now).await?,
+        ReplyTarget::Alternative(id) => add_alternative(tx, chat.id, id, reply, now).await?,
         ReplyTarget::Nowhere => None,
     };
     sqlx::query(
@@ -223,15 +212,14 @@ async fn record_reply(
     .bind(chat.id)
     .bind(message.as_ref().map(|m| m.id))
     .bind(chat.character_id)
-    .bind(reply.model.unwrap_or_default())
+    .bind(reply.model.as_deref().unwrap_or_default())
     .bind(reply.status.to_db())
     .bind(reply.usage.prompt_tokens)
     .bind(reply.usage.completion_tokens)
     .bind(reply.usage_source.map(UsageSource::to_db))
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
-    tx.commit().await?;
     Ok(message)
 }
 
@@ -241,7 +229,7 @@ async fn add_alternative(
     tx: &mut Transaction<'_, Any>,
     chat_id: ChatId,
     id: MessageId,
-    reply: &NewMessage<'_>,
+    reply: &NewMessage,
     now: Millis,
 ) -> Result<Option<Message>, StorageError> {
     let count: Option<i64> =
@@ -259,9 +247,9 @@ async fn add_alternative(
         sqlx::query(sql).bind(id).execute(&mut **tx).await?;
     }
     let alternative = Alternative {
-        content: reply.content.to_owned(),
+        content: reply.content.clone(),
         status: reply.status,
-        model: reply.model.map(str::to_owned),
+        model: reply.model.clone(),
         usage: reply.usage,
         usage_source: reply.usage_source,
         token_count: reply.token_count,
@@ -433,11 +421,13 @@ pub async fn insert_transcript(
     Ok(())
 }
 
-/// Inserts a message into its chat if the chat still exists.
-async fn insert<'e>(
+/// Inserts a message into its chat if the chat still exists (`None` if not). The database's
+/// triggers move the chat's counters and, for a user message, count it in the day's usage
+/// within the same statement (see `migrations/*/0005_generations.sql`).
+pub(super) async fn insert<'e>(
     executor: impl sqlx::Executor<'e, Database = Any>,
-    chat: &Chat,
-    m: &NewMessage<'_>,
+    chat: ChatKey,
+    m: &NewMessage,
     now: Millis,
 ) -> Result<Option<Message>, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!(
@@ -451,9 +441,9 @@ async fn insert<'e>(
         .bind(chat.user_id)
         .bind(chat.character_id)
         .bind(m.role.to_db())
-        .bind(m.content)
+        .bind(m.content.as_str())
         .bind(m.status.to_db())
-        .bind(m.model)
+        .bind(m.model.as_deref())
         .bind(m.usage.prompt_tokens)
         .bind(m.usage.completion_tokens)
         .bind(m.token_count)

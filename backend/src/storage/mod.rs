@@ -21,6 +21,7 @@ pub mod seed;
 pub mod stats;
 pub mod systems;
 pub mod text;
+pub mod turn_writes;
 pub mod users;
 
 use std::{path::Path, str::FromStr, time::Duration};
