@@ -52,6 +52,8 @@ pub struct Config {
     pub static_dir: PathBuf,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// Log each traced step's duration when it ends (`LOG_SPANS`), for profiling.
+    pub log_spans: bool,
     /// Peers whose `X-Forwarded-For` is believed (a reverse proxy such as nginx).
     pub trusted_proxies: Vec<IpAddr>,
     pub limits: LimitSettings,
@@ -179,6 +181,7 @@ impl Config {
                 Some("json") => LogFormat::Json,
                 Some(other) => bail!("LOG_FORMAT must be `pretty` or `json`, not `{other}`"),
             },
+            log_spans: parse_var(&var, "LOG_SPANS", false)?,
             trusted_proxies: var("TRUSTED_PROXIES")
                 .unwrap_or_else(|| "127.0.0.1,::1".into())
                 .split(',')

@@ -3,18 +3,23 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use tracing_subscriber::{EnvFilter, fmt, fmt::format::FmtSpan, prelude::*};
 
 use crate::config::{Config, LogFormat};
 
 /// Installs the global log subscriber. `LOG_LEVEL` takes a level or a full filter
-/// (`info,sqlx=warn`). Call once, from `main`.
+/// (`info,sqlx=warn`); `LOG_SPANS=true` adds a line with each traced step's busy and idle time
+/// when it ends (a chat turn's steps, for example: `LOG_LEVEL=troupe_server=info`). Call once,
+/// from `main`.
 pub fn init_tracing(config: &Config) {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
+    let spans = if config.log_spans { FmtSpan::CLOSE } else { FmtSpan::NONE };
     match config.log_format {
-        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true).with_current_span(true)).init(),
-        LogFormat::Pretty => registry.with(fmt::layer()).init(),
+        LogFormat::Json => registry
+            .with(fmt::layer().json().flatten_event(true).with_current_span(true).with_span_events(spans))
+            .init(),
+        LogFormat::Pretty => registry.with(fmt::layer().with_span_events(spans)).init(),
     }
 }
 

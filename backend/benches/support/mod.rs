@@ -3,7 +3,7 @@
 
 use std::{
     ffi::OsStr,
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Write},
     process::{Child, Command, Stdio},
 };
 
@@ -24,12 +24,16 @@ pub struct Server {
 
 impl Server {
     /// Starts `troupe-server` on a free port with `settings` and waits for its address.
+    /// `BENCH_SPANS=FILE` writes each traced step's timing (`LOG_SPANS`) to `FILE`, as JSON lines.
     pub fn start<K: AsRef<OsStr>, V: AsRef<OsStr>>(settings: impl IntoIterator<Item = (K, V)>) -> Self {
+        let spans = std::env::var("BENCH_SPANS").ok();
+        let log_level = if spans.is_some() { "warn,troupe_server=info" } else { "warn,troupe_server::startup=info" };
         let mut child = troupe()
             .envs(settings)
             .env("TROUPE_BIND", "127.0.0.1:0")
-            .env("LOG_LEVEL", "warn,troupe_server::startup=info")
+            .env("LOG_LEVEL", log_level)
             .env("LOG_FORMAT", "json")
+            .env("LOG_SPANS", spans.is_some().to_string())
             .stdout(Stdio::piped())
             .spawn()
             .expect("the server binary starts");
@@ -41,7 +45,15 @@ impl Server {
             }
         };
         // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        std::thread::spawn(move || match spans {
+            Some(path) => {
+                let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("a spans file"));
+                for line in lines.map_while(Result::ok) {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            None => for _ in lines {},
+        });
         Self { child, base }
     }
 

@@ -128,6 +128,7 @@ impl Accounts {
     /// and enabled — or an API key (`trp_…`, see `ApiKeys::authenticate`), or a system's chat
     /// token (see `Systems::verify`). Runs on every authenticated request, with one database
     /// round trip (a chat token: two).
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, token: &str) -> Result<Session, AppError> {
         if api_keys::is_api_key(token) {
             let (user, key) = self.keys.authenticate(token).await?;

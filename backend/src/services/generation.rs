@@ -141,6 +141,7 @@ pub struct Streamed {
 
 /// Streams `request` from `model`'s provider, forwarding each piece to `events`, until it ends,
 /// fails, `cancel` fires or nobody is listening. Records the upstream metrics.
+#[tracing::instrument(skip_all, fields(model = model.id))]
 pub async fn stream<T>(
     providers: &ProviderSet,
     model: &ModelSpec,

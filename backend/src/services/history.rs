@@ -44,6 +44,7 @@ impl ChatHistories {
     }
 
     /// The chat's recent turns a prompt may include, oldest first, as of `stamp`.
+    #[tracing::instrument(skip_all, fields(chat.id = %chat))]
     pub async fn recent(&self, chat: ChatId, stamp: HistoryStamp) -> Result<Arc<Vec<PastTurn>>, AppError> {
         self.copies.get_or_load(chat, stamp, self.read(chat, None)).await
     }

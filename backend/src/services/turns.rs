@@ -193,6 +193,7 @@ impl Turns {
 
     /// The prompt answering the last of `turns`, and the quota and stream slot the reply holds
     /// while it runs (429 when either is spent).
+    #[tracing::instrument(skip_all)]
     async fn prepare(&self, user: &User, read: &ChatForTurn, turns: &[PastTurn]) -> Result<PreparedReply, AppError> {
         let (inner, chat) = (&self.inner, &read.chat);
         let model = self.model_of(chat);
@@ -348,6 +349,7 @@ impl TurnTask {
     /// Stores the reply with its status and what it is charged (see `Charge::settle`). A reply
     /// whose chat was deleted is charged like one the client left, though there is no chat
     /// left to hold it.
+    #[tracing::instrument(skip_all, fields(chat.id = %self.chat.id))]
     async fn store_reply(&self, streamed: generation::Streamed) -> Result<FinishedTurn, AppError> {
         // The model's own count of a whole reply when it reported one; ours otherwise.
         let text_tokens = match (&streamed.ending, streamed.reported) {

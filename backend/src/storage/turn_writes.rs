@@ -141,7 +141,11 @@ async fn reply_alone(db: &Db, write: &Write, target: ReplyTarget) -> Result<Opti
 }
 
 /// `write` in `tx`, as `kind` says.
-async fn write_in(tx: &mut sqlx::Transaction<'_, Any>, write: &Write, kind: Kind) -> Result<Option<Message>, StorageError> {
+async fn write_in(
+    tx: &mut sqlx::Transaction<'_, Any>,
+    write: &Write,
+    kind: Kind,
+) -> Result<Option<Message>, StorageError> {
     match kind {
         Kind::UserMessage => messages::insert(&mut **tx, write.chat, &write.message, write.at).await,
         Kind::Reply(target) => messages::write_reply(tx, write.chat, &write.message, target, write.at).await,

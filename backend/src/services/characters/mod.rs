@@ -60,6 +60,7 @@ impl Characters {
 
     /// Character `id` as chat turns use it, as of `revision` (which a turn reads with its
     /// chat); a deleted one too, as its chats go on.
+    #[tracing::instrument(skip_all, fields(character.id = %id))]
     pub async fn for_turn(&self, id: CharacterId, revision: i64) -> Result<Arc<TurnCharacter>, AppError> {
         let load = async {
             let (character, book_tokens) = characters::for_turn(&self.db, id).await?.ok_or(AppError::NotFound)?;

@@ -101,6 +101,7 @@ impl Lorebooks {
 
     /// The books a turn reads, as of the revisions it read with its chat, in that order. A book
     /// deleted since is left out.
+    #[tracing::instrument(skip_all)]
     pub async fn for_turn(&self, books: &[(LorebookId, i64)]) -> Result<Vec<Arc<PreparedBook>>, AppError> {
         let mut prepared = Vec::with_capacity(books.len());
         for &(id, revision) in books {
