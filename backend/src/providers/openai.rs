@@ -3,7 +3,7 @@
 //! last chunk before `[DONE]` carries `usage`.
 
 use eventsource_stream::Event;
-use serde_json::{Value, json};
+use serde::Serialize;
 use troupe_types::Role;
 
 use super::{
@@ -28,37 +28,59 @@ impl OpenAi {
     }
 }
 
-fn request_body(request: &ChatRequest) -> Value {
-    let mut messages = Vec::new();
-    if !request.system.is_empty() {
-        messages.push(json!({"role": "system", "content": request.system}));
-    }
-    messages.extend(request.messages.iter().map(|t| {
+/// The request as OpenAI's API reads it, borrowing the prompt's texts (long chats carry
+/// hundreds of messages: they are written straight into the body, not copied first).
+#[derive(Serialize)]
+struct RequestBody<'a> {
+    model: &'a str,
+    messages: Vec<WireMessage<'a>>,
+    max_tokens: u32,
+    stream: bool,
+    stream_options: StreamOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    stop: &'a [String],
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+fn request_body(request: &ChatRequest) -> RequestBody<'_> {
+    let system = |content| WireMessage { role: "system", content };
+    let said = request.messages.iter().map(|t| {
         let role = if t.role == Role::User { "user" } else { "assistant" };
-        json!({"role": role, "content": t.content})
-    }));
-    // Post-history instructions as a last system message, as the card spec's tools send them.
-    if let Some(text) = &request.post_history {
-        messages.push(json!({"role": "system", "content": text}));
-    }
-    let mut body = json!({
-        "model": request.upstream_model,
-        "messages": messages,
-        "max_tokens": request.max_output_tokens,
-        "stream": true,
-        "stream_options": {"include_usage": true},
+        WireMessage { role, content: &t.content }
     });
+    // Post-history instructions as a last system message, as the card spec's tools send them.
+    let messages = Some(request.system.as_str())
+        .filter(|s| !s.is_empty())
+        .map(system)
+        .into_iter()
+        .chain(said)
+        .chain(request.post_history.as_deref().map(system))
+        .collect();
     let sampling = &request.sampling;
-    if let Some(t) = sampling.temperature {
-        body["temperature"] = json!(t);
+    RequestBody {
+        model: &request.upstream_model,
+        messages,
+        max_tokens: request.max_output_tokens,
+        stream: true,
+        stream_options: StreamOptions { include_usage: true },
+        temperature: sampling.temperature,
+        top_p: sampling.top_p,
+        stop: &sampling.stop,
     }
-    if let Some(p) = sampling.top_p {
-        body["top_p"] = json!(p);
-    }
-    if !sampling.stop.is_empty() {
-        body["stop"] = json!(sampling.stop);
-    }
-    body
 }
 
 struct ChunkReader;
@@ -89,6 +111,8 @@ impl WireFormat for ChunkReader {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn event(data: &str) -> Event {
@@ -125,7 +149,7 @@ mod tests {
             character: Default::default(),
             sampling: Default::default(),
         };
-        let body = request_body(&request);
+        let body = serde_json::to_value(request_body(&request)).unwrap();
         assert_eq!(body["messages"][0], json!({"role": "system", "content": "be kind"}));
         assert_eq!(body["messages"][1], json!({"role": "user", "content": "hello"}));
         assert_eq!(body["stream_options"]["include_usage"], true);

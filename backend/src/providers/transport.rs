@@ -61,11 +61,13 @@ impl Upstream {
     pub async fn post_streaming(
         &self,
         path: &str,
-        body: &serde_json::Value,
+        body: &impl serde::Serialize,
         headers: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response, ProviderError> {
         let deadline = Instant::now() + self.timeout;
         let url = format!("{}{path}", self.base_url);
+        // Written once; a retry sends the same bytes.
+        let body = serde_json::to_vec(body).map_err(|e| ProviderError::Malformed(e.to_string()))?;
         let mut tries = 0;
         loop {
             tries += 1;
@@ -73,7 +75,10 @@ impl Upstream {
             if remaining.is_zero() {
                 return Err(ProviderError::Timeout);
             }
-            let request = headers(self.client.post(&url)).timeout(remaining).json(body);
+            let request = headers(self.client.post(&url))
+                .timeout(remaining)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
             let failure = match request.send().await {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => status_error(resp).await,
