@@ -41,8 +41,7 @@ fn request_body(request: &ChatRequest) -> Value {
     // The Messages API has one system text, before everything: post-history instructions end
     // the last user turn instead.
     if let (Some(text), Some(last)) = (&request.post_history, turns.last_mut()) {
-        last.content.push_str("\n\n");
-        last.content.push_str(text);
+        last.content = format!("{}\n\n{text}", last.content).into();
     }
     let messages: Vec<Value> = turns
         .into_iter()
@@ -78,8 +77,7 @@ fn alternating(turns: &[Turn]) -> Vec<Turn> {
     for turn in turns.iter().skip_while(|t| t.role == Role::Assistant) {
         match out.last_mut() {
             Some(last) if last.role == turn.role => {
-                last.content.push_str("\n\n");
-                last.content.push_str(&turn.content);
+                last.content = format!("{}\n\n{}", last.content, turn.content).into();
             }
             _ => out.push(turn.clone()),
         }

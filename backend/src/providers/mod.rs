@@ -10,6 +10,8 @@ pub mod dify;
 pub mod openai;
 pub mod transport;
 
+use std::sync::Arc;
+
 use std::{collections::HashMap, time::Duration};
 
 use futures::stream::BoxStream;
@@ -40,11 +42,12 @@ impl ProviderKind {
     }
 }
 
-/// One prior or new message of the conversation.
+/// One prior or new message of the conversation. Its text is shared: a chat's history is
+/// kept between turns and handed to each prompt without copying (see `services::history`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Turn {
     pub role: Role,
-    pub content: String,
+    pub content: Arc<str>,
 }
 
 /// What the demo model builds its reply from.
@@ -98,7 +101,7 @@ pub struct Sampling {
 
 impl ChatRequest {
     pub fn latest_user_message(&self) -> &str {
-        self.messages.last().map(|t| t.content.as_str()).unwrap_or_default()
+        self.messages.last().map(|t| &*t.content).unwrap_or_default()
     }
 }
 

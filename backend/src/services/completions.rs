@@ -200,7 +200,7 @@ impl Completions {
         for message in messages {
             match message {
                 ClientMessage::System(text) => client_system.push(text),
-                ClientMessage::Said(role, content) => said.push(Turn { role, content }),
+                ClientMessage::Said(role, content) => said.push(Turn { role, content: content.into() }),
             }
         }
         let said = count_turns(said).await?;
@@ -209,7 +209,7 @@ impl Completions {
         };
         let speaker = self.sources.personas.speaker(user, None).await?;
         let prepared = self.sources.characters.for_turn(character.id, character.revision).await?;
-        let messages: Vec<&str> = said.iter().map(|t| t.turn.content.as_str()).collect();
+        let messages: Vec<&str> = said.iter().map(|t| &*t.turn.content).collect();
         // The character's lorebook may fill the window at most; the history is fitted after.
         let room = (answerer.model.context_window as usize).saturating_sub(answerer.model.max_output_tokens as usize);
         let lore = lore::scan(&prepared.book.iter().collect::<Vec<_>>(), &messages, room);

@@ -69,7 +69,7 @@ impl ChatHistories {
         Ok(messages::page(&self.db, chat, before, HISTORY_LIMIT as i64)
             .await?
             .into_iter()
-            .filter_map(|m| prompt_turn(m.status, m.role, m.content, m.token_count))
+            .filter_map(|m| prompt_turn(m.status, m.role, &m.content, m.token_count))
             .collect())
     }
 }
@@ -83,7 +83,7 @@ pub fn appended(turns: &[PastTurn], added: Option<PastTurn>) -> Vec<PastTurn> {
 
 /// A stored message as a turn of later prompts, unless no prompt includes it (a failed or
 /// empty reply).
-pub fn prompt_turn(status: MessageStatus, role: troupe_types::Role, content: String, tokens: i64) -> Option<PastTurn> {
+pub fn prompt_turn(status: MessageStatus, role: troupe_types::Role, content: &str, tokens: i64) -> Option<PastTurn> {
     (status != MessageStatus::Error && !content.is_empty())
-        .then(|| PastTurn { tokens: tokens as usize, turn: Turn { role, content } })
+        .then(|| PastTurn { tokens: tokens as usize, turn: Turn { role, content: content.into() } })
 }

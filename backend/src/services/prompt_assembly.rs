@@ -75,7 +75,7 @@ pub struct PastTurn {
 
 impl PastTurn {
     pub fn counted(role: Role, content: &str) -> Self {
-        Self { turn: Turn { role, content: content.to_owned() }, tokens: tokens::count(content) }
+        Self { turn: Turn { role, content: content.into() }, tokens: tokens::count(content) }
     }
 }
 
@@ -179,7 +179,7 @@ impl PromptAssembler<'_> {
             let content = self.fill(&text).trim().to_owned();
             if !content.is_empty() {
                 let tokens = tokens::count_remembered(&content).await;
-                counted.push(PastTurn { turn: Turn { role, content }, tokens });
+                counted.push(PastTurn { turn: Turn { role, content: content.into() }, tokens });
             }
         }
         counted
@@ -212,7 +212,7 @@ impl PromptAssembler<'_> {
         if books.is_empty() {
             return plain;
         }
-        let said: Vec<&str> = turns.iter().map(|t| t.turn.content.as_str()).collect();
+        let said: Vec<&str> = turns.iter().map(|t| &*t.turn.content).collect();
         let lore = lore::scan(books, &said, room.saturating_sub(plain.cost()));
         if lore.tokens == 0 {
             return plain;

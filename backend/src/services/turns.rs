@@ -376,7 +376,7 @@ impl TurnTask {
         let stored = self.turns.inner.writes.reply(ChatKey::from(&self.chat), reply, target).await?;
         charge.record_metrics(&self.model);
         if let (Some(message), Some(copy)) = (&stored, &self.history) {
-            let added = history::prompt_turn(message.status, Role::Assistant, message.content.clone(), text_tokens);
+            let added = history::prompt_turn(message.status, Role::Assistant, &message.content, text_tokens);
             let turns = Arc::new(history::appended(&copy.turns, added));
             self.turns.inner.histories.stored(self.chat.id, copy.stamp, turns);
         }

@@ -201,7 +201,7 @@ impl Replier {
                 }
                 RoomMessageKind::Character if !m.content.is_empty() => Some(PastTurn {
                     tokens: tokens::count(&m.content),
-                    turn: Turn { role: Role::Assistant, content: m.content },
+                    turn: Turn { role: Role::Assistant, content: m.content.into() },
                 }),
                 RoomMessageKind::Character | RoomMessageKind::System => None,
             })
