@@ -3,7 +3,9 @@
 use sqlx::FromRow;
 use troupe_types::Visibility;
 
-use super::{Db, Lock, StorageError, avatars, from_json, like_pattern, text::DbText, to_json, users};
+use super::{
+    Db, Lock, StorageError, avatars, from_json, like_pattern, lorebooks::EntryTokens, text::DbText, to_json, users,
+};
 use crate::{
     clock::now_millis,
     domain::{CardFields, Character, CharacterDraft, CharacterFilter, CharacterId, UserId},
@@ -225,7 +227,7 @@ pub async fn find_including_deleted(db: &Db, id: CharacterId) -> Result<Option<C
 
 /// A character even if deleted, with its lorebook entries' stored sizes (see `insert`).
 #[tracing::instrument(skip_all, fields(character.id = %id), err(level = "warn"))]
-pub async fn for_turn(db: &Db, id: CharacterId) -> Result<Option<(Character, Option<Vec<u32>>)>, StorageError> {
+pub async fn for_turn(db: &Db, id: CharacterId) -> Result<Option<(Character, EntryTokens)>, StorageError> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]

@@ -1,9 +1,15 @@
 //! Chats. Creating one books it in the usage ledger through the database's triggers, in the
 //! same statement (unless it is a branch or an import); its messages are `storage::messages`.
 
+use std::sync::LazyLock;
+
 use sqlx::{Any, Executor, FromRow, Transaction};
 
-use super::{Db, StorageError, messages};
+use super::{
+    Db, StorageError,
+    direct::{Columns, Param},
+    messages,
+};
 use crate::{
     clock::now_millis,
     domain::{CharacterId, Chat, ChatId, DayRange, LorebookId, PersonaId, Speaker, TranscriptMessage, UserId},
@@ -141,44 +147,52 @@ pub struct ChatForTurn {
 /// for missing ones.
 #[tracing::instrument(skip_all, fields(chat.id = %id, user.id = %user_id), err(level = "warn"))]
 pub async fn for_turn(db: &Db, id: ChatId, user_id: UserId) -> Result<Option<ChatForTurn>, StorageError> {
-    #[derive(FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        chat: ChatRow,
-        history_revision: i64,
-        character_revision: i64,
-        persona_name: Option<String>,
-        persona_description: Option<String>,
-        lorebooks: Option<String>,
-        prompts_revision: i64,
-    }
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {CHAT_COLUMNS}, c.history_revision, ch.revision AS character_revision, \
-         p.name AS persona_name, p.description AS persona_description, \
-         (SELECT string_agg(CAST(l.id AS TEXT) || ':' || CAST(l.revision AS TEXT), ',' ORDER BY cl.position) \
-          FROM chat_lorebooks cl JOIN lorebooks l ON l.id = cl.lorebook_id WHERE cl.chat_id = c.id) AS lorebooks, \
-         (SELECT revision FROM cache_revisions WHERE name = 'shared_prompts') AS prompts_revision \
-         {CHAT_FROM} LEFT JOIN personas p ON p.id = COALESCE(\
-          (SELECT id FROM personas WHERE id = c.persona_id AND user_id = c.user_id), \
-          (SELECT id FROM personas WHERE user_id = c.user_id AND is_default = 1)) \
-         WHERE c.id = $1 AND c.user_id = $2"
-    ));
-    let Some(row): Option<Row> = sqlx::query_as(sql).bind(id).bind(user_id).fetch_optional(db.pool()).await? else {
-        return Ok(None);
-    };
-    let lorebooks = parse_revisions(row.lorebooks.as_deref().unwrap_or_default())
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {CHAT_COLUMNS}, c.history_revision, ch.revision AS character_revision, \
+             p.name AS persona_name, p.description AS persona_description, \
+             (SELECT string_agg(CAST(l.id AS TEXT) || ':' || CAST(l.revision AS TEXT), ',' ORDER BY cl.position) \
+              FROM chat_lorebooks cl JOIN lorebooks l ON l.id = cl.lorebook_id WHERE cl.chat_id = c.id) AS lorebooks, \
+             (SELECT revision FROM cache_revisions WHERE name = 'shared_prompts') AS prompts_revision \
+             {CHAT_FROM} LEFT JOIN personas p ON p.id = COALESCE(\
+              (SELECT id FROM personas WHERE id = c.persona_id AND user_id = c.user_id), \
+              (SELECT id FROM personas WHERE user_id = c.user_id AND is_default = 1)) \
+             WHERE c.id = $1 AND c.user_id = $2"
+        )
+    });
+    db.first_row(SQL.as_str(), &[Param::Int(id.get()), Param::Int(user_id.get())], chat_for_turn).await
+}
+
+fn chat_for_turn(row: &dyn Columns) -> Result<ChatForTurn, StorageError> {
+    let id = ChatId::new(row.int("id")?);
+    let lorebooks = parse_revisions(row.text_or_null("lorebooks")?.as_deref().unwrap_or_default())
         .ok_or_else(|| StorageError::Corrupt(format!("the lorebooks of chat {id}")))?;
-    let history = HistoryStamp { revision: row.history_revision, message_count: row.chat.message_count };
-    let persona =
-        row.persona_name.map(|name| Speaker { name, description: row.persona_description.unwrap_or_default() });
-    Ok(Some(ChatForTurn {
-        chat: row.chat.with(lorebooks.iter().map(|(id, _)| *id).collect()),
+    let chat = Chat {
+        id,
+        user_id: UserId::new(row.int("user_id")?),
+        character_id: CharacterId::new(row.int("character_id")?),
+        character_name: row.text("character_name")?,
+        title: row.text("title")?,
+        model: row.text("model")?,
+        dify_conversation_id: row.text_or_null("dify_conversation_id")?,
+        message_count: row.int("message_count")?,
+        created_at: row.int("created_at")?,
+        last_message_at: row.int("last_message_at")?,
+        persona_id: row.int_or_null("persona_id")?.map(PersonaId::new),
+        lorebook_ids: lorebooks.iter().map(|(id, _)| *id).collect(),
+    };
+    let persona = match row.text_or_null("persona_name")? {
+        Some(name) => Some(Speaker { name, description: row.text_or_null("persona_description")?.unwrap_or_default() }),
+        None => None,
+    };
+    Ok(ChatForTurn {
+        history: HistoryStamp { revision: row.int("history_revision")?, message_count: chat.message_count },
+        chat,
         persona,
-        character_revision: row.character_revision,
+        character_revision: row.int("character_revision")?,
         lorebooks,
-        prompts_revision: row.prompts_revision,
-        history,
-    }))
+        prompts_revision: row.int("prompts_revision")?,
+    })
 }
 
 /// `id:revision` pairs separated by commas (both engines' `string_agg`).

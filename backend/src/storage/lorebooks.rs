@@ -78,9 +78,13 @@ pub async fn of_chat(db: &Db, chat_id: ChatId) -> Result<Vec<Lorebook>, StorageE
     Ok(saved(sqlx::query_as(sql).bind(chat_id).fetch_all(db.pool()).await?)?.into_iter().map(|l| l.book).collect())
 }
 
+/// A book's entries' sizes in tokens as stored with it, in entry order; `None` for a book saved
+/// before sizes were stored.
+pub type EntryTokens = Option<Vec<u32>>;
+
 /// Lorebook `id` with its entries' stored sizes, for chat turns (`None` when it is gone).
 #[tracing::instrument(skip_all, fields(lorebook.id = %id), err(level = "warn"))]
-pub async fn for_turn(db: &Db, id: LorebookId) -> Result<Option<(Lorebook, Option<Vec<u32>>)>, StorageError> {
+pub async fn for_turn(db: &Db, id: LorebookId) -> Result<Option<(Lorebook, EntryTokens)>, StorageError> {
     let row: Option<(String, Option<String>)> =
         sqlx::query_as("SELECT book, entry_tokens FROM lorebooks WHERE id = $1")
             .bind(id)

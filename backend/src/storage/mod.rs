@@ -10,6 +10,7 @@ pub mod avatars;
 pub mod characters;
 pub mod chats;
 pub mod conversations;
+pub mod direct;
 pub mod generations;
 pub mod lorebooks;
 pub mod messages;
@@ -24,10 +25,12 @@ pub mod text;
 pub mod turn_writes;
 pub mod users;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::{AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator};
+
+use self::direct::{Columns, DirectReads, Param};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -43,6 +46,9 @@ pub enum StorageError {
     Corrupt(String),
     #[error(transparent)]
     Other(#[from] sqlx::Error),
+    /// From a direct SQLite read (`direct`).
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl StorageError {
@@ -104,11 +110,19 @@ impl FromStr for Engine {
 /// The connection pools and the engine behind them. SQLite allows one writer at a time; its
 /// writes go through a pool of one connection so they queue here instead of sleeping in
 /// SQLite's busy handler, while reads use the other pool. On PostgreSQL both are one pool.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     writer: AnyPool,
     engine: Engine,
+    /// SQLite's reads on the asking thread, for the hottest queries; `None` on PostgreSQL.
+    direct: Option<Arc<DirectReads>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("engine", &self.engine).finish_non_exhaustive()
+    }
 }
 
 impl Db {
@@ -134,7 +148,11 @@ impl Db {
         };
         let writer =
             Self::pool_options(engine, writers).connect(&url).await.context("cannot connect to the database")?;
-        Ok(Self { pool, writer, engine })
+        let direct = match engine {
+            Engine::Sqlite => DirectReads::of(sqlite_path(&url)).map(Arc::new),
+            Engine::Postgres => None,
+        };
+        Ok(Self { pool, writer, engine, direct })
     }
 
     fn pool_options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
@@ -190,6 +208,27 @@ impl Db {
         &self.writer
     }
 
+    /// The first row of `sql` (`$1`, `$2`… bound to `params`), decoded: for the hottest reads,
+    /// which SQLite answers on this thread (`direct`) and PostgreSQL through the pool.
+    async fn first_row<T>(
+        &self,
+        sql: &'static str,
+        params: &[Param<'_>],
+        decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
+    ) -> Result<Option<T>, StorageError> {
+        if let Some(direct) = &self.direct {
+            return direct.first_row(sql, params, decode);
+        }
+        let mut query = sqlx::query(sql);
+        for param in params {
+            query = match *param {
+                Param::Int(value) => query.bind(value),
+                Param::Text(value) => query.bind(value),
+            };
+        }
+        query.fetch_optional(&self.pool).await?.as_ref().map(|row| decode(row)).transpose()
+    }
+
     /// Closes both pools (tests use it to make the database unreachable).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -222,6 +261,12 @@ impl Db {
         sqlx::query("VACUUM INTO $1").bind(target).execute(&self.pool).await.context("the backup failed")?;
         Ok(())
     }
+}
+
+/// The file of a SQLite URL as `prepare_sqlite_url` writes it.
+fn sqlite_path(url: &str) -> &str {
+    let rest = url.trim_start_matches("sqlite://");
+    rest.split_once('?').map_or(rest, |(path, _)| path)
 }
 
 /// Creates the parent folder of a file database and asks SQLite to create the file.
@@ -269,6 +314,7 @@ mod tests {
         assert_eq!(prepare_sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
         assert!(dir.is_dir());
         assert_eq!(prepare_sqlite_url("sqlite::memory:").unwrap(), "sqlite://:memory:?mode=rwc");
+        assert_eq!(sqlite_path(&format!("{url}?mode=rwc")), format!("{}/x.db", dir.display()));
     }
 
     #[test]

@@ -1,8 +1,14 @@
 //! Accounts.
 
+use std::sync::LazyLock;
+
 use sqlx::FromRow;
 
-use super::{Db, Engine, Lock, StorageError, flag, like_pattern};
+use super::{
+    Db, Engine, Lock, StorageError,
+    direct::{Columns, Param},
+    flag, like_pattern,
+};
 use crate::{
     clock::now_millis,
     domain::{ApiKeyId, ExternalUserId, SystemId, User, UserId, UserOrder},
@@ -23,6 +29,21 @@ struct UserRow {
     created_at: i64,
     system_id: Option<String>,
     system_quota: Option<i64>,
+}
+
+/// A user from a row of `USER_COLUMNS` read by either driver (see `direct::Columns`).
+fn user_from(row: &dyn Columns) -> Result<User, StorageError> {
+    Ok(User {
+        id: UserId::new(row.int("id")?),
+        username: row.text("username")?,
+        email: row.text_or_null("email")?,
+        is_admin: row.int("is_admin")? != 0,
+        disabled: row.int("disabled")? != 0,
+        daily_token_quota: row.int_or_null("daily_token_quota")?,
+        created_at: row.int("created_at")?,
+        system_id: row.text_or_null("system_id")?.map(SystemId::trusted),
+        system_quota: row.int_or_null("system_quota")?,
+    })
 }
 
 impl From<UserRow> for User {
@@ -155,19 +176,14 @@ pub async fn find_credentials(db: &Db, username: &str) -> Result<Option<Credenti
 /// this runs on every authenticated request.
 #[tracing::instrument(skip_all, err(level = "warn"))]
 pub async fn find_for_session(db: &Db, id: UserId, jti: &str) -> Result<Option<(User, bool)>, StorageError> {
-    #[derive(FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        user: UserRow,
-        revoked: i64,
-    }
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS}, \
-         (SELECT COUNT(*) FROM revoked_tokens WHERE jti = $2) AS revoked \
-         FROM users WHERE id = $1"
-    ));
-    let row: Option<Row> = sqlx::query_as(sql).bind(id).bind(jti).fetch_optional(db.pool()).await?;
-    Ok(row.map(|r| (r.user.into(), r.revoked > 0)))
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {USER_COLUMNS}, (SELECT COUNT(*) FROM revoked_tokens WHERE jti = $2) AS revoked \
+             FROM users WHERE id = $1"
+        )
+    });
+    let params = [Param::Int(id.get()), Param::Text(jti)];
+    db.first_row(SQL.as_str(), &params, |row| Ok((user_from(row)?, row.int("revoked")? > 0))).await
 }
 
 /// What authenticating with an API key needs: the key's hash and expiry, and its owner.
