@@ -319,6 +319,24 @@ async fn conversations_can_be_browsed_and_read(engine: Engine) {
     error_code(app.get_authed("/api/admin/chats/999999/messages", &boss.token).await, StatusCode::NOT_FOUND).await;
 }
 
+async fn exported_cells_that_start_like_formulas_are_text(engine: Engine) {
+    let app = spawn_app(engine).await;
+    let boss = admin(&app).await;
+    let mallory = app.new_user().await;
+    let chat = app.new_chat(&mallory.token, "demo").await;
+    let formula = "=HYPERLINK(\"http://evil.example\",\"totals\")";
+    app.send(&mallory.token, chat, formula).await;
+    app.send(&mallory.token, chat, "-1 + 2 stays as it was, after its quote").await;
+
+    let csv = app.get_authed("/api/admin/conversations/export.csv", &boss.token).await.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let content = reader.headers().unwrap().iter().position(|h| h == "content").expect("a content column");
+    let cells: Vec<String> = reader.records().map(|r| r.unwrap()[content].to_owned()).collect();
+    assert!(cells.contains(&format!("'{formula}")), "{cells:?}");
+    assert!(cells.contains(&"'-1 + 2 stays as it was, after its quote".to_owned()));
+    assert!(!cells.iter().any(|c| c.starts_with('=') || c.starts_with('-')));
+}
+
 async fn announcements_reach_connected_users(engine: Engine) {
     let app = spawn_app(engine).await;
     let boss = admin(&app).await;
@@ -456,6 +474,7 @@ crate::engine_tests!(
     admins_manage_roles_access_and_quotas,
     the_last_admin_cannot_step_down,
     conversations_can_be_browsed_and_read,
+    exported_cells_that_start_like_formulas_are_text,
     announcements_reach_connected_users,
     the_live_feed_counts_an_active_stream,
     the_seeder_writes_a_ledger_consistent_with_its_messages,
