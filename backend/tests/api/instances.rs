@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::{self, Message};
 use troupe_fake_upstream::{Behavior, FakeUpstream, Script};
@@ -103,6 +103,21 @@ impl Cluster {
 
     async fn post(&self, instance: usize, token: &str, path: &str, body: Value) -> reqwest::Response {
         self.http.post(self.url(instance, path)).bearer_auth(token).json(&body).send().await.unwrap()
+    }
+
+    /// `method path` through `instance` with `body` (none when null): the status.
+    async fn call(&self, method: Method, instance: usize, token: &str, path: &str, body: Value) -> StatusCode {
+        let request = self.http.request(method, self.url(instance, path)).bearer_auth(token);
+        let request = if body.is_null() { request } else { request.json(&body) };
+        request.send().await.unwrap().status()
+    }
+
+    /// Sends a message in `chat` through `instance`: the texts of the prompt the model got
+    /// (the system text first).
+    async fn prompt(&self, instance: usize, token: &str, chat: i64) -> Vec<String> {
+        assert_eq!(self.send(instance, token, chat).await.status(), StatusCode::CREATED);
+        let body = self.upstream.received().pop().unwrap().body;
+        body["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap().to_owned()).collect()
     }
 
     /// `/api/events` on `instance`, as a stream of body chunks.
@@ -616,4 +631,70 @@ async fn a_rooms_presence_counts_people_over_the_instances_and_announces_each_on
     unique.sort();
     unique.dedup();
     assert_eq!(names.len(), unique.len(), "each person announced once: {joined:?}");
+}
+
+/// What a chat turn keeps in memory (its character, lorebooks, the shared prompts, its history)
+/// is never served after a change made through another instance: each change below is made
+/// through instance 1 after both instances have answered the chat, and the next turn through
+/// instance 0 sees it.
+#[tokio::test]
+async fn a_change_made_through_one_instance_is_in_the_next_turn_on_the_others() {
+    let cluster = Cluster::start(2).await;
+    let admin = cluster.admin(0).await;
+    let (_, token) = cluster.user(0).await;
+    let lore =
+        |content: &str| json!({"entries": [{"keys": [], "constant": true, "enabled": true, "content": content}]});
+    let echo = |version: &str, book: &str| json!({"name": "Echo", "model": "fake-openai", "description": version, "character_book": lore(book)});
+    let character =
+        cluster.post(0, &token, "/api/characters", echo("Version one of Echo.", "Old character lore.")).await;
+    let character = character.json::<Value>().await.unwrap();
+    let world =
+        |content: &str| json!({"name": "World", "entries": [{"keys": ["hello"], "enabled": true, "content": content}]});
+    let book = cluster.post(0, &token, "/api/lorebooks", world("Old world lore.")).await.json::<Value>().await.unwrap();
+    let chat = cluster.post(0, &token, "/api/chats", json!({"character_id": character["id"]})).await;
+    let chat = chat.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let attach = json!({"lorebook_ids": [book["id"]]});
+    assert_eq!(cluster.call(Method::PATCH, 1, &token, &format!("/api/chats/{chat}"), attach).await, StatusCode::OK);
+    let rule = |content: &str| json!({"name": "Rule", "content": content});
+    let prompt = cluster.post(1, &admin, "/api/prompts", rule("Old house rule.")).await;
+    assert_eq!(prompt.status(), StatusCode::CREATED);
+    let prompt_url = format!("/api/prompts/{}", prompt.json::<Value>().await.unwrap()["id"]);
+
+    // Both instances answer once, so both hold the chat's character, books, prompts and history.
+    for instance in [0, 1] {
+        let system = cluster.prompt(instance, &token, chat).await.remove(0);
+        for old in ["Version one of Echo.", "Old character lore.", "Old world lore.", "Old house rule."] {
+            assert!(system.contains(old), "{old} in {system}");
+        }
+    }
+
+    // Changed through instance 1, seen through instance 0.
+    let character_url = format!("/api/characters/{}", character["id"]);
+    let edited = echo("Version two of Echo.", "New character lore.");
+    assert_eq!(cluster.call(Method::PUT, 1, &token, &character_url, edited).await, StatusCode::OK);
+    let book_url = format!("/api/lorebooks/{}", book["id"]);
+    assert_eq!(cluster.call(Method::PUT, 1, &token, &book_url, world("New world lore.")).await, StatusCode::OK);
+    assert_eq!(cluster.call(Method::PUT, 1, &admin, &prompt_url, rule("New house rule.")).await, StatusCode::OK);
+    let messages = cluster.http.get(cluster.url(1, &format!("/api/chats/{chat}/messages"))).bearer_auth(&token);
+    let messages: Value = messages.send().await.unwrap().json().await.unwrap();
+    let hello = messages["items"].as_array().unwrap().iter().find(|m| m["role"] == "user").unwrap()["id"].clone();
+    let edit = json!({"content": "hello, edited elsewhere"});
+    let message_url = format!("/api/chats/{chat}/messages/{hello}");
+    assert_eq!(cluster.call(Method::PATCH, 1, &token, &message_url, edit).await, StatusCode::OK);
+
+    let texts = cluster.prompt(0, &token, chat).await;
+    for new in ["Version two of Echo.", "New character lore.", "New world lore.", "New house rule."] {
+        assert!(texts[0].contains(new), "{new} in {}", texts[0]);
+    }
+    for old in ["Version one", "Old character lore.", "Old world lore.", "Old house rule."] {
+        assert!(!texts[0].contains(old), "{old} in {}", texts[0]);
+    }
+    assert!(texts.contains(&"hello, edited elsewhere".to_owned()), "{texts:?}");
+
+    // Deleted through instance 1: gone from instance 0's next turn.
+    assert_eq!(cluster.call(Method::DELETE, 1, &token, &book_url, Value::Null).await, StatusCode::NO_CONTENT);
+    assert_eq!(cluster.call(Method::DELETE, 1, &admin, &prompt_url, Value::Null).await, StatusCode::NO_CONTENT);
+    let system = cluster.prompt(0, &token, chat).await.remove(0);
+    assert!(!system.contains("New world lore.") && !system.contains("New house rule."), "{system}");
+    assert!(system.contains("Version two of Echo."), "{system}");
 }

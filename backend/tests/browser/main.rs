@@ -4,6 +4,7 @@
 
 mod cards;
 mod conversation_tools;
+mod dashboard;
 mod embed;
 mod first_run;
 mod journey;

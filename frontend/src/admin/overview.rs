@@ -81,42 +81,42 @@ fn overview_view(i18n: &crate::i18n::I18n, s: &Stats) -> Html {
                 <BarChart title={i18n.t("admin.active_users_per_day")} days={days} series={vec![series("admin.active_users", "series-d", |d| d.active_users)]} />
             </div>
             <div class="tables">
-                <table data-testid="top-users">
+                <div class="table-card"><table data-testid="top-users">
                     <caption>{ i18n.t("admin.top_users") }</caption>
                     <thead><tr><th scope="col">{ i18n.t("auth.username") }</th><th scope="col" class="num">{ i18n.t("admin.messages") }</th><th scope="col" class="num">{ i18n.t("admin.tokens") }</th></tr></thead>
                     <tbody>{ for s.top_users.iter().map(|u| html! {
                         <tr><td>{ u.username.clone() }</td><td class="num">{ thousands(u.messages) }</td><td class="num">{ thousands(u.total_tokens) }</td></tr>
                     }) }</tbody>
-                </table>
-                <table>
+                </table></div>
+                <div class="table-card"><table>
                     <caption>{ i18n.t("admin.top_characters") }</caption>
                     <thead><tr><th scope="col">{ i18n.t("form.name") }</th><th scope="col" class="num">{ i18n.t("admin.messages") }</th><th scope="col" class="num">{ i18n.t("admin.tokens") }</th></tr></thead>
                     <tbody>{ for s.top_characters.iter().map(|c| html! {
                         <tr><td>{ c.name.clone() }</td><td class="num">{ thousands(c.messages) }</td><td class="num">{ thousands(c.total_tokens) }</td></tr>
                     }) }</tbody>
-                </table>
-                <table>
+                </table></div>
+                <div class="table-card"><table>
                     <caption>{ i18n.t("admin.by_model") }</caption>
                     <thead><tr><th scope="col">{ i18n.t("chat.model") }</th><th scope="col" class="num">{ i18n.t("admin.messages") }</th><th scope="col" class="num">{ i18n.t("admin.tokens") }</th><th scope="col" class="num">{ i18n.t("admin.cost") }</th></tr></thead>
                     <tbody>{ for s.by_model.iter().map(|m| html! {
                         <tr><td>{ m.model.clone() }</td><td class="num">{ thousands(m.messages) }</td><td class="num">{ thousands(m.total_tokens) }</td><td class="num">{ usd(m.estimated_cost_usd) }</td></tr>
                     }) }</tbody>
-                </table>
-                <table data-testid="by-source">
+                </table></div>
+                <div class="table-card"><table data-testid="by-source">
                     <caption>{ i18n.t("admin.by_source") }</caption>
                     <thead><tr><th scope="col">{ i18n.t("admin.source") }</th><th scope="col" class="num">{ i18n.t("admin.messages") }</th><th scope="col" class="num">{ i18n.t("admin.tokens") }</th></tr></thead>
                     <tbody>{ for s.by_source.iter().map(|u| html! {
                         <tr><td>{ i18n.t(&format!("admin.source_{}", u.source)) }</td><td class="num">{ thousands(u.messages) }</td><td class="num">{ thousands(u.total_tokens) }</td></tr>
                     }) }</tbody>
-                </table>
+                </table></div>
                 if !s.by_system.is_empty() {
-                    <table data-testid="by-system">
+                    <div class="table-card"><table data-testid="by-system">
                         <caption>{ i18n.t("admin.overview.by_system") }</caption>
                         <thead><tr><th scope="col">{ i18n.t("admin.overview.system") }</th><th scope="col" class="num">{ i18n.t("admin.users_total") }</th><th scope="col" class="num">{ i18n.t("admin.messages") }</th><th scope="col" class="num">{ i18n.t("admin.tokens") }</th></tr></thead>
                         <tbody>{ for s.by_system.iter().map(|u| html! {
                             <tr><td>{ u.system_id.clone() }</td><td class="num">{ thousands(u.users) }</td><td class="num">{ thousands(u.messages) }</td><td class="num">{ thousands(u.total_tokens) }</td></tr>
                         }) }</tbody>
-                    </table>
+                    </table></div>
                 }
             </div>
         </>
