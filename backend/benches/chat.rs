@@ -7,7 +7,8 @@
 //! to first token of regenerating the last reply beside sending a message; the OpenAI-compatible
 //! `/v1/chat/completions` at 1 and 32 concurrent streams (time to first token over the fake
 //! upstream's, p50/p99) and whole completions per second; then the server's RSS with 1,000
-//! streams open at once. `BENCH_ONLY=v1,turns,ttft,regenerate,memory` runs only the parts named;
+//! streams open at once; then what the largest lorebook adds to a turn (`lorebook_cost`).
+//! `BENCH_ONLY=v1,turns,ttft,regenerate,memory,lorebook` runs only the parts named;
 //! `BENCH_WINDOW_SECS` sets each measurement's length (5 s); the server's pid is printed first,
 //! so a profiler can attach (`perf record -g -p PID`).
 
@@ -85,6 +86,9 @@ async fn main() {
     }
     if runs("memory") {
         open_streams_memory(&client, &base, &sessions, &upstream, &server).await;
+    }
+    if runs("lorebook") {
+        lorebook_cost(&client, &base, &sessions[0]).await;
     }
     println!("peak RSS: {:.1} MB", server.memory_mb("VmHWM"));
 }
@@ -369,4 +373,94 @@ async fn open_streams_memory(
     assert!(sizes.iter().all(|n| *n > 0));
     println!("{OPEN_STREAMS} open SSE streams: server RSS before {before:.1} MB, while open {peak:.1} MB");
     upstream.set_script(Script::default());
+}
+
+/// Lorebook entries of the benchmark's book: as many as a book may hold, filling the largest
+/// body a book may be saved with (16 MB).
+const LORE_ENTRIES: usize = 2_000;
+const LORE_ENTRY_CHARS: usize = 7_800;
+/// Turns timed in each case (`BENCH_LORE_TURNS`, for a slow build measured before and after).
+fn lore_turns() -> usize {
+    std::env::var("BENCH_LORE_TURNS").ok().and_then(|n| n.parse().ok()).unwrap_or(200)
+}
+
+/// What the largest lorebook adds to a turn: a book of 2,000 entries (half of them constant,
+/// half with keys of their own; a token budget of 4,096) attached to a chat, against the same chat without it; turns
+/// whose message names no key, and turns whose message names some. Also how long saving the
+/// book takes (its entries are counted then, once) and the first turn after (the book read and
+/// its keys built into a matcher).
+async fn lorebook_cost(client: &reqwest::Client, base: &str, session: &Session) {
+    let entries: Vec<serde_json::Value> = (0..LORE_ENTRIES)
+        .map(|i| {
+            let constant = i % 2 == 0;
+            let content: String =
+                format!("Entry {i}: ").chars().chain("lore ".chars().cycle()).take(LORE_ENTRY_CHARS).collect();
+            json!({"keys": [format!("keyword{i}"), format!("place {i}")], "content": content, "enabled": true,
+                   "constant": constant, "insertion_order": i, "priority": i % 7})
+        })
+        .collect();
+    // A budget, as books usually have: within it, the most wanted entries go in.
+    let book = json!({"name": "Largest", "token_budget": 4096, "entries": entries});
+    let started = Instant::now();
+    let saved = post_json(client, format!("{base}/api/lorebooks"), Some(&session.token), book).await;
+    let book_id = saved["id"].as_i64().expect("the book is saved");
+    println!(
+        "lorebook of {LORE_ENTRIES} entries of {LORE_ENTRY_CHARS} characters: saved in {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let character =
+        post_json(client, format!("{base}/api/characters"), Some(&session.token), json!({"name": "Bench"})).await;
+    let chat = |lorebooks: Vec<i64>| {
+        let character = character["id"].clone();
+        async move {
+            let chat = post_json(
+                client,
+                format!("{base}/api/chats"),
+                Some(&session.token),
+                json!({"character_id": character}),
+            )
+            .await;
+            let id = chat["id"].as_i64().unwrap();
+            let patch = client.patch(format!("{base}/api/chats/{id}")).bearer_auth(&session.token);
+            assert!(patch.json(&json!({"lorebook_ids": lorebooks})).send().await.unwrap().status().is_success());
+            Session { token: session.token.clone(), chat: id }
+        }
+    };
+    let (plain, with_book) = (chat(vec![]).await, chat(vec![book_id]).await);
+    let started = Instant::now();
+    with_book.send(client, base, "hello", false).await.bytes().await.unwrap();
+    println!(
+        "lorebook: first turn after saving {:.1} ms (the book read, its keys built into one matcher)",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    let time_turns = |s: &Session, content: &'static str| {
+        let s = Session { token: s.token.clone(), chat: s.chat };
+        async move {
+            let mut samples = Vec::with_capacity(lore_turns());
+            for _ in 0..lore_turns() {
+                let started = Instant::now();
+                let resp = s.send(client, base, content, false).await;
+                assert_eq!(resp.status(), 201);
+                resp.bytes().await.unwrap();
+                samples.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            samples.sort_by(f64::total_cmp);
+            samples
+        }
+    };
+    let without = time_turns(&plain, "Tell me about keyword9 and place 1999").await;
+    for (label, content) in
+        [("keys missed", "Tell me about the weather"), ("keys hit", "Tell me about keyword9 and place 1999")]
+    {
+        let with = time_turns(&with_book, content).await;
+        println!(
+            "lorebook of {LORE_ENTRIES} entries, {label}: turn p50 {:.3} ms p99 {:.3} ms; without the book p50 {:.3} ms p99 {:.3} ms; \
+             added p50 {:.3} ms",
+            percentile(&with, 0.5),
+            percentile(&with, 0.99),
+            percentile(&without, 0.5),
+            percentile(&without, 0.99),
+            percentile(&with, 0.5) - percentile(&without, 0.5),
+        );
+    }
 }
