@@ -8,7 +8,9 @@
 //! `/v1/chat/completions` at 1 and 32 concurrent streams (time to first token over the fake
 //! upstream's, p50/p99) and whole completions per second; then the server's RSS with 1,000
 //! streams open at once; then what the largest lorebook adds to a turn (`lorebook_cost`).
-//! `BENCH_ONLY=v1,turns,ttft,regenerate,memory,lorebook` runs only the parts named;
+//! Then one line of what a warm JSON turn costs: its SQL statements and allocations (a server
+//! of its own that logs its statements, under valgrind's DHAT) and its server CPU at 32 users.
+//! `BENCH_ONLY=v1,turns,per_turn,ttft,regenerate,memory,lorebook` runs only the parts named;
 //! `BENCH_WINDOW_SECS` sets each measurement's length (5 s); the server's pid is printed first,
 //! so a profiler can attach (`perf record -g -p PID`).
 
@@ -55,6 +57,7 @@ async fn main() {
     if runs("v1") {
         v1(&client, &base, &sessions, &upstream).await;
     }
+    let mut cpu_per_turn_at_32 = None;
     if runs("turns") {
         for &users in &LEVELS {
             let cpu_before = server.cpu_seconds();
@@ -63,7 +66,17 @@ async fn main() {
             println!(
                 "JSON turns, {users:>3} concurrent users: {turns:>7.0} turns/s ({server_cpu_ms:.2} ms of server CPU per turn)"
             );
+            if users == 32 {
+                cpu_per_turn_at_32 = Some(server_cpu_ms * 1000.0);
+            }
         }
+    }
+    if runs("per_turn") {
+        let (statements, allocations) = per_turn_cost(&openai, &models).await;
+        let allocations = allocations.map_or("allocations n/a (no valgrind)".into(), |a| format!("{a:.0} allocations"));
+        let cpu = cpu_per_turn_at_32
+            .map_or("CPU n/a (turns not run)".into(), |us| format!("{us:.0} us of server CPU at 32 users"));
+        println!("per turn (JSON, warm): {statements:.1} SQL statements, {allocations}, {cpu}");
     }
     if runs("ttft") {
         for &users in &LEVELS {
@@ -463,4 +476,74 @@ async fn lorebook_cost(client: &reqwest::Client, base: &str, session: &Session) 
             percentile(&with, 0.5) - percentile(&without, 0.5),
         );
     }
+}
+
+/// Turns the two counting runs of `per_turn_cost` differ by.
+const COST_TURNS: usize = 40;
+
+/// SQL statements and allocations of one warm JSON turn (allocations `None` without
+/// valgrind): from servers of their own, one running 5 turns and one 5 + `COST_TURNS` after
+/// the same warm-up, so that start-up and the first turns cancel out.
+async fn per_turn_cost(openai: &str, models: &str) -> (f64, Option<f64>) {
+    let valgrind = std::process::Command::new("valgrind").arg("--version").output().is_ok_and(|o| o.status.success());
+    let wrapper: &[&str] = if valgrind { &["valgrind", "--tool=dhat", "--dhat-out-file=/dev/null"] } else { &[] };
+    let mut runs = Vec::new();
+    for turns in [5, 5 + COST_TURNS] {
+        let data = tempfile::tempdir().unwrap();
+        let database_url = support::database_url(data.path());
+        let data_dir = data.path().to_string_lossy().into_owned();
+        let server = Server::counting(
+            [
+                ("DATABASE_URL", database_url.as_str()),
+                ("DATA_DIR", data_dir.as_str()),
+                ("MODELS_FILE", models),
+                ("OPENAI_BASE_URL", openai),
+                ("OPENAI_API_KEY", "sk-bench"),
+                ("RATE_LIMIT_MESSAGES_PER_MINUTE", "0"),
+                ("RATE_LIMIT_AUTH_PER_MINUTE", "0"),
+            ],
+            wrapper,
+        );
+        let client = reqwest::Client::new();
+        let name = format!("cost_{}", uuid_like());
+        let body = json!({"username": name, "password": "bench-pass-1"});
+        let token = post_json(&client, format!("{}/api/auth/register", server.base), None, body).await["token"]
+            .as_str()
+            .expect("registered")
+            .to_owned();
+        let body = json!({"name": "Bench", "system_prompt": "You are {{char}}.", "greeting": "Hello!"});
+        let character = post_json(&client, format!("{}/api/characters", server.base), Some(&token), body).await;
+        let body = json!({"character_id": character["id"]});
+        let chat = post_json(&client, format!("{}/api/chats", server.base), Some(&token), body).await;
+        let session = Session { token, chat: chat["id"].as_i64().unwrap() };
+        for _ in 0..3 {
+            session.send(&client, &server.base, "Warm up", false).await.bytes().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = server.statements();
+        for _ in 0..turns {
+            let resp = session.send(&client, &server.base, "How are you today?", false).await;
+            assert_eq!(resp.status(), 201);
+            resp.bytes().await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let statements = server.statements() - before;
+        let report = server.stop();
+        runs.push((turns, statements, valgrind.then(|| dhat_blocks(&report))));
+    }
+    let ((few, _, few_blocks), (many, statements, many_blocks)) = (runs[0], runs[1]);
+    let allocations = few_blocks.zip(many_blocks).map(|(a, b)| (b - a) as f64 / (many - few) as f64);
+    (statements as f64 / many as f64, allocations)
+}
+
+/// The allocations DHAT counted: its `Total: … bytes in N blocks` line.
+fn dhat_blocks(report: &str) -> u64 {
+    let line = report.lines().find(|l| l.contains("Total:")).unwrap_or_else(|| panic!("no DHAT totals in {report}"));
+    let blocks = line.split("bytes in").nth(1).expect("DHAT's totals name the blocks");
+    blocks.replace(',', "").split_whitespace().next().and_then(|n| n.parse().ok()).expect("a count of blocks")
+}
+
+/// A name no other run of the benchmark used.
+fn uuid_like() -> String {
+    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
 }

@@ -5,6 +5,10 @@ use std::{
     ffi::OsStr,
     io::{BufRead, BufReader, Write},
     process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 /// The release server binary with quiet logs, as a command to add settings to.
@@ -20,6 +24,8 @@ pub fn troupe() -> Command {
 pub struct Server {
     child: Child,
     pub base: String,
+    /// SQL statements it has run so far, when it logs them (`Server::counting`).
+    statements: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -28,7 +34,36 @@ impl Server {
     pub fn start<K: AsRef<OsStr>, V: AsRef<OsStr>>(settings: impl IntoIterator<Item = (K, V)>) -> Self {
         let spans = std::env::var("BENCH_SPANS").ok();
         let log_level = if spans.is_some() { "warn,troupe_server=info" } else { "warn,troupe_server::startup=info" };
-        let mut child = troupe()
+        Self::launch(troupe(), settings, log_level, spans)
+    }
+
+    /// A server that logs every SQL statement it runs (sqlx's and the direct reads), counted
+    /// by `statements`; under `wrapper` (a profiler such as valgrind) when one is given, its
+    /// report on standard error.
+    pub fn counting<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        settings: impl IntoIterator<Item = (K, V)>,
+        wrapper: &[&str],
+    ) -> Self {
+        let command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let troupe = troupe();
+                let mut command = Command::new(program);
+                command.args(args).arg(troupe.get_program()).envs(troupe.get_envs().filter_map(|(k, v)| Some((k, v?))));
+                command.stderr(Stdio::piped());
+                command
+            }
+            None => troupe(),
+        };
+        Self::launch(command, settings, "warn,troupe_server::startup=info,sqlx::query=debug", None)
+    }
+
+    fn launch<K: AsRef<OsStr>, V: AsRef<OsStr>>(
+        mut command: Command,
+        settings: impl IntoIterator<Item = (K, V)>,
+        log_level: &str,
+        spans: Option<String>,
+    ) -> Self {
+        let mut child = command
             .envs(settings)
             .env("TROUPE_BIND", "127.0.0.1:0")
             .env("LOG_LEVEL", log_level)
@@ -45,6 +80,8 @@ impl Server {
             }
         };
         // Keep draining the log so the server never blocks on a full pipe.
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&statements);
         std::thread::spawn(move || match spans {
             Some(path) => {
                 let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("a spans file"));
@@ -52,9 +89,32 @@ impl Server {
                     let _ = writeln!(out, "{line}");
                 }
             }
-            None => for _ in lines {},
+            None => {
+                for line in lines.map_while(Result::ok) {
+                    if line.contains("\"target\":\"sqlx::query\"") {
+                        counted.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
         });
-        Self { child, base }
+        Self { child, base, statements }
+    }
+
+    /// SQL statements run so far (see `counting`).
+    pub fn statements(&self) -> usize {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Stops the server as an operator would (SIGTERM: it finishes what it was doing) and
+    /// returns what it wrote on standard error (a wrapper's report).
+    pub fn stop(mut self) -> String {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let mut report = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut report);
+        }
+        let _ = self.child.wait();
+        report
     }
 
     pub fn pid(&self) -> u32 {

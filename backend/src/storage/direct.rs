@@ -114,6 +114,8 @@ impl DirectReads {
         params: &[Param<'_>],
         decode: impl Fn(&dyn Columns) -> Result<T, StorageError>,
     ) -> Result<Option<T>, StorageError> {
+        // Counted with sqlx's own statements when both are logged (`sqlx::query=debug`).
+        tracing::debug!(target: "sqlx::query", summary = sql.get(..40).unwrap_or(sql), "direct read");
         self.read(|connection| {
             let mut statement = connection.prepare_cached(sql)?;
             for (name, param) in NAMES.iter().zip(params) {
