@@ -5,13 +5,14 @@
 //! A message row holds its selected alternative; `message_alternatives` holds every alternative
 //! of a message that has more than one (migration 0007).
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::LazyLock};
 
-use sqlx::{Any, FromRow, Transaction};
+use sqlx::{Any, FromRow, Transaction, any::AnyRow};
 use troupe_types::{MessageStatus, Role, UsageSource};
 
 use super::{
     Db, StorageError,
+    direct::{self, Columns, Param},
     text::{DbText, optional},
 };
 use crate::{
@@ -24,44 +25,30 @@ const COLUMNS: &str = "id, chat_id, role, content, status, model, prompt_tokens,
 const ALTERNATIVE_COLUMNS: &str =
     "content, status, model, prompt_tokens, completion_tokens, token_count, usage_source, created_at";
 
-#[derive(FromRow)]
-struct MessageRow {
-    id: MessageId,
-    chat_id: ChatId,
-    role: String,
-    content: String,
-    status: String,
-    model: Option<String>,
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    token_count: i64,
-    usage_source: Option<String>,
-    created_at: i64,
-    alternative_index: i64,
-    alternative_count: i64,
-    edited_at: Option<i64>,
+/// A message from a row of `COLUMNS`, read by either driver (see `direct::Columns`).
+pub(super) fn message_from(row: &dyn Columns) -> Result<Message, StorageError> {
+    Ok(Message {
+        id: MessageId::new(row.int("id")?),
+        chat_id: ChatId::new(row.int("chat_id")?),
+        role: Role::from_db(&row.text("role")?)?,
+        content: row.text("content")?,
+        status: MessageStatus::from_db(&row.text("status")?)?,
+        model: row.text_or_null("model")?,
+        usage: TokenUsage {
+            prompt_tokens: row.int("prompt_tokens")?,
+            completion_tokens: row.int("completion_tokens")?,
+        },
+        usage_source: optional(row.text_or_null("usage_source")?)?,
+        token_count: row.int("token_count")?,
+        created_at: row.int("created_at")?,
+        alternative_index: row.int("alternative_index")?,
+        alternative_count: row.int("alternative_count")?,
+        edited_at: row.int_or_null("edited_at")?,
+    })
 }
 
-impl TryFrom<MessageRow> for Message {
-    type Error = StorageError;
-
-    fn try_from(r: MessageRow) -> Result<Self, StorageError> {
-        Ok(Self {
-            id: r.id,
-            chat_id: r.chat_id,
-            role: Role::from_db(&r.role)?,
-            content: r.content,
-            status: MessageStatus::from_db(&r.status)?,
-            model: r.model,
-            usage: TokenUsage { prompt_tokens: r.prompt_tokens, completion_tokens: r.completion_tokens },
-            usage_source: optional(r.usage_source)?,
-            token_count: r.token_count,
-            created_at: r.created_at,
-            alternative_index: r.alternative_index,
-            alternative_count: r.alternative_count,
-            edited_at: r.edited_at,
-        })
-    }
+fn messages_from(rows: &[AnyRow]) -> Result<Vec<Message>, StorageError> {
+    rows.iter().map(|row| message_from(row)).collect()
 }
 
 #[derive(FromRow)]
@@ -143,20 +130,22 @@ pub async fn page(
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM messages WHERE chat_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
     ));
-    let rows: Vec<MessageRow> = sqlx::query_as(sql)
+    let rows = sqlx::query(sql)
         .bind(chat_id)
         .bind(before_id.map_or(i64::MAX, MessageId::get))
         .bind(limit)
         .fetch_all(db.pool())
         .await?;
-    rows.into_iter().rev().map(Message::try_from).collect()
+    let mut page = messages_from(&rows)?;
+    page.reverse();
+    Ok(page)
 }
 
 /// A chat's whole transcript, oldest first, each message with all its alternatives.
 #[tracing::instrument(skip_all, fields(chat.id = %chat_id), err(level = "warn"))]
 pub async fn transcript(db: &Db, chat_id: ChatId) -> Result<Vec<(Message, Vec<Alternative>)>, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM messages WHERE chat_id = $1 ORDER BY id"));
-    let rows: Vec<MessageRow> = sqlx::query_as(sql).bind(chat_id).fetch_all(db.pool()).await?;
+    let messages = messages_from(&sqlx::query(sql).bind(chat_id).fetch_all(db.pool()).await?)?;
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT a.message_id, {} FROM message_alternatives a JOIN messages m ON m.id = a.message_id \
          WHERE m.chat_id = $1 ORDER BY a.message_id, a.position",
@@ -167,20 +156,20 @@ pub async fn transcript(db: &Db, chat_id: ChatId) -> Result<Vec<(Message, Vec<Al
     for row in alternative_rows {
         alternatives.entry(row.message_id).or_default().push(row.try_into()?);
     }
-    rows.into_iter()
-        .map(|row| {
-            let message = Message::try_from(row)?;
+    Ok(messages
+        .into_iter()
+        .map(|message| {
             let alternatives = alternatives.remove(&message.id).unwrap_or_default();
-            Ok((message, alternatives))
+            (message, alternatives)
         })
-        .collect()
+        .collect())
 }
 
 /// One message of a chat.
 pub async fn find(db: &Db, chat_id: ChatId, id: MessageId) -> Result<Option<Message>, StorageError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM messages WHERE id = $1 AND chat_id = $2"));
-    let row: Option<MessageRow> = sqlx::query_as(sql).bind(id).bind(chat_id).fetch_optional(db.pool()).await?;
-    row.map(Message::try_from).transpose()
+    let row = sqlx::query(sql).bind(id).bind(chat_id).fetch_optional(db.pool()).await?;
+    row.as_ref().map(|row| message_from(row)).transpose()
 }
 
 /// The chat's newest message.
@@ -204,22 +193,8 @@ pub(super) async fn write_reply(
         ReplyTarget::Alternative(id) => add_alternative(tx, chat.id, id, reply, now).await?,
         ReplyTarget::Nowhere => None,
     };
-    sqlx::query(
-        "INSERT INTO generations (user_id, chat_id, message_id, character_id, model, status, prompt_tokens, \
-         completion_tokens, usage_source, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(chat.user_id)
-    .bind(chat.id)
-    .bind(message.as_ref().map(|m| m.id))
-    .bind(chat.character_id)
-    .bind(reply.model.as_deref().unwrap_or_default())
-    .bind(reply.status.to_db())
-    .bind(reply.usage.prompt_tokens)
-    .bind(reply.usage.completion_tokens)
-    .bind(reply.usage_source.map(UsageSource::to_db))
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    let message_id = message.as_ref().map(|m| m.id);
+    direct::sqlx_query(GENERATION_SQL, &generation_params(chat, message_id, reply, now)).execute(&mut **tx).await?;
     Ok(message)
 }
 
@@ -289,7 +264,7 @@ async fn show_alternative(
          token_count = $7, usage_source = $8, alternative_index = $9, alternative_count = $10, edited_at = NULL \
          WHERE id = $1 RETURNING {COLUMNS}"
     ));
-    let row: MessageRow = sqlx::query_as(sql)
+    let row = sqlx::query(sql)
         .bind(id)
         .bind(a.content.as_str())
         .bind(a.status.to_db())
@@ -302,7 +277,7 @@ async fn show_alternative(
         .bind(count)
         .fetch_one(&mut **tx)
         .await?;
-    row.try_into()
+    message_from(&row)
 }
 
 async fn insert_alternative(
@@ -338,7 +313,7 @@ pub async fn edit(db: &Db, id: MessageId, content: &str, token_count: i64) -> Re
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE messages SET content = $2, token_count = $3, edited_at = $4 WHERE id = $1 RETURNING {COLUMNS}"
     ));
-    let row: MessageRow = sqlx::query_as(sql)
+    let row = sqlx::query(sql)
         .bind(id)
         .bind(content)
         .bind(token_count)
@@ -346,17 +321,18 @@ pub async fn edit(db: &Db, id: MessageId, content: &str, token_count: i64) -> Re
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StorageError::NotFound)?;
+    let message = message_from(&row)?;
     sqlx::query(
         "UPDATE message_alternatives SET content = $2, token_count = $3 WHERE message_id = $1 AND position = $4",
     )
     .bind(id)
     .bind(content)
     .bind(token_count)
-    .bind(row.alternative_index)
+    .bind(message.alternative_index)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    row.try_into()
+    Ok(message)
 }
 
 /// Deletes a message, and with `and_after` every later one of its chat; returns how many.
@@ -430,27 +406,58 @@ pub(super) async fn insert<'e>(
     m: &NewMessage,
     now: Millis,
 ) -> Result<Option<Message>, StorageError> {
-    let sql = sqlx::AssertSqlSafe(format!(
+    let row = direct::sqlx_query(&INSERT_SQL, &insert_params(chat, m, now)).fetch_optional(executor).await?;
+    row.as_ref().map(|row| message_from(row)).transpose()
+}
+
+/// The insert of a message (`insert`), as both drivers run it.
+pub(super) static INSERT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "INSERT INTO messages (chat_id, user_id, character_id, role, content, status, model, prompt_tokens, \
          completion_tokens, token_count, usage_source, upstream_latency_ms, created_at) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 \
          WHERE EXISTS (SELECT 1 FROM chats WHERE id = $1) RETURNING {COLUMNS}"
-    ));
-    let row: Option<MessageRow> = sqlx::query_as(sql)
-        .bind(chat.id)
-        .bind(chat.user_id)
-        .bind(chat.character_id)
-        .bind(m.role.to_db())
-        .bind(m.content.as_str())
-        .bind(m.status.to_db())
-        .bind(m.model.as_deref())
-        .bind(m.usage.prompt_tokens)
-        .bind(m.usage.completion_tokens)
-        .bind(m.token_count)
-        .bind(m.usage_source.map(UsageSource::to_db))
-        .bind(m.upstream_latency_ms)
-        .bind(now)
-        .fetch_optional(executor)
-        .await?;
-    row.map(Message::try_from).transpose()
+    )
+});
+
+pub(super) fn insert_params<'a>(chat: ChatKey, m: &'a NewMessage, now: Millis) -> [Param<'a>; 13] {
+    [
+        Param::Int(chat.id.get()),
+        Param::Int(chat.user_id.get()),
+        Param::Int(chat.character_id.get()),
+        Param::Text(m.role.to_db()),
+        Param::Text(&m.content),
+        Param::Text(m.status.to_db()),
+        Param::text_or_null(m.model.as_deref()),
+        Param::Int(m.usage.prompt_tokens),
+        Param::Int(m.usage.completion_tokens),
+        Param::Int(m.token_count),
+        Param::text_or_null(m.usage_source.map(UsageSource::to_db)),
+        Param::int_or_null(m.upstream_latency_ms),
+        Param::Int(now),
+    ]
+}
+
+/// The record of a generation (which books its tokens), as both drivers run it.
+pub(super) const GENERATION_SQL: &str = "INSERT INTO generations (user_id, chat_id, message_id, character_id, model, status, prompt_tokens, \
+     completion_tokens, usage_source, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+pub(super) fn generation_params<'a>(
+    chat: ChatKey,
+    message: Option<MessageId>,
+    reply: &'a NewMessage,
+    now: Millis,
+) -> [Param<'a>; 10] {
+    [
+        Param::Int(chat.user_id.get()),
+        Param::Int(chat.id.get()),
+        Param::int_or_null(message.map(MessageId::get)),
+        Param::Int(chat.character_id.get()),
+        Param::Text(reply.model.as_deref().unwrap_or_default()),
+        Param::Text(reply.status.to_db()),
+        Param::Int(reply.usage.prompt_tokens),
+        Param::Int(reply.usage.completion_tokens),
+        Param::text_or_null(reply.usage_source.map(UsageSource::to_db)),
+        Param::Int(now),
+    ]
 }

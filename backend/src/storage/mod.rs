@@ -30,7 +30,7 @@ use std::{path::Path, str::FromStr, sync::Arc, time::Duration};
 use anyhow::Context;
 use sqlx::{AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator};
 
-use self::direct::{Columns, DirectReads, Param};
+use self::direct::{Columns, Direct, Param};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -116,7 +116,7 @@ pub struct Db {
     writer: AnyPool,
     engine: Engine,
     /// SQLite's reads on the asking thread, for the hottest queries; `None` on PostgreSQL.
-    direct: Option<Arc<DirectReads>>,
+    direct: Option<Arc<Direct>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -149,7 +149,7 @@ impl Db {
         let writer =
             Self::pool_options(engine, writers).connect(&url).await.context("cannot connect to the database")?;
         let direct = match engine {
-            Engine::Sqlite => DirectReads::of(sqlite_path(&url)).map(Arc::new),
+            Engine::Sqlite => Direct::of(sqlite_path(&url)).map(Arc::new),
             Engine::Postgres => None,
         };
         Ok(Self { pool, writer, engine, direct })
@@ -208,6 +208,11 @@ impl Db {
         &self.writer
     }
 
+    /// SQLite through rusqlite for the hottest statements (`direct`); `None` on PostgreSQL.
+    pub fn direct(&self) -> Option<&Direct> {
+        self.direct.as_deref()
+    }
+
     /// The first row of `sql` (`$1`, `$2`… bound to `params`), decoded: for the hottest reads,
     /// which SQLite answers on this thread (`direct`) and PostgreSQL through the pool.
     async fn first_row<T>(
@@ -219,14 +224,8 @@ impl Db {
         if let Some(direct) = &self.direct {
             return direct.first_row(sql, params, decode);
         }
-        let mut query = sqlx::query(sql);
-        for param in params {
-            query = match *param {
-                Param::Int(value) => query.bind(value),
-                Param::Text(value) => query.bind(value),
-            };
-        }
-        query.fetch_optional(&self.pool).await?.as_ref().map(|row| decode(row)).transpose()
+        let row = direct::sqlx_query(sql, params).fetch_optional(&self.pool).await?;
+        row.as_ref().map(|row| decode(row)).transpose()
     }
 
     /// Closes both pools (tests use it to make the database unreachable).

@@ -7,13 +7,19 @@
 //!
 //! Each write is answered only after its transaction commits. If one write of a batch fails,
 //! the batch is rolled back and each of its writes runs again alone, so a failure is only ever
-//! its own write's.
+//! its own write's. On SQLite the batches run through rusqlite on a connection of their own
+//! (`direct`), every statement on the committing thread; meanwhile they hold `Db::writer`'s
+//! one connection, so this process never has two writers waiting on each other.
 
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, TransactionBehavior};
 use sqlx::Any;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
     Db, StorageError,
+    direct::{self, Direct},
     messages::{self, ChatKey, NewMessage, ReplyTarget},
 };
 use crate::{
@@ -84,26 +90,120 @@ impl TurnWrites {
 
 /// Commits the waiting writes batch by batch until every sender is gone.
 async fn commit_batches(db: Db, mut writes: mpsc::Receiver<Write>) {
+    let direct = match db.direct().map(Direct::writer) {
+        Some(Ok(connection)) => Some(Arc::new(Mutex::new(connection))),
+        Some(Err(e)) => {
+            tracing::warn!(error = ?e, "no direct SQLite connection for turn writes; they go through sqlx");
+            None
+        }
+        None => None,
+    };
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while writes.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let results = match batch.as_slice() {
-            [one] => vec![alone(&db, one).await],
-            many => match together(&db, many).await {
-                Ok(results) => results.into_iter().map(Ok).collect(),
-                Err(e) => {
-                    tracing::info!(error = ?e, writes = many.len(), "a batch of turn writes failed; each runs alone");
-                    let mut results = Vec::with_capacity(many.len());
-                    for write in many {
-                        results.push(alone(&db, write).await);
-                    }
-                    results
+        let written = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+        match &direct {
+            // A regeneration's alternative is written through sqlx (`messages::write_reply`).
+            Some(connection) if !written.iter().any(Write::is_alternative) => {
+                match direct_batch(&db, connection, written).await {
+                    Ok((written, results)) => answer(written, results),
+                    // The writes are dropped unanswered: each asker is told it failed.
+                    Err(e) => tracing::error!(error = ?e, "a batch of turn writes could not run"),
                 }
-            },
-        };
-        for (write, result) in batch.drain(..).zip(results) {
-            // The turn may have given up waiting; what it wrote stays written.
-            let _ = write.done.send(result);
+            }
+            _ => {
+                let results = through_sqlx(&db, &written).await;
+                answer(written, results);
+            }
         }
+    }
+}
+
+/// Tells each write its result.
+fn answer(batch: Vec<Write>, results: Vec<Result<Option<Message>, StorageError>>) {
+    for (write, result) in batch.into_iter().zip(results) {
+        // The turn may have given up waiting; what it wrote stays written.
+        let _ = write.done.send(result);
+    }
+}
+
+/// `batch` through sqlx: together, and alone if that fails.
+async fn through_sqlx(db: &Db, batch: &[Write]) -> Vec<Result<Option<Message>, StorageError>> {
+    match batch {
+        [one] => vec![alone(db, one).await],
+        many => match together(db, many).await {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            Err(e) => {
+                tracing::info!(error = ?e, writes = many.len(), "a batch of turn writes failed; each runs alone");
+                let mut results = Vec::with_capacity(many.len());
+                for write in many {
+                    results.push(alone(db, write).await);
+                }
+                results
+            }
+        },
+    }
+}
+
+/// `batch` on SQLite's direct connection, on a blocking thread, while holding the writer.
+async fn direct_batch(
+    db: &Db,
+    connection: &Arc<Mutex<Connection>>,
+    batch: Vec<Write>,
+) -> Result<(Vec<Write>, Vec<Result<Option<Message>, StorageError>>), StorageError> {
+    let _writer = db.writer().acquire().await?;
+    let connection = Arc::clone(connection);
+    tokio::task::spawn_blocking(move || {
+        let mut connection = connection.lock().expect("direct writer lock");
+        let results = match direct_together(&mut connection, &batch) {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            Err(e) => {
+                tracing::info!(error = ?e, writes = batch.len(), "a batch of turn writes failed; each runs alone");
+                batch.iter().map(|write| direct_alone(&mut connection, write)).collect()
+            }
+        };
+        (batch, results)
+    })
+    .await
+    .map_err(|e| StorageError::Corrupt(format!("the turn writes' committer stopped: {e}")))
+}
+
+fn direct_together(connection: &mut Connection, batch: &[Write]) -> Result<Vec<Option<Message>>, StorageError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let results = batch.iter().map(|write| direct_write(&tx, write)).collect::<Result<_, _>>()?;
+    tx.commit()?;
+    Ok(results)
+}
+
+fn direct_alone(connection: &mut Connection, write: &Write) -> Result<Option<Message>, StorageError> {
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let message = direct_write(&tx, write)?;
+    tx.commit()?;
+    Ok(message)
+}
+
+/// A user message, or a new reply (or none) and its generation record, on `connection`.
+fn direct_write(connection: &Connection, write: &Write) -> Result<Option<Message>, StorageError> {
+    let insert = || {
+        let params = messages::insert_params(write.chat, &write.message, write.at);
+        direct::first_row_on(connection, &messages::INSERT_SQL, &params, messages::message_from)
+    };
+    let target = match write.kind {
+        Kind::UserMessage => return insert(),
+        Kind::Reply(target) => target,
+    };
+    let message = match target {
+        ReplyTarget::NewMessage => insert()?,
+        ReplyTarget::Nowhere => None,
+        ReplyTarget::Alternative(_) => unreachable!("alternatives are written through sqlx"),
+    };
+    let params = messages::generation_params(write.chat, message.as_ref().map(|m| m.id), &write.message, write.at);
+    direct::execute_on(connection, messages::GENERATION_SQL, &params)?;
+    Ok(message)
+}
+
+impl Write {
+    fn is_alternative(&self) -> bool {
+        matches!(self.kind, Kind::Reply(ReplyTarget::Alternative(_)))
     }
 }
 
