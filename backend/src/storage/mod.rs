@@ -167,14 +167,12 @@ impl Db {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
                         // Through `Any` the URL cannot carry pragmas; they are per connection.
-                        // Reads through a memory map of the file (one copy in the OS's page
-                        // cache for every connection, no read call per page); statement
-                        // journals (a trigger's statement inside a transaction keeps one) in
-                        // memory, not in temporary files.
+                        // Statement journals (a trigger's statement inside a transaction
+                        // keeps one) in memory, not in temporary files.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                             PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;",
+                             PRAGMA temp_store = MEMORY;",
                         )
                         .await?;
                     }
