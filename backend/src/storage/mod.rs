@@ -126,9 +126,10 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Connects, creating the SQLite file (and its folder) on first start. SQLite gets four
-    /// reader connections (each keeps its own page cache; more did not read faster on two
-    /// cores) and one writer. PostgreSQL gets 16 for reads and 8 more for writes, so that
+    /// Connects, creating the SQLite file (and its folder) on first start. A SQLite connection
+    /// is a file in this process and never drops, so none is pinged before use (that was one
+    /// more hand-off to its worker thread a statement). SQLite gets four reader connections
+    /// (each keeps its own page cache; more did not read faster on two cores) and one writer. PostgreSQL gets 16 for reads and 8 more for writes, so that
     /// reads (every request's authentication) never wait for a connection behind writes that
     /// queue on the ledger's rows of the day.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
@@ -138,7 +139,11 @@ impl Db {
             Engine::Sqlite => (prepare_sqlite_url(url)?, 4),
             Engine::Postgres => (url.to_owned(), 16),
         };
+        // Reads are not pinged before use (sqlx pings each connection as it is given back, and
+        // drops it if it fails): after a PostgreSQL restart, an idle read connection fails once,
+        // and that one request with it. Writes are pinged: a turn's writes wait for no failure.
         let pool = Self::pool_options(engine, max_connections)
+            .test_before_acquire(false)
             .connect(&url)
             .await
             .context("cannot connect to the database")?;
@@ -146,8 +151,11 @@ impl Db {
             Engine::Sqlite => 1,
             Engine::Postgres => 8,
         };
-        let writer =
-            Self::pool_options(engine, writers).connect(&url).await.context("cannot connect to the database")?;
+        let writer = Self::pool_options(engine, writers)
+            .test_before_acquire(engine == Engine::Postgres)
+            .connect(&url)
+            .await
+            .context("cannot connect to the database")?;
         let direct = match engine {
             Engine::Sqlite => Direct::of(sqlite_path(&url)).map(Arc::new),
             Engine::Postgres => None,
@@ -156,14 +164,8 @@ impl Db {
     }
 
     fn pool_options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
-        AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            // A SQLite connection is a file in this process and never drops; pinging it before
-            // each use was one more hand-off to its worker thread per statement. A PostgreSQL
-            // connection can die with its server, so it is still tested.
-            .test_before_acquire(engine == Engine::Postgres)
-            .after_connect(move |conn, _meta| {
+        AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).after_connect(
+            move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
                         // Through `Any` the URL cannot carry pragmas; they are per connection.
@@ -178,7 +180,8 @@ impl Db {
                     }
                     Ok(())
                 })
-            })
+            },
+        )
     }
 
     /// Applies pending migrations; a no-op when the schema is current.
