@@ -38,6 +38,8 @@ pub enum LogFormat {
 pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
+    /// How long a request waits for a pooled database connection before 503 `busy`.
+    pub database_wait: Duration,
     pub app_env: AppEnv,
     /// Folder for the SQLite file and the generated JWT secret.
     pub data_dir: PathBuf,
@@ -82,6 +84,11 @@ pub struct LimitSettings {
     pub max_rooms_per_user: usize,
     /// For users without a quota of their own; `None` = unlimited.
     pub default_daily_token_quota: Option<i64>,
+    /// What one account may store, in MB, unless an admin set its own; 0 = unlimited.
+    pub storage_quota_mb: i64,
+    /// Bulk writes (imports, branches) running at once over the whole server (each account
+    /// runs one at a time).
+    pub max_concurrent_bulk_writes: usize,
 }
 
 /// Model providers and the catalogue that offers their models.
@@ -160,6 +167,7 @@ impl Config {
         Ok(Self {
             bind: parse_bind(&var("TROUPE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()))?,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/troupe.db".into()),
+            database_wait: Duration::from_millis(parse_var(&var, "DATABASE_WAIT_MS", 5_000)?),
             app_env,
             data_dir: var("DATA_DIR").unwrap_or_else(|| "data".into()).into(),
             jwt_secret,
@@ -200,6 +208,8 @@ impl Config {
                 default_daily_token_quota: var("DEFAULT_DAILY_TOKEN_QUOTA")
                     .map(|q| q.parse().with_context(|| format!("DEFAULT_DAILY_TOKEN_QUOTA=`{q}` is not a number")))
                     .transpose()?,
+                storage_quota_mb: parse_var(&var, "STORAGE_QUOTA_MB", 1024)?,
+                max_concurrent_bulk_writes: parse_var(&var, "MAX_CONCURRENT_BULK_WRITES", 2)?,
             },
             providers: Providers {
                 models: match var("MODELS_FILE")

@@ -41,6 +41,16 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("the daily token quota of {quota} tokens is used up")]
     QuotaExceeded { quota: i64, retry_after_secs: u64 },
+    /// The account has a bulk write (an import, a branch) running already (429).
+    #[error("another import or copy of yours is still being written; try again when it is done")]
+    BulkWriteRunning,
+    /// The write would pass the account's storage quota (403); nothing was stored.
+    #[error("this would pass your storage quota; delete chats, characters or lorebooks to make room")]
+    StorageQuotaExceeded,
+    /// The server cannot take this now (a free database connection, a bulk write's turn); 503
+    /// with `Retry-After`.
+    #[error("the server is busy; try again in {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error("at most {max} replies may stream at once")]
     TooManyStreams { max: usize },
     #[error("at most {max} live connections may be open at once")]
@@ -111,6 +121,8 @@ impl From<StorageError> for AppError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::NotFound => Self::NotFound,
+            StorageError::StorageQuotaExceeded => Self::StorageQuotaExceeded,
+            StorageError::Busy => Self::Busy { retry_after_secs: 1 },
             other => Self::Internal(other.into()),
         }
     }

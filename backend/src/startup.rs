@@ -15,10 +15,10 @@ use crate::{
     auth::secret,
     config::Config,
     http::{BodyLimit, CsrfGuard, RequestBoundary, allow::RouteMethods, embed, nodelay::NoDelayAcceptor, spa},
-    services::{characters::cards, starters, transcripts::MAX_IMPORT_BYTES},
+    services::{bulk, characters::cards, starters, transcripts::MAX_IMPORT_BYTES},
     shared::Shared,
     state::AppState,
-    storage::Db,
+    storage::{Db, quotas},
     telemetry,
 };
 
@@ -50,10 +50,12 @@ impl Application {
     /// Connects and migrates the database, bootstraps the admin and the starter characters,
     /// and binds the listener (port 0 picks a free port; see `address`).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::open(&config.database_url, config.database_wait).await?;
         db.migrate().await?;
         let secret = secret::resolve(&config)?;
         let shared = Shared::connect(config.redis_url.as_ref(), &config.redis_prefix).await?;
+        quotas::set_default(&db, config.limits.storage_quota_mb).await.context("cannot apply STORAGE_QUOTA_MB")?;
+        bulk::clean_up_abandoned(&db, &shared).await.context("cannot remove abandoned bulk writes")?;
         let state = AppState::build(&config, db, &secret, &shared)?;
         if let Some(admin) = &config.admin_bootstrap {
             state

@@ -13,6 +13,7 @@ use crate::{
     services::{
         Accounts, Announcements, Characters, Chats, Completions, Conversations, Lorebooks, ModelCatalog, Personas,
         Prompts, Rooms, Stats, Turns, Users,
+        bulk::BulkWrites,
         gateway::Gateway,
         generation::GenerationLimits,
         limits::{AuthAttempts, CreateLimit, LoginBackoff},
@@ -62,7 +63,8 @@ impl AppState {
         let catalog = Arc::new(ModelCatalog::load(&config.providers)?);
         let providers = Arc::new(ProviderSet::new(&config.providers)?);
         let create_limit = CreateLimit::new(shared, limits.writes_per_minute);
-        let characters = Characters::new(db.clone(), catalog.clone(), create_limit.clone());
+        let bulk_writes = BulkWrites::new(shared, limits.max_concurrent_bulk_writes);
+        let characters = Characters::new(db.clone(), catalog.clone(), create_limit.clone(), bulk_writes.clone());
         let prompts = Prompts::new(db.clone());
         let personas = Personas::new(db.clone(), create_limit.clone());
         let lorebooks = Lorebooks::new(db.clone(), create_limit.clone());
@@ -94,7 +96,7 @@ impl AppState {
             db.clone(),
             catalog.clone(),
             characters.clone(),
-            create_limit.clone(),
+            (create_limit.clone(), bulk_writes),
             turns.clone(),
             (personas.clone(), lorebooks.clone()),
         );

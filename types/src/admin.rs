@@ -27,6 +27,12 @@ pub struct AdminUser {
     pub tokens_today: i64,
     /// API keys the user holds now.
     pub api_keys: i64,
+    /// Bytes the account stores (see `/api/limits`).
+    pub storage_used_bytes: i64,
+    /// The account's own storage quota in MB: `null` follows the server's `STORAGE_QUOTA_MB`,
+    /// 0 is unlimited.
+    #[cfg_attr(feature = "openapi", oai(nullable))]
+    pub storage_quota_mb: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,6 +58,12 @@ pub struct UpdateUser {
     #[serde(default, deserialize_with = "crate::present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", oai(default, nullable))]
     pub daily_token_quota: Option<Option<i64>>,
+    /// Absent: unchanged; `null`: the server's default (`STORAGE_QUOTA_MB`); 0: unlimited; a
+    /// number: MB this account may store. Lowering it below what the account stores deletes
+    /// nothing: its next write that adds storage is refused.
+    #[serde(default, deserialize_with = "crate::present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(default, nullable))]
+    pub storage_quota_mb: Option<Option<i64>>,
 }
 
 /// A chat as admins see it: whose, and what it cost.

@@ -302,4 +302,13 @@ pub struct MessageLimits {
     /// means unlimited.
     #[cfg_attr(feature = "openapi", oai(nullable))]
     pub daily_token_quota: Option<i64>,
+    /// Bytes this account stores: message texts (every alternative), characters with their
+    /// avatars, lorebooks.
+    #[serde(default)]
+    pub storage_used_bytes: i64,
+    /// Bytes it may store (its own quota, else the server's `STORAGE_QUOTA_MB`); `null` means
+    /// unlimited.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", oai(nullable))]
+    pub storage_quota_bytes: Option<i64>,
 }

@@ -85,10 +85,11 @@ impl ChatsApi {
     /// What a message must fit
     ///
     /// The server's message limits for the signed-in user, so a client can check a message
-    /// (length in characters) before sending it.
+    /// (length in characters) before sending it, and what the account stores against its
+    /// storage quota.
     #[oai(path = "/api/limits", method = "get", operation_id = "message_limits")]
     async fn limits(&self, auth: Authenticated, state: Data<&AppState>) -> Result<LimitsResponse, ApiError> {
-        Ok(LimitsResponse::Limits(Json(state.chats.limits_for(&auth.0.user))))
+        Ok(LimitsResponse::Limits(Json(state.chats.limits_for(&auth.0.user).await?)))
     }
 
     /// List my chats

@@ -76,6 +76,13 @@ impl From<AppError> for ApiError {
             AppError::QuotaExceeded { retry_after_secs, .. } => {
                 Self::new(S::TOO_MANY_REQUESTS, "quota_exceeded", err.to_string()).retry_after(retry_after_secs)
             }
+            AppError::BulkWriteRunning => {
+                Self::new(S::TOO_MANY_REQUESTS, "bulk_write_in_progress", err.to_string()).retry_after(5)
+            }
+            AppError::StorageQuotaExceeded => Self::new(S::FORBIDDEN, "storage_quota_exceeded", err.to_string()),
+            AppError::Busy { retry_after_secs } => {
+                Self::new(S::SERVICE_UNAVAILABLE, "busy", err.to_string()).retry_after(retry_after_secs)
+            }
             AppError::TooManyStreams { .. } => {
                 Self::new(S::TOO_MANY_REQUESTS, "too_many_streams", err.to_string()).retry_after(1)
             }
@@ -140,7 +147,8 @@ impl ApiResponse for ApiError {
         error_responses(
             "Client error (400 malformed body, 401 not signed in, 403 not allowed, 404 not found or not yours, \
              409 conflict, 413 body too large, 422 validation failed, 429 rate limited)",
-            "Server error; the body never carries internal detail",
+            "Server error; the body never carries internal detail. 503 `busy` (with Retry-After): no database \
+             connection came free within DATABASE_WAIT_MS, or the server runs as many imports as it takes",
             ErrorBody::schema_ref(),
         )
     }
@@ -174,7 +182,13 @@ pub fn error_responses(client: &'static str, server: &'static str, schema: MetaS
                 status: None,
                 status_range: Some("5XX".into()),
                 content: body(),
-                headers: vec![],
+                headers: vec![MetaHeader {
+                    name: "Retry-After".into(),
+                    description: Some("Seconds to wait before retrying (503 `busy`)".into()),
+                    required: false,
+                    deprecated: false,
+                    schema: u64::schema_ref(),
+                }],
             },
         ],
     }

@@ -57,6 +57,8 @@ pub enum UserOrder {
     /// Most tokens ever first.
     Tokens,
     LastActive,
+    /// Most storage used first.
+    Storage,
 }
 
 /// A username that follows the rules; unique ignoring case is the database's job.

@@ -6,6 +6,7 @@ use troupe_types::{CreateChat, Role, UpdateChat, rules};
 
 use super::{
     Characters, Lorebooks, Personas, Turns,
+    bulk::BulkWrites,
     catalog::ModelCatalog,
     characters::known_model,
     limits::CreateLimit,
@@ -24,7 +25,7 @@ use crate::{
     storage::{
         Db,
         chats::{self, NewChat},
-        messages,
+        messages, quotas,
     },
 };
 
@@ -34,6 +35,8 @@ pub struct Chats {
     catalog: Arc<ModelCatalog>,
     characters: Characters,
     create_limit: CreateLimit,
+    /// Imports and branches are bulk writes.
+    bulk_writes: BulkWrites,
     turns: Turns,
     personas: Personas,
     lorebooks: Lorebooks,
@@ -44,11 +47,11 @@ impl Chats {
         db: Db,
         catalog: Arc<ModelCatalog>,
         characters: Characters,
-        create_limit: CreateLimit,
+        (create_limit, bulk_writes): (CreateLimit, BulkWrites),
         turns: Turns,
         (personas, lorebooks): (Personas, Lorebooks),
     ) -> Self {
-        Self { db, catalog, characters, create_limit, turns, personas, lorebooks }
+        Self { db, catalog, characters, create_limit, bulk_writes, turns, personas, lorebooks }
     }
 
     /// Starts a chat with a character the user can see; its greeting becomes the first
@@ -229,12 +232,14 @@ impl Chats {
     pub async fn branch(&self, user: &User, chat_id: ChatId, id: MessageId) -> Result<Chat, AppError> {
         let (chat, _) = self.message(user, chat_id, id).await?;
         self.create_limit.check(user.id).await?;
+        let _permit = self.bulk_writes.admit(user.id).await?;
         let copies: Vec<TranscriptMessage> = messages::transcript(&self.db, chat.id)
             .await?
             .into_iter()
             .take_while(|(message, _)| message.id <= id)
             .map(|(message, alternatives)| uncharged(transcript_message(message, alternatives)))
             .collect();
+        self.check_room_for(user, &copies).await?;
         let new = NewChat {
             user_id: user.id,
             character_id: chat.character_id,
@@ -271,6 +276,7 @@ impl Chats {
     pub async fn import(&self, user: &User, character_id: CharacterId, file: Vec<u8>) -> Result<Chat, AppError> {
         let character = self.characters.get(user, character_id).await?;
         self.create_limit.check(user.id).await?;
+        let _permit = self.bulk_writes.admit(user.id).await?;
         let messages = tokio::task::spawn_blocking(move || -> Result<Vec<TranscriptMessage>, AppError> {
             let messages = transcripts::read(&file, now_millis())
                 .map_err(|e| AppError::InvalidFile { line: e.line, message: e.message })?;
@@ -278,6 +284,7 @@ impl Chats {
         })
         .await
         .map_err(|e| AppError::Internal(e.into()))??;
+        self.check_room_for(user, &messages).await?;
         let model = character.fields.model.clone().unwrap_or_else(|| self.catalog.default_model().id.clone());
         let model = if self.catalog.get(&model).is_some() { model } else { self.catalog.default_model().id.clone() };
         let new = NewChat {
@@ -291,9 +298,25 @@ impl Chats {
         Ok(chats::create(&self.db, &new, &messages).await?)
     }
 
+    /// 403 `storage_quota_exceeded` when `messages` would not fit in the user's storage: a bulk
+    /// write is refused from its size before it writes (the database's triggers refuse any
+    /// row past the quota as well).
+    async fn check_room_for(&self, user: &User, messages: &[TranscriptMessage]) -> Result<(), AppError> {
+        let bytes = messages.iter().map(messages::stored_bytes).sum();
+        if quotas::of(&self.db, user.id).await?.would_pass(bytes) {
+            return Err(AppError::StorageQuotaExceeded);
+        }
+        Ok(())
+    }
+
     /// The limits a message must fit (see `Turns::limits_for`).
-    pub fn limits_for(&self, user: &User) -> troupe_types::MessageLimits {
-        self.turns.limits().limits_for(user)
+    pub async fn limits_for(&self, user: &User) -> Result<troupe_types::MessageLimits, AppError> {
+        let storage = quotas::of(&self.db, user.id).await?;
+        Ok(troupe_types::MessageLimits {
+            storage_used_bytes: storage.used_bytes,
+            storage_quota_bytes: storage.quota_bytes,
+            ..self.turns.limits().limits_for(user)
+        })
     }
 
     /// The longest message anyone may send, in characters.

@@ -96,7 +96,7 @@ impl GenerationLimits {
         self.settings.max_message_chars
     }
 
-    /// The limits a message of `user` must fit.
+    /// The limits a message of `user` must fit (storage left to the caller, which reads it).
     pub fn limits_for(&self, user: &User) -> MessageLimits {
         let settings = &self.settings;
         MessageLimits {
@@ -104,6 +104,8 @@ impl GenerationLimits {
             messages_per_minute: i64::from(settings.messages_per_minute),
             max_concurrent_streams: settings.max_concurrent_streams as i64,
             daily_token_quota: self.quota_of(user),
+            storage_used_bytes: 0,
+            storage_quota_bytes: None,
         }
     }
 

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod announcements;
 pub mod api_keys;
 pub mod avatars;
+pub mod bulk;
 pub mod cards;
 pub mod catalog;
 pub mod characters;

@@ -33,6 +33,7 @@ use crate::{
         Db,
         chats::{self, ChatForTurn, HistoryStamp},
         messages::{self, ChatKey, NewMessage, ReplyTarget},
+        quotas,
         turn_writes::TurnWrites,
     },
 };
@@ -185,6 +186,11 @@ impl Turns {
             ));
         }
         inner.limits.check_rate(user).await?;
+        // A new alternative is stored whatever it takes (it is paid for), so a full account is
+        // refused here, before it is generated.
+        if quotas::of(&inner.db, user.id).await?.would_pass(1) {
+            return Err(AppError::StorageQuotaExceeded);
+        }
         let reply = self.prepare(user, &read, &turns).await?;
         // The new alternative changes a message: the chat's history copy is read again.
         let events = self.start(read.chat, reply, running, ReplyTarget::Alternative(message_id), None);

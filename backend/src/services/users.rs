@@ -51,10 +51,21 @@ impl Users {
             }
             .into());
         }
+        if let Some(Some(quota)) = change.storage_quota_mb
+            && quota < 0
+        {
+            return Err(RuleViolation {
+                field: "storage_quota_mb",
+                code: "invalid_quota",
+                message: "the storage quota must be 0 (unlimited) or more MB, or null for the server's default".into(),
+            }
+            .into());
+        }
         let change = UserChange {
             is_admin: change.is_admin,
             disabled: change.disabled,
             daily_token_quota: change.daily_token_quota,
+            storage_quota_mb: change.storage_quota_mb,
         };
         users::change(&self.db, target.id, &change).await.map_err(|e| match e {
             StorageError::Conflict => {
@@ -108,5 +119,7 @@ fn admin_user(r: UserStatsRow) -> AdminUser {
         total_tokens: r.total_tokens,
         tokens_today: r.tokens_today,
         api_keys: r.api_keys,
+        storage_used_bytes: r.storage_used_bytes,
+        storage_quota_mb: r.storage_quota_mb,
     }
 }

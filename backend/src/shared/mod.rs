@@ -54,6 +54,12 @@ impl Shared {
         Ok(Self { redis })
     }
 
+    /// Whether other instances may share this state (Redis), so other processes may be at work
+    /// on the same database.
+    pub fn spans_instances(&self) -> bool {
+        self.redis.is_some()
+    }
+
     /// A fan-out channel named `name`, holding `capacity` values for slow local receivers.
     pub fn topic<T>(&self, name: &'static str, capacity: usize) -> Topic<T>
     where

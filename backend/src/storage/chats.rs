@@ -1,7 +1,10 @@
 //! Chats. Creating one books it in the usage ledger through the database's triggers, in the
 //! same statement (unless it is a branch or an import); its messages are `storage::messages`.
 
-use std::sync::LazyLock;
+use std::{
+    sync::LazyLock,
+    time::{Duration, Instant},
+};
 
 use sqlx::{Any, Executor, FromRow, Transaction};
 
@@ -11,13 +14,21 @@ use super::{
     messages,
 };
 use crate::{
-    clock::now_millis,
+    clock::{Millis, now_millis},
     domain::{CharacterId, Chat, ChatId, DayRange, LorebookId, PersonaId, Speaker, TranscriptMessage, UserId},
 };
 
 const CHAT_COLUMNS: &str = "c.id, c.user_id, c.character_id, ch.name AS character_name, c.title, c.model, \
                             c.dify_conversation_id, c.message_count, c.created_at, c.last_message_at, c.persona_id";
-const CHAT_FROM: &str = "FROM chats c JOIN characters ch ON ch.id = c.character_id";
+/// Chats people see: not one a bulk write is still filling (or emptying, see `delete`).
+const CHAT_FROM: &str = "FROM chats c JOIN characters ch ON ch.id = c.character_id AND c.bulk_write_at IS NULL";
+/// Every chat, the hidden ones too.
+const ANY_CHAT_FROM: &str = "FROM chats c JOIN characters ch ON ch.id = c.character_id";
+
+/// Rows a bulk write commits at most in one transaction, and the time it spends at most in one:
+/// between its transactions other writers get the database (SQLite has one writer at a time).
+const BATCH_ROWS: usize = 1_000;
+const BATCH_TIME: Duration = Duration::from_millis(50);
 
 #[derive(FromRow)]
 struct ChatRow {
@@ -65,14 +76,18 @@ pub struct NewChat<'a> {
     pub booked: bool,
 }
 
-/// Creates a chat holding `messages` (a greeting, a branch's copies, an import), in one
-/// transaction. Only a booked chat counts in the ledger; its messages count if `booked` too.
-#[tracing::instrument(skip_all, fields(user.id = %new.user_id), err(level = "warn"))]
+/// Creates a chat holding `messages` (a greeting, a branch's copies, an import). Only a booked
+/// chat counts in the ledger; its messages count if `booked` too. A chat of more than
+/// `BATCH_ROWS` rows is written in bounded transactions (`fill`) and shown when the last commits;
+/// if one fails, nothing of it stays.
+#[tracing::instrument(skip_all, fields(user.id = %new.user_id, messages = messages.len()), err(level = "warn"))]
 pub async fn create(db: &Db, new: &NewChat<'_>, messages: &[TranscriptMessage]) -> Result<Chat, StorageError> {
+    let rows: usize = messages.iter().map(messages::rows_of).sum();
+    let in_one = rows <= BATCH_ROWS;
     let mut tx = db.writer().begin().await?;
     let id: ChatId = sqlx::query_scalar(
-        "INSERT INTO chats (user_id, character_id, title, model, created_at, last_message_at, booked, persona_id) \
-         VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING id",
+        "INSERT INTO chats (user_id, character_id, title, model, created_at, last_message_at, booked, persona_id, \
+         bulk_write_at) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8) RETURNING id",
     )
     .bind(new.user_id)
     .bind(new.character_id)
@@ -81,19 +96,60 @@ pub async fn create(db: &Db, new: &NewChat<'_>, messages: &[TranscriptMessage]) 
     .bind(now_millis())
     .bind(i16::from(new.booked))
     .bind(new.persona_id)
+    .bind((!in_one).then(now_millis))
     .fetch_one(&mut *tx)
     .await?;
-    if !messages.is_empty() {
-        let chat = fetch_chat(&mut tx, id).await?;
+    let chat = fetch_chat(&mut tx, id).await?;
+    if in_one {
         messages::insert_transcript(&mut tx, &chat, messages, new.booked).await?;
+        let chat = fetch_chat(&mut tx, id).await?;
+        tx.commit().await?;
+        return Ok(chat);
     }
+    tx.commit().await?;
+    if let Err(e) = fill(db, &chat, messages, new.booked).await {
+        if let Err(cleanup) = delete_hidden(db, id).await {
+            tracing::warn!(chat.id = %id, error = ?cleanup, "could not remove a failed bulk write; start-up will");
+        }
+        return Err(e);
+    }
+    let mut tx = db.writer().begin().await?;
     let chat = fetch_chat(&mut tx, id).await?;
     tx.commit().await?;
     Ok(chat)
 }
 
+/// Writes `messages` into the hidden `chat`, each transaction at most `BATCH_ROWS` rows or
+/// `BATCH_TIME` long; the last one shows the chat.
+async fn fill(db: &Db, chat: &Chat, messages: &[TranscriptMessage], booked: bool) -> Result<(), StorageError> {
+    let mut rest = messages;
+    while !rest.is_empty() {
+        let (started, mut rows, mut taken) = (Instant::now(), 0, 0);
+        let mut tx = db.writer().begin().await?;
+        for message in rest {
+            messages::insert_transcript(&mut tx, chat, std::slice::from_ref(message), booked).await?;
+            rows += messages::rows_of(message);
+            taken += 1;
+            if rows >= BATCH_ROWS || started.elapsed() >= BATCH_TIME {
+                break;
+            }
+        }
+        rest = &rest[taken..];
+        let bulk_write_at = (!rest.is_empty()).then(now_millis);
+        sqlx::query("UPDATE chats SET bulk_write_at = $2 WHERE id = $1")
+            .bind(chat.id)
+            .bind(bulk_write_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // Let the writers queued meanwhile go first.
+        tokio::task::yield_now().await;
+    }
+    Ok(())
+}
+
 async fn fetch_chat(tx: &mut Transaction<'_, Any>, id: ChatId) -> Result<Chat, StorageError> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {CHAT_COLUMNS} {CHAT_FROM} WHERE c.id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {CHAT_COLUMNS} {ANY_CHAT_FROM} WHERE c.id = $1"));
     let row: ChatRow = sqlx::query_as(sql).bind(id).fetch_one(&mut **tx).await?;
     let lorebooks = lorebooks_of(&mut **tx, id).await?;
     Ok(row.with(lorebooks))
@@ -223,7 +279,8 @@ pub async fn list_owned(
     let rows: Vec<ChatRow> =
         sqlx::query_as(sql).bind(user_id).bind(from).bind(to).bind(limit).bind(offset).fetch_all(db.pool()).await?;
     let total: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM chats WHERE user_id = $1 AND last_message_at >= $2 AND created_at < $3",
+        "SELECT COUNT(*) FROM chats WHERE user_id = $1 AND last_message_at >= $2 AND created_at < $3 \
+         AND bulk_write_at IS NULL",
     )
     .bind(user_id)
     .bind(from)
@@ -278,15 +335,53 @@ pub async fn set_persona(db: &Db, id: ChatId, persona_id: Option<PersonaId>) -> 
     Ok(())
 }
 
-/// Deletes a chat and its messages; the usage ledger keeps what they cost.
+/// Deletes a chat and its messages; the usage ledger keeps what they cost. The chat is hidden
+/// first, then emptied in bounded transactions (a long chat is a bulk write too); a crash
+/// midway leaves a hidden chat that `delete_abandoned` removes.
 #[tracing::instrument(skip_all, fields(chat.id = %id), err(level = "warn"))]
 pub async fn delete(db: &Db, id: ChatId) -> Result<(), StorageError> {
+    sqlx::query("UPDATE chats SET bulk_write_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now_millis())
+        .execute(db.writer())
+        .await?;
+    delete_hidden(db, id).await
+}
+
+/// Removes hidden chat `id`: its messages `BATCH_ROWS` at a time, then the chat.
+async fn delete_hidden(db: &Db, id: ChatId) -> Result<(), StorageError> {
+    loop {
+        let done = sqlx::query(
+            "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE chat_id = $1 ORDER BY id DESC LIMIT $2)",
+        )
+        .bind(id)
+        .bind(BATCH_ROWS as i64)
+        .execute(db.writer())
+        .await?;
+        if done.rows_affected() == 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
     let mut tx = db.writer().begin().await?;
-    sqlx::query("DELETE FROM messages WHERE chat_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM chat_lorebooks WHERE chat_id = $1").bind(id).execute(&mut *tx).await?;
     sqlx::query("DELETE FROM chats WHERE id = $1").bind(id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Removes the chats a bulk write left hidden and has not touched since `before` (a crash,
+/// or a failure whose cleanup failed too); returns how many.
+pub async fn delete_abandoned(db: &Db, before: Millis) -> Result<usize, StorageError> {
+    let ids: Vec<ChatId> =
+        sqlx::query_scalar("SELECT id FROM chats WHERE bulk_write_at IS NOT NULL AND bulk_write_at < $1")
+            .bind(before)
+            .fetch_all(db.pool())
+            .await?;
+    for id in &ids {
+        delete_hidden(db, *id).await?;
+    }
+    Ok(ids.len())
 }
 
 pub async fn set_dify_conversation(db: &Db, id: ChatId, conversation_id: &str) -> Result<(), StorageError> {

@@ -104,12 +104,16 @@ pub async fn export(db: &Db, filter: &ConversationFilter, max_chats: i64) -> Res
 }
 
 pub async fn exists(db: &Db, id: ChatId) -> Result<bool, StorageError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM chats WHERE id = $1").bind(id).fetch_optional(db.pool()).await?;
+    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM chats WHERE id = $1 AND bulk_write_at IS NULL")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
     Ok(found.is_some())
 }
 
-const FROM: &str = "FROM chats c JOIN users u ON u.id = c.user_id JOIN characters ch ON ch.id = c.character_id";
+/// Chats a bulk write is still filling or emptying are left out (see `chats::create`).
+const FROM: &str = "FROM chats c JOIN users u ON u.id = c.user_id AND c.bulk_write_at IS NULL \
+                    JOIN characters ch ON ch.id = c.character_id";
 
 /// A filter as a `WHERE` clause and its values, in placeholder order.
 struct Matching {

@@ -354,6 +354,19 @@ pub async fn delete(db: &Db, chat_id: ChatId, id: MessageId, and_after: bool) ->
     Ok(done.rows_affected())
 }
 
+/// The rows a transcript message takes: the message, and its alternatives when it has several.
+pub fn rows_of(message: &TranscriptMessage) -> usize {
+    1 + if message.alternatives.len() > 1 { message.alternatives.len() } else { 0 }
+}
+
+/// The bytes a transcript message adds to its account's storage, as migration 0015's
+/// triggers count them: the shown text, and every alternative's when it has several.
+pub fn stored_bytes(message: &TranscriptMessage) -> i64 {
+    let alternatives: usize =
+        if message.alternatives.len() > 1 { message.alternatives.iter().map(|a| a.content.len()).sum() } else { 0 };
+    (message.shown().content.len() + alternatives) as i64
+}
+
 /// Stores `messages` at the end of `chat`, with their alternatives. `booked: false` for copies
 /// and imports: the ledger counts none of them.
 pub async fn insert_transcript(

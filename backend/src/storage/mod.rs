@@ -16,6 +16,7 @@ pub mod lorebooks;
 pub mod messages;
 pub mod personas;
 pub mod prompts;
+pub mod quotas;
 pub mod revocations;
 pub mod rooms;
 pub mod seed;
@@ -32,6 +33,9 @@ use sqlx::{AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator};
 
 use self::direct::{Columns, Direct, Param};
 
+/// How long a request waits for a pooled connection by default (`DATABASE_WAIT_SECS`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -44,11 +48,42 @@ pub enum StorageError {
     /// A stored value this version cannot read.
     #[error("unreadable row: {0}")]
     Corrupt(String),
+    /// No connection within the pool's wait (`Db::open`): the database is busy.
+    #[error("no database connection came free in time")]
+    Busy,
+    /// The write would take its account past its storage quota (refused by the database's
+    /// triggers, migration 0015): nothing of it was stored.
+    #[error("the storage quota is used up")]
+    StorageQuotaExceeded,
     #[error(transparent)]
-    Other(#[from] sqlx::Error),
-    /// From a direct SQLite read (`direct`).
+    Other(sqlx::Error),
+    /// From a direct SQLite read or write (`direct`, `turn_writes`).
     #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+}
+
+/// What the storage triggers raise for a write past its account's quota (migration 0015).
+const QUOTA_RAISED: &str = "storage_quota_exceeded";
+
+impl From<sqlx::Error> for StorageError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut => Self::Busy,
+            sqlx::Error::Database(db) if db.message().contains(QUOTA_RAISED) => Self::StorageQuotaExceeded,
+            _ => Self::Other(err),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(err: rusqlite::Error) -> Self {
+        match &err {
+            rusqlite::Error::SqliteFailure(_, Some(message)) if message.contains(QUOTA_RAISED) => {
+                Self::StorageQuotaExceeded
+            }
+            _ => Self::Sqlite(err),
+        }
+    }
 }
 
 impl StorageError {
@@ -56,7 +91,7 @@ impl StorageError {
     fn from_insert(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict,
-            _ => Self::Other(err),
+            _ => err.into(),
         }
     }
 }
@@ -133,6 +168,12 @@ impl Db {
     /// reads (every request's authentication) never wait for a connection behind writes that
     /// queue on the ledger's rows of the day.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::open(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// `connect`, waiting at most `acquire_timeout` for a free connection: a request that
+    /// waits longer fails with `StorageError::Busy` (503 `busy`), never hangs.
+    pub async fn open(url: &str, acquire_timeout: Duration) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let engine: Engine = url.parse()?;
         let (url, max_connections) = match engine {
@@ -142,7 +183,7 @@ impl Db {
         // Reads are not pinged before use (sqlx pings each connection as it is given back, and
         // drops it if it fails): after a PostgreSQL restart, an idle read connection fails once,
         // and that one request with it. Writes are pinged: a turn's writes wait for no failure.
-        let pool = Self::pool_options(engine, max_connections)
+        let pool = Self::pool_options(engine, max_connections, acquire_timeout)
             .test_before_acquire(false)
             .connect(&url)
             .await
@@ -151,7 +192,7 @@ impl Db {
             Engine::Sqlite => 1,
             Engine::Postgres => 8,
         };
-        let writer = Self::pool_options(engine, writers)
+        let writer = Self::pool_options(engine, writers, acquire_timeout)
             .test_before_acquire(engine == Engine::Postgres)
             .connect(&url)
             .await
@@ -163,8 +204,8 @@ impl Db {
         Ok(Self { pool, writer, engine, direct })
     }
 
-    fn pool_options(engine: Engine, max_connections: u32) -> AnyPoolOptions {
-        AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(Duration::from_secs(10)).after_connect(
+    fn pool_options(engine: Engine, max_connections: u32, acquire_timeout: Duration) -> AnyPoolOptions {
+        AnyPoolOptions::new().max_connections(max_connections).acquire_timeout(acquire_timeout).after_connect(
             move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {

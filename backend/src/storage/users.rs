@@ -250,6 +250,7 @@ fn order_by(order: UserOrder) -> &'static str {
         UserOrder::Username => "lower(u.username), u.id",
         UserOrder::Tokens => "t.total_tokens DESC, t.user_id",
         UserOrder::LastActive => "COALESCE(u.last_active_at, 0) DESC, u.id",
+        UserOrder::Storage => "u.storage_used_bytes DESC, u.id",
     }
 }
 
@@ -268,6 +269,8 @@ pub struct UserStatsRow {
     pub total_tokens: i64,
     pub tokens_today: i64,
     pub api_keys: i64,
+    pub storage_used_bytes: i64,
+    pub storage_quota_mb: Option<i64>,
 }
 
 impl UserStatsRow {
@@ -298,7 +301,8 @@ pub async fn list_with_totals(
         "SELECT u.id, u.username, u.email, u.is_admin, u.disabled, u.daily_token_quota, u.created_at, u.last_active_at, \
          t.chats, t.messages, t.total_tokens, \
          COALESCE(d.prompt_tokens + d.completion_tokens, 0) AS tokens_today, \
-         (SELECT COUNT(*) FROM api_keys k WHERE k.user_id = u.id) AS api_keys \
+         (SELECT COUNT(*) FROM api_keys k WHERE k.user_id = u.id) AS api_keys, \
+         u.storage_used_bytes, u.storage_quota_mb \
          FROM user_totals t JOIN users u ON u.id = t.user_id \
          LEFT JOIN usage_user_days d ON d.user_id = u.id AND d.day = $2 {USER_FILTER} \
          ORDER BY {} LIMIT $3 OFFSET $4",
@@ -318,6 +322,8 @@ pub struct UserChange {
     pub disabled: Option<bool>,
     /// `Some(None)` clears the quota (unlimited).
     pub daily_token_quota: Option<Option<i64>>,
+    /// `Some(None)`: the server's default; `Some(Some(0))`: unlimited.
+    pub storage_quota_mb: Option<Option<i64>>,
 }
 
 /// Applies `change`, unless it would leave no active admin (`Conflict`). Taking admin rights
@@ -344,13 +350,16 @@ pub async fn change(db: &Db, id: UserId, change: &UserChange) -> Result<(), Stor
     }
     let done = sqlx::query(
         "UPDATE users SET is_admin = COALESCE($2, is_admin), disabled = COALESCE($3, disabled), \
-         daily_token_quota = CASE WHEN $4 = 1 THEN $5 ELSE daily_token_quota END WHERE id = $1",
+         daily_token_quota = CASE WHEN $4 = 1 THEN $5 ELSE daily_token_quota END, \
+         storage_quota_mb = CASE WHEN $6 = 1 THEN $7 ELSE storage_quota_mb END WHERE id = $1",
     )
     .bind(id)
     .bind(change.is_admin.map(i16::from))
     .bind(change.disabled.map(i16::from))
     .bind(i16::from(change.daily_token_quota.is_some()))
     .bind(change.daily_token_quota.flatten())
+    .bind(i16::from(change.storage_quota_mb.is_some()))
+    .bind(change.storage_quota_mb.flatten())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {

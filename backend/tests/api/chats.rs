@@ -522,7 +522,8 @@ async fn the_message_limits_are_published_per_user(engine: Engine) {
     assert_eq!(app.get("/api/limits").await.status(), StatusCode::UNAUTHORIZED);
     let user = app.new_user().await;
     let limits: Value = app.get_authed("/api/limits", &user.token).await.json().await.unwrap();
-    let expected = json!({"max_message_chars": 120, "messages_per_minute": 0, "max_concurrent_streams": 3, "daily_token_quota": 5000});
+    let expected = json!({"max_message_chars": 120, "messages_per_minute": 0, "max_concurrent_streams": 3,
+        "daily_token_quota": 5000, "storage_used_bytes": 0, "storage_quota_bytes": 1024 * 1024 * 1024});
     assert_eq!(limits, expected);
 
     // A quota of the user's own wins over the default.

@@ -698,3 +698,49 @@ async fn a_change_made_through_one_instance_is_in_the_next_turn_on_the_others() 
     assert!(!system.contains("New world lore.") && !system.contains("New house rule."), "{system}");
     assert!(system.contains("Version two of Echo."), "{system}");
 }
+
+/// One bulk write per account at a time over every instance (429 for the next, with
+/// Retry-After); another account's import goes on meanwhile, and the account's next one
+/// once the first is done.
+#[tokio::test]
+async fn an_account_runs_one_import_at_a_time_over_every_instance() {
+    let cluster = Cluster::start(2).await;
+    let (_, token) = cluster.user(0).await;
+    let (_, other) = cluster.user(1).await;
+    let cluster = &cluster;
+    let character = |token: String| async move {
+        let made = cluster.post(0, &token, "/api/characters", json!({"name": "Aria"})).await;
+        made.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    };
+    let (mine, theirs) = (character(token.clone()).await, character(other.clone()).await);
+    let file = |messages: usize| {
+        let line = format!("{{\"mes\":\"{}\",\"is_user\":true}}\n", "w".repeat(800));
+        format!("{{\"user_name\":\"u\"}}\n{}", line.repeat(messages))
+    };
+    let import = |instance: usize, token: &str, character: i64, body: String| {
+        let url = cluster.url(instance, &format!("/api/chats/import?character_id={character}"));
+        cluster.http.post(url).bearer_auth(token).body(body).send()
+    };
+
+    let db = troupe_server::storage::Db::connect(&cluster._database.url).await.unwrap();
+    let meanwhile = async {
+        let started = std::time::Instant::now();
+        while sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM chats WHERE bulk_write_at IS NOT NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            == 0
+        {
+            assert!(started.elapsed() < Duration::from_secs(60), "the first import began writing");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let second = import(1, &token, mine, file(2)).await.unwrap();
+        assert_eq!(second.headers()["retry-after"], "5");
+        let (code, _) = error_code(second, StatusCode::TOO_MANY_REQUESTS).await;
+        assert_eq!(code, "bulk_write_in_progress");
+        assert_eq!(import(1, &other, theirs, file(2)).await.unwrap().status(), StatusCode::CREATED, "others go on");
+    };
+    let (first, ()) = tokio::join!(import(0, &token, mine, file(19_000)), meanwhile);
+    assert_eq!(first.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(import(1, &token, mine, file(2)).await.unwrap().status(), StatusCode::CREATED, "then the next");
+}

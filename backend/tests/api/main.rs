@@ -21,3 +21,4 @@ mod openai;
 mod openapi;
 mod rooms;
 mod service;
+mod storage;

@@ -67,7 +67,8 @@ impl UsersApi {
 
     /// Change a user's role, access or quota
     ///
-    /// `daily_token_quota: null` means unlimited. Disabling takes effect on the user's next
+    /// `daily_token_quota: null` means unlimited; `storage_quota_mb: null` follows the server's
+    /// `STORAGE_QUOTA_MB` and 0 is unlimited. Disabling takes effect on the user's next
     /// request and ends their live connections. No change may leave the server without an
     /// active admin (409 `last_admin`).
     #[oai(path = "/api/admin/users/:id", method = "patch", operation_id = "admin_update_user")]

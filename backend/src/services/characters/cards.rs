@@ -13,6 +13,7 @@ use crate::{
         lore,
     },
     storage::{
+        StorageError,
         avatars::{self as stored_avatars, StoredAvatar},
         characters,
     },
@@ -60,6 +61,7 @@ impl Characters {
             return Err(AppError::TooLarge(format!("at most {MAX_IMPORT_FILES} files in one import")));
         }
         self.create_limit.check(owner.id).await?;
+        let _permit = self.bulk_writes.admit(owner.id).await?;
         // Reading cards and re-encoding pictures is CPU work: off the async workers, in parallel.
         let prepared = futures::future::join_all(files.into_iter().map(|(file_name, bytes)| {
             let characters = self.clone();
@@ -78,9 +80,20 @@ impl Characters {
                 Ok((draft, book_tokens, avatar)) => {
                     let avatar = avatar.as_ref().map(|a| (a.content_type, a.bytes.as_slice()));
                     let book_tokens = book_tokens.as_deref();
-                    let character =
-                        characters::insert_with_avatar(&self.db, owner.id, &draft, book_tokens, avatar).await?;
-                    CardImport { file_name, character: Some(character.into()), error: None }
+                    match characters::insert_with_avatar(&self.db, owner.id, &draft, book_tokens, avatar).await {
+                        Ok(character) => CardImport { file_name, character: Some(character.into()), error: None },
+                        // The files before it stay; this one, and each after it that does not fit, is reported.
+                        Err(StorageError::StorageQuotaExceeded) => {
+                            let error = AppError::StorageQuotaExceeded;
+                            let detail = ErrorDetail {
+                                code: "storage_quota_exceeded".into(),
+                                message: error.to_string(),
+                                field: None,
+                            };
+                            CardImport { file_name, character: None, error: Some(detail) }
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 Err(error) => CardImport { file_name, character: None, error: Some(error) },
             };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use troupe_types::{CharacterInput, rules::RuleViolation};
 
 use super::{
+    bulk::BulkWrites,
     catalog::ModelCatalog,
     limits::CreateLimit,
     lore::{self, PreparedBook},
@@ -27,6 +28,8 @@ pub struct Characters {
     db: Db,
     catalog: Arc<ModelCatalog>,
     create_limit: CreateLimit,
+    /// Card imports are bulk writes.
+    bulk_writes: BulkWrites,
     /// Characters as turns use them, kept while their revision is current.
     for_turns: Arc<RevisionCache<CharacterId, TurnCharacter>>,
 }
@@ -46,8 +49,8 @@ impl Weigh for TurnCharacter {
 }
 
 impl Characters {
-    pub fn new(db: Db, catalog: Arc<ModelCatalog>, create_limit: CreateLimit) -> Self {
-        Self { db, catalog, create_limit, for_turns: Arc::new(RevisionCache::new(TURN_CACHE_BYTES)) }
+    pub fn new(db: Db, catalog: Arc<ModelCatalog>, create_limit: CreateLimit, bulk_writes: BulkWrites) -> Self {
+        Self { db, catalog, create_limit, bulk_writes, for_turns: Arc::new(RevisionCache::new(TURN_CACHE_BYTES)) }
     }
 
     #[tracing::instrument(skip_all, fields(user.id = %owner.id), err(level = "info"))]
