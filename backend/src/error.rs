@@ -44,6 +44,9 @@ pub enum AppError {
     /// The account has a bulk write (an import, a branch) running already (429).
     #[error("another import or copy of yours is still being written; try again when it is done")]
     BulkWriteRunning,
+    /// The server runs as many bulk writes as it takes at once (429).
+    #[error("the server is busy with other imports; try again in a few seconds")]
+    BulkWritesFull,
     /// The write would pass the account's storage quota (403); nothing was stored.
     #[error("this would pass your storage quota; delete chats, characters or lorebooks to make room")]
     StorageQuotaExceeded,

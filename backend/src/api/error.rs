@@ -79,6 +79,9 @@ impl From<AppError> for ApiError {
             AppError::BulkWriteRunning => {
                 Self::new(S::TOO_MANY_REQUESTS, "bulk_write_in_progress", err.to_string()).retry_after(5)
             }
+            AppError::BulkWritesFull => {
+                Self::new(S::TOO_MANY_REQUESTS, "bulk_writes_busy", err.to_string()).retry_after(5)
+            }
             AppError::StorageQuotaExceeded => Self::new(S::FORBIDDEN, "storage_quota_exceeded", err.to_string()),
             AppError::Busy { retry_after_secs } => {
                 Self::new(S::SERVICE_UNAVAILABLE, "busy", err.to_string()).retry_after(retry_after_secs)
@@ -148,7 +151,7 @@ impl ApiResponse for ApiError {
             "Client error (400 malformed body, 401 not signed in, 403 not allowed, 404 not found or not yours, \
              409 conflict, 413 body too large, 422 validation failed, 429 rate limited)",
             "Server error; the body never carries internal detail. 503 `busy` (with Retry-After): no database \
-             connection came free within DATABASE_WAIT_MS, or the server runs as many imports as it takes",
+             connection came free within DATABASE_WAIT_MS",
             ErrorBody::schema_ref(),
         )
     }

@@ -1,6 +1,6 @@
 //! Bulk writes: an import, a branch, a card import. Each account runs one at a time (429
 //! `bulk_write_in_progress` for the next) and the server a few (`MAX_CONCURRENT_BULK_WRITES`;
-//! 503 `busy` past them), over every instance through `shared` leases. What they write goes in
+//! 429 `bulk_writes_busy` past them), over every instance through `shared` leases. What they write goes in
 //! bounded transactions (`storage::chats::create`), so other users' writes interleave.
 
 use std::{sync::Arc, time::Duration};
@@ -42,7 +42,7 @@ impl BulkWrites {
     /// A place for `user`'s bulk write, or why not.
     pub async fn admit(&self, user: UserId) -> Result<BulkPermit, AppError> {
         let account = self.per_account.acquire(user).await.ok_or(AppError::BulkWriteRunning)?;
-        let server = self.whole_server.acquire(WHOLE_SERVER).await.ok_or(AppError::Busy { retry_after_secs: 5 })?;
+        let server = self.whole_server.acquire(WHOLE_SERVER).await.ok_or(AppError::BulkWritesFull)?;
         Ok(BulkPermit { _account: account, _server: server })
     }
 }

@@ -337,6 +337,33 @@ async fn a_long_import_is_written_in_batches_and_shown_whole(engine: Engine) {
     stored(&app, &user).await;
 }
 
+/// Past MAX_CONCURRENT_BULK_WRITES, another account's import is told to come back (429).
+async fn the_server_runs_a_few_imports_at_once(engine: Engine) {
+    let app = spawn_app_with(engine, &[("MAX_CONCURRENT_BULK_WRITES", "1")]).await;
+    let (alice, bob) = (app.new_user().await, app.new_user().await);
+    let character = |user: &TestUser| {
+        let (app, token) = (&app, user.token.clone());
+        async move { app.create_character(&token, json!({"name": "Aria"})).await["id"].as_i64().unwrap() }
+    };
+    let (hers, his) = (character(&alice).await, character(&bob).await);
+    let meanwhile = async {
+        while sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM chats WHERE bulk_write_at IS NOT NULL")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap()
+            == 0
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let refused = import(&app, &bob, his, chat_file(2, 10)).await;
+        assert_eq!(refused.headers()["retry-after"], "5");
+        assert_eq!(error_code(refused, StatusCode::TOO_MANY_REQUESTS).await.0, "bulk_writes_busy");
+    };
+    let (first, ()) = tokio::join!(import(&app, &alice, hers, chat_file(19_000, 100)), meanwhile);
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert_eq!(import(&app, &bob, his, chat_file(2, 10)).await.status(), StatusCode::CREATED, "then his turn");
+}
+
 /// kill -9 in the middle of an import: after the restart no half-imported chat is left,
 /// and the account stores what it did before.
 async fn a_crash_midway_through_an_import_leaves_nothing_behind(engine: Engine) {
@@ -392,5 +419,6 @@ crate::engine_tests!(
     an_unlimited_server_counts_without_a_quota,
     a_request_that_cannot_get_a_connection_is_told_busy,
     a_long_import_is_written_in_batches_and_shown_whole,
+    the_server_runs_a_few_imports_at_once,
     a_crash_midway_through_an_import_leaves_nothing_behind,
 );
