@@ -13,6 +13,22 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
+/// Bytes as people read them: `512 B`, `12.3 KB`, `4.5 MB`, `1.2 GB` (units of 1,024, as
+/// storage quotas are set in MB).
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value >= 100.0 { format!("{value:.0} {}", UNITS[unit]) } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
 /// `$0.0123` with as many decimals as a small amount needs.
 pub fn usd(amount: f64) -> String {
     if amount >= 100.0 {

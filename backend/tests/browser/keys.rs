@@ -1,5 +1,5 @@
-//! API keys in the browser: from the top bar to the account pages, a key made and copied once,
-//! used by a program on `/v1`, then revoked.
+//! API keys in the browser: from the top bar to the account pages (with the account's storage),
+//! a key made and copied once, used by a program on `/v1`, then revoked.
 
 use serde_json::Value;
 
@@ -21,6 +21,8 @@ async fn a_key_made_in_the_account_pages_opens_v1_until_revoked() {
     until(c, "location.pathname === '/account/keys'").await;
     el(c, "[data-testid=key-form]").await;
     watch_errors(c).await;
+    // What the account stores, against the server's default quota.
+    until(c, "document.querySelector('[data-testid=storage-used]')?.textContent === '0 B of 1.0 GB used'").await;
     fill(c, "#key-name", "notebook").await;
     c.execute("const s = document.querySelector('[data-testid=key-lifetime]'); s.value = '30'; s.dispatchEvent(new Event('change'));", vec![])
         .await

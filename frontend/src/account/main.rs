@@ -1,9 +1,10 @@
-//! The user's account pages, at `/account`: their API keys. An app of its own, so that the
+//! The user's account pages, at `/account`: their API keys and their storage. An app of its own, so that the
 //! many who never make a key never download its code. `routes` holds its addresses; the rest
 //! comes from the library (`troupe_web`).
 
 mod keys;
 mod routes;
+mod storage;
 
 use troupe_web::{
     components::layout::Layout,
@@ -23,7 +24,7 @@ fn main() {
 fn switch(route: Route) -> Html {
     let on_signed_out = sign_in_then_return();
     let page = match route {
-        Route::Home | Route::Keys => html! { <keys::KeysPage /> },
+        Route::Home | Route::Keys => html! { <><storage::Storage /><keys::KeysPage /></> },
         Route::NotFound => html! { <NotFound /> },
     };
     html! {

@@ -1,4 +1,4 @@
-//! Everyone on the server: search, sort, quotas, disable, promote.
+//! Everyone on the server: search, sort, quotas (tokens a day, storage), disable, promote.
 
 use troupe_types::{AdminUser, UpdateUser};
 use yew::prelude::*;
@@ -6,7 +6,7 @@ use yew_router::prelude::*;
 
 use crate::{
     components::pager::{Pager, page_count},
-    format::{local_time, thousands},
+    format::{bytes, local_time, thousands},
     hooks::{use_load, use_refresh},
     i18n::use_i18n,
     routes::Route,
@@ -69,6 +69,12 @@ pub fn Users() -> Html {
                 change(id, UpdateUser { daily_token_quota: Some(quota), ..Default::default() })
             })
         };
+        let on_storage_quota = {
+            let change = change.clone();
+            Callback::from(move |mb: Option<i64>| {
+                change(id, UpdateUser { storage_quota_mb: Some(mb), ..Default::default() })
+            })
+        };
         html! {
             <tr key={u.id} class={classes!(u.disabled.then_some("disabled"))} data-testid="user-row">
                 <th scope="row">
@@ -83,7 +89,9 @@ pub fn Users() -> Html {
                 <td class="num" data-testid="user-tokens">{ thousands(u.total_tokens) }</td>
                 <td class="num">{ thousands(u.tokens_today) }</td>
                 <td class="num" data-testid="user-api-keys">{ thousands(u.api_keys) }</td>
-                <td><QuotaEditor quota={u.daily_token_quota} on_save={on_quota} /></td>
+                <td><QuotaEditor quota={u.daily_token_quota} on_save={on_quota} label={i18n.t("admin.quota")} empty={i18n.t("admin.unlimited")} /></td>
+                <td class="num" data-testid="user-storage">{ bytes(u.storage_used_bytes) }</td>
+                <td><QuotaEditor quota={u.storage_quota_mb} on_save={on_storage_quota} label={i18n.t("admin.storage_quota")} empty={i18n.t("admin.server_default")} /></td>
                 <td class="actions">
                     <button class="button ghost" onclick={toggle_disabled}>{ if u.disabled { i18n.t("admin.enable") } else { i18n.t("admin.disable") } }</button>
                     <button class="button ghost" onclick={toggle_admin}>{ if u.is_admin { i18n.t("admin.demote") } else { i18n.t("admin.promote") } }</button>
@@ -104,7 +112,7 @@ pub fn Users() -> Html {
                 <label class="field inline">
                     <span>{ i18n.t("admin.sort") }</span>
                     <select onchange={on_sort}>
-                        { for [("newest", "admin.sort_newest"), ("username", "admin.sort_username"), ("tokens", "admin.sort_tokens"), ("last_active", "admin.sort_last_active")].iter().map(|(value, label)| html! {
+                        { for [("newest", "admin.sort_newest"), ("username", "admin.sort_username"), ("tokens", "admin.sort_tokens"), ("last_active", "admin.sort_last_active"), ("storage", "admin.sort_storage")].iter().map(|(value, label)| html! {
                             <option value={*value} selected={*sort == *value}>{ i18n.t(label) }</option>
                         }) }
                     </select>
@@ -122,6 +130,8 @@ pub fn Users() -> Html {
                         <th scope="col" class="num">{ i18n.t("admin.tokens_today") }</th>
                         <th scope="col" class="num">{ i18n.t("admin.api_keys") }</th>
                         <th scope="col">{ i18n.t("admin.quota") }</th>
+                        <th scope="col" class="num">{ i18n.t("admin.storage") }</th>
+                        <th scope="col">{ i18n.t("admin.storage_quota") }</th>
                         <th scope="col"><span class="visually-hidden">{ i18n.t("admin.actions") }</span></th>
                     </tr></thead>
                     <tbody>{ for list.iter().flat_map(|l| l.items.iter()).map(row) }</tbody>
@@ -135,11 +145,14 @@ pub fn Users() -> Html {
 #[derive(Properties, PartialEq)]
 struct QuotaProps {
     quota: Option<i64>,
-    /// `None` is unlimited.
+    /// `None`: the field left empty (what that means is `empty`).
     on_save: Callback<Option<i64>>,
+    label: AttrValue,
+    /// What an empty field means (unlimited tokens; the server's default storage).
+    empty: AttrValue,
 }
 
-/// Tokens per day; empty means unlimited.
+/// A quota of 0 or more, or empty.
 #[component]
 fn QuotaEditor(props: &QuotaProps) -> Html {
     let i18n = use_i18n();
@@ -165,7 +178,7 @@ fn QuotaEditor(props: &QuotaProps) -> Html {
     html! {
         <form class="quota" {onsubmit}>
             <input type="number" min="0" inputmode="numeric" value={(*value).clone()} {oninput}
-                placeholder={i18n.t("admin.unlimited")} aria-label={i18n.t("admin.quota")} aria-invalid={parsed.is_err().then_some("true")} />
+                placeholder={props.empty.clone()} aria-label={props.label.clone()} aria-invalid={parsed.is_err().then_some("true")} />
             <button class="button ghost" type="submit" disabled={!changed}>{ i18n.t("common.save") }</button>
         </form>
     }
