@@ -16,7 +16,7 @@ use crate::{
 /// The key of the server-wide cap among the per-user leases: no account has id 0.
 const WHOLE_SERVER: UserId = UserId::new(0);
 /// A hidden chat whose bulk write has not committed for this long was abandoned (its instance
-/// died): batches commit every 50 ms while one runs.
+/// died): batches commit every 20 ms or so while one runs.
 const ABANDONED_AFTER: Duration = Duration::from_secs(120);
 
 #[derive(Clone)]

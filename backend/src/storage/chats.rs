@@ -28,7 +28,7 @@ const ANY_CHAT_FROM: &str = "FROM chats c JOIN characters ch ON ch.id = c.charac
 /// Rows a bulk write commits at most in one transaction, and the time it spends at most in one:
 /// between its transactions other writers get the database (SQLite has one writer at a time).
 const BATCH_ROWS: usize = 1_000;
-const BATCH_TIME: Duration = Duration::from_millis(50);
+const BATCH_TIME: Duration = Duration::from_millis(20);
 
 #[derive(FromRow)]
 struct ChatRow {
