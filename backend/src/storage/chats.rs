@@ -1,15 +1,12 @@
 //! Chats. Creating one books it in the usage ledger through the database's triggers, in the
 //! same statement (unless it is a branch or an import); its messages are `storage::messages`.
 
-use std::{
-    sync::LazyLock,
-    time::{Duration, Instant},
-};
+use std::{sync::LazyLock, time::Instant};
 
 use sqlx::{Any, Executor, FromRow, Transaction};
 
 use super::{
-    Db, StorageError,
+    BATCH_ROWS, BATCH_TIME, Db, StorageError,
     direct::{Columns, Param},
     messages,
 };
@@ -24,11 +21,6 @@ const CHAT_COLUMNS: &str = "c.id, c.user_id, c.character_id, ch.name AS characte
 const CHAT_FROM: &str = "FROM chats c JOIN characters ch ON ch.id = c.character_id AND c.bulk_write_at IS NULL";
 /// Every chat, the hidden ones too.
 const ANY_CHAT_FROM: &str = "FROM chats c JOIN characters ch ON ch.id = c.character_id";
-
-/// Rows a bulk write commits at most in one transaction, and the time it spends at most in one:
-/// between its transactions other writers get the database (SQLite has one writer at a time).
-const BATCH_ROWS: usize = 1_000;
-const BATCH_TIME: Duration = Duration::from_millis(20);
 
 #[derive(FromRow)]
 struct ChatRow {

@@ -11,7 +11,7 @@ use sqlx::{Any, FromRow, Transaction, any::AnyRow};
 use troupe_types::{MessageStatus, Role, UsageSource};
 
 use super::{
-    Db, StorageError,
+    BATCH_ROWS, Db, StorageError,
     direct::{self, Columns, Param},
     text::{DbText, optional},
 };
@@ -337,21 +337,35 @@ pub async fn edit(db: &Db, id: MessageId, content: &str, token_count: i64) -> Re
 
 /// Deletes a message, and with `and_after` every later one of its chat; returns how many.
 /// The ledger keeps what they cost (it is booked from user messages and generations as they
-/// were stored).
+/// were stored). A rewind of many messages is a bulk write: `BATCH_ROWS` at a time, newest
+/// first, so that whatever has been committed leaves the chat whole up to some message.
 pub async fn delete(db: &Db, chat_id: ChatId, id: MessageId, and_after: bool) -> Result<u64, StorageError> {
-    let mut tx = db.writer().begin().await?;
-    let done = sqlx::query("DELETE FROM messages WHERE chat_id = $1 AND (id = $2 OR ($3 = 1 AND id > $2))")
+    let mut deleted = 0;
+    loop {
+        let mut tx = db.writer().begin().await?;
+        let done = sqlx::query(
+            "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE chat_id = $1 \
+             AND (id = $2 OR ($3 = 1 AND id > $2)) ORDER BY id DESC LIMIT $4)",
+        )
         .bind(chat_id)
         .bind(id)
         .bind(i16::from(and_after))
+        .bind(BATCH_ROWS as i64)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE chats SET message_count = (SELECT COUNT(*) FROM messages WHERE chat_id = $1) WHERE id = $1")
+        sqlx::query(
+            "UPDATE chats SET message_count = (SELECT COUNT(*) FROM messages WHERE chat_id = $1) WHERE id = $1",
+        )
         .bind(chat_id)
         .execute(&mut *tx)
         .await?;
-    tx.commit().await?;
-    Ok(done.rows_affected())
+        tx.commit().await?;
+        deleted += done.rows_affected();
+        if done.rows_affected() < BATCH_ROWS as u64 {
+            return Ok(deleted);
+        }
+        tokio::task::yield_now().await;
+    }
 }
 
 /// The rows a transcript message takes: the message, and its alternatives when it has several.

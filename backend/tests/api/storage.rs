@@ -335,6 +335,20 @@ async fn a_long_import_is_written_in_batches_and_shown_whole(engine: Engine) {
     assert_eq!(branch.status(), StatusCode::CREATED);
     assert_eq!(chat_total(&app, &user).await, 2);
     stored(&app, &user).await;
+
+    // Rewinding it to its first message deletes the rest in batches.
+    let second: i64 = sqlx::query_scalar("SELECT id FROM messages WHERE chat_id = $1 ORDER BY id LIMIT 1 OFFSET 1")
+        .bind(chat["id"].as_i64().unwrap())
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    let rewind =
+        app.delete_authed(&format!("/api/chats/{}/messages/{second}?and_after=true", chat["id"]), &user.token).await;
+    assert_eq!(rewind.status(), StatusCode::NO_CONTENT);
+    let rewound: Value = app.get_authed(&format!("/api/chats/{}", chat["id"]), &user.token).await.json().await.unwrap();
+    assert_eq!(rewound["message_count"], 1);
+    assert_eq!(app.messages(&user.token, chat["id"].as_i64().unwrap()).await.len(), 1);
+    stored(&app, &user).await;
 }
 
 /// Past MAX_CONCURRENT_BULK_WRITES, another account's import is told to come back (429).
