@@ -105,7 +105,8 @@ pub async fn create(db: &Db, new: &NewChat<'_>, messages: &[TranscriptMessage]) 
         }
         return Err(e);
     }
-    let mut tx = db.writer().begin().await?;
+    // Read back through a reader: the writer is others' again.
+    let mut tx = db.pool().begin().await?;
     let chat = fetch_chat(&mut tx, id).await?;
     tx.commit().await?;
     Ok(chat)
